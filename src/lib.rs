@@ -1,0 +1,1 @@
+//! checkout: the checkout and enrollment backend of an internship platform.
