@@ -1,1 +1,26 @@
 //! checkout: the checkout and enrollment backend of an internship platform.
+//!
+//! Students put paid internship programs in a cart, apply a coupon, see an exact GST
+//! breakdown, pay through Razorpay (Stripe as fallback) and are enrolled in a cohort
+//! with limited seats. Every step after the order is a durable job in Postgres.
+//!
+//! # Layout
+//!
+//! - [`config`]: typed settings, defaults -> file -> `CHECKOUT__*` env, validated at start.
+//! - [`cli`] and [`roles`]: the binary's roles (`serve`, `worker`, `scheduler`, `migrate`,
+//!   `dev`); `main.rs` parses and calls one.
+//! - [`api`]: axum routers per resource, the envelope, the one error enum, middleware.
+//! - [`store`]: sqlx access per aggregate; functions take a connection or transaction.
+//! - [`workers`]: the apalis-postgres runtime: job kinds, enqueue, wake-ups, supervision.
+//! - [`workflows`]: the checkout saga and cron jobs; scheduler leadership.
+//! - [`telemetry`]: tracing and metrics. [`shutdown`]: the one shutdown signal.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod roles;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;
+pub mod workers;
+pub mod workflows;

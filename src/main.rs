@@ -1,1 +1,26 @@
-fn main() {}
+//! The `checkout` binary: parse the command line, run one role.
+
+use std::process::ExitCode;
+
+use checkout::cli::{Cli, Command};
+use checkout::roles;
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let Cli { global, command } = Cli::parse();
+    let result = match command {
+        Command::Serve(listen) => roles::serve(global, listen).await,
+        Command::Worker => roles::worker(global).await,
+        Command::Scheduler => roles::scheduler(global).await,
+        Command::Migrate => roles::migrate(global).await,
+        Command::Dev(listen) => roles::dev(global, listen).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("checkout: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

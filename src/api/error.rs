@@ -1,0 +1,301 @@
+//! The one API error enum, its stable codes and the JSON error envelope.
+//!
+//! Every failure a client can see is an [`ApiError`]. Each variant maps to exactly one
+//! [`ErrorCode`] (the numeric code in the body, stable across releases), an HTTP status,
+//! whether a retry can succeed, and a suggested action. 5xx details are logged with the
+//! correlation id and answered with a generic message, never the internal text.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::correlation;
+
+/// Stable error codes. The discriminant is the code clients see; the compiler keeps them
+/// unique. Ranges: 1xxx carts and catalog, 2xxx pricing and coupons, 3xxx payments,
+/// 4xxx gateways, 5xxx authentication, 6xxx idempotency, 7xxx orders, 9xxx generic.
+/// 429 is the PRD's rate-limit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[repr(u32)]
+pub enum ErrorCode {
+    CartNotFound = 1001,
+    CartExpired = 1002,
+    InvalidCoupon = 2004,
+    PaymentFailed = 3001,
+    InsufficientBalance = 3002,
+    GatewayTimeout = 4001,
+    RateLimited = 429,
+    Internal = 9000,
+    MalformedRequest = 9001,
+    ValidationFailed = 9002,
+    RouteNotFound = 9003,
+    MethodNotAllowed = 9004,
+    UnsupportedMediaType = 9005,
+    PayloadTooLarge = 9006,
+    RequestTimeout = 9007,
+    ServiceUnavailable = 9008,
+}
+
+impl ErrorCode {
+    pub fn as_u32(self) -> u32 {
+        self as u32
+    }
+}
+
+/// Every error the API answers with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body or a parameter cannot be parsed at all (bad JSON syntax, wrong type of
+    /// path parameter). The message names the problem.
+    #[error("malformed request: {0}")]
+    Malformed(String),
+    /// Parsed, but some fields are wrong; each message names its field.
+    #[error("validation failed")]
+    Validation(Vec<String>),
+    #[error("no route for {0}")]
+    RouteNotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("request timed out")]
+    Timeout,
+    /// A dependency (the database) is down or saturated; retry later.
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("rate limit exceeded")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("internal error: {0}")]
+    Internal(#[from] anyhow::Error),
+    #[error("the request handler panicked")]
+    Panic,
+}
+
+/// What a variant means on the wire.
+struct Spec {
+    status: StatusCode,
+    code: ErrorCode,
+    retryable: bool,
+    action: Option<&'static str>,
+}
+
+impl ApiError {
+    fn spec(&self) -> Spec {
+        use ApiError::*;
+        let (status, code, retryable, action) = match self {
+            Malformed(_) => (
+                StatusCode::BAD_REQUEST,
+                ErrorCode::MalformedRequest,
+                false,
+                Some("fix the request body and send it again"),
+            ),
+            Validation(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::ValidationFailed,
+                false,
+                Some("correct the fields named in validation_messages"),
+            ),
+            RouteNotFound(_) => (
+                StatusCode::NOT_FOUND,
+                ErrorCode::RouteNotFound,
+                false,
+                Some("check the path against /openapi.json"),
+            ),
+            MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                ErrorCode::MethodNotAllowed,
+                false,
+                Some("check the method against /openapi.json"),
+            ),
+            UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+                false,
+                Some("send Content-Type: application/json"),
+            ),
+            PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                false,
+                None,
+            ),
+            Timeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::RequestTimeout,
+                true,
+                Some("retry with the same Idempotency-Key"),
+            ),
+            Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ServiceUnavailable,
+                true,
+                Some("retry later"),
+            ),
+            RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                true,
+                Some("wait for Retry-After seconds"),
+            ),
+            Database(sqlx::Error::PoolTimedOut) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ServiceUnavailable,
+                true,
+                Some("retry later"),
+            ),
+            Database(_) | Internal(_) | Panic => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                true,
+                Some("retry later; quote the correlation id to support if it persists"),
+            ),
+        };
+        Spec {
+            status,
+            code,
+            retryable,
+            action,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.spec().status
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.spec().code
+    }
+
+    /// The message clients see: the error's own text for 4xx, a generic sentence for 5xx
+    /// (the detail goes to the log, keyed by correlation id).
+    fn public_message(&self, status: StatusCode) -> String {
+        if status.is_server_error() {
+            match self {
+                ApiError::Timeout => self.to_string(),
+                ApiError::Unavailable(_) | ApiError::Database(sqlx::Error::PoolTimedOut) => {
+                    "the service is temporarily unavailable".into()
+                }
+                _ => "internal error".into(),
+            }
+        } else {
+            self.to_string()
+        }
+    }
+}
+
+/// The error half of the envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable numeric code; see the README's error table.
+    pub code: u32,
+    pub message: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub validation_messages: Vec<String>,
+    pub correlation_id: String,
+    pub retryable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggested_action: Option<String>,
+}
+
+/// `{status, success: false, error: {...}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    pub status: u16,
+    pub success: bool,
+    pub error: ErrorBody,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let spec = self.spec();
+        let correlation_id = correlation::current();
+        if spec.status.is_server_error() {
+            tracing::error!(error = %self, code = spec.code.as_u32(), "request failed");
+        } else {
+            tracing::info!(error = %self, code = spec.code.as_u32(), "request rejected");
+        }
+        let validation_messages = match &self {
+            ApiError::Validation(messages) => messages.clone(),
+            _ => Vec::new(),
+        };
+        let body = ErrorEnvelope {
+            status: spec.status.as_u16(),
+            success: false,
+            error: ErrorBody {
+                code: spec.code.as_u32(),
+                message: self.public_message(spec.status),
+                validation_messages,
+                correlation_id,
+                retryable: spec.retryable,
+                suggested_action: spec.action.map(str::to_owned),
+            },
+        };
+        let mut response = (spec.status, axum::Json(body)).into_response();
+        if let ApiError::RateLimited { retry_after_secs } = self
+            && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    async fn body_json(err: ApiError) -> (StatusCode, serde_json::Value) {
+        let response = err.into_response();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn envelope_shape_is_pinned() {
+        let (status, json) =
+            body_json(ApiError::Validation(vec!["quantity: must be >= 1".into()])).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(json["status"], 422);
+        assert_eq!(json["success"], false);
+        assert_eq!(json["error"]["code"], 9002);
+        assert_eq!(
+            json["error"]["validation_messages"][0],
+            "quantity: must be >= 1"
+        );
+        assert_eq!(json["error"]["retryable"], false);
+        assert!(json["error"]["correlation_id"].is_string());
+        assert!(json.get("data").is_none());
+    }
+
+    #[tokio::test]
+    async fn server_errors_hide_internals() {
+        let (status, json) = body_json(ApiError::Internal(anyhow::anyhow!(
+            "password=hunter2 at db.rs:12"
+        )))
+        .await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(json["error"]["message"], "internal error");
+        assert!(!json.to_string().contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn rate_limit_sets_retry_after() {
+        let response = ApiError::RateLimited {
+            retry_after_secs: 7,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "7");
+    }
+}

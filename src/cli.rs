@@ -1,0 +1,60 @@
+//! Command-line interface: global options and one subcommand per role.
+//!
+//! Every setting not named here is `CHECKOUT__SECTION__KEY` (see the README's table).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "checkout",
+    version,
+    about = "Checkout and enrollment backend for paid internship programs",
+    long_about = "Checkout and enrollment backend for paid internship programs.\n\n\
+        Settings come from defaults, then an optional TOML file (--config), then \
+        CHECKOUT__SECTION__KEY environment variables (e.g. CHECKOUT__WORKER__CONCURRENCY=8)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Optional TOML settings file (sections as in the README's settings table).
+    #[arg(long, global = true, env = "CHECKOUT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Postgres URL; wins over CHECKOUT__DATABASE__URL.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListenArgs {
+    /// Port to listen on (default 8080; 0 picks a free port, printed on stdout).
+    #[arg(long)]
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// REST API for frontends and gateway webhooks, with /healthz, /readyz, /metrics, /openapi.json and /docs.
+    Serve(ListenArgs),
+    /// Runs workflow steps and compensations from the Postgres job queue; start more to scale.
+    Worker,
+    /// Runs cron jobs under a Postgres advisory-lock leader; any number may run.
+    Scheduler,
+    /// Applies database migrations and exits.
+    Migrate,
+    /// Everything in one process on a local Postgres it finds or provisions.
+    Dev(ListenArgs),
+}

@@ -1,0 +1,362 @@
+//! Typed settings: defaults -> optional TOML file -> `CHECKOUT__SECTION__KEY` environment
+//! variables, validated once at start-up.
+//!
+//! Every struct denies unknown fields, so a typo in a file or an environment variable
+//! (`CHECKOUT__WORKER__BATCHSIZE`) stops start-up with a message naming the key instead of
+//! being silently ignored. Secrets are [`SecretString`] so they never reach a log line
+//! through `Debug`.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Environment variable prefix; `__` separates section and key.
+pub const ENV_PREFIX: &str = "CHECKOUT__";
+
+/// All settings of every role. Each section documents its keys; the README has the table.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub worker: WorkerSettings,
+    pub scheduler: SchedulerSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// Postgres URL. Also `DATABASE_URL` or `--database-url`, which win over this key.
+    pub url: Option<SecretString>,
+    /// Pool size per process. Workers need one connection per concurrent job plus
+    /// the fetcher, heartbeat and the LISTEN connection.
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection before failing (ms).
+    pub acquire_timeout_ms: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 20,
+            acquire_timeout_ms: 5_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSettings {
+    /// Address `serve` and `dev` bind to.
+    pub host: IpAddr,
+    /// Port `serve` and `dev` bind to (`--port` wins); 0 picks a free port.
+    pub port: u16,
+    /// Upper bound for one request, after which it is answered 503 in the envelope.
+    pub request_timeout_ms: u64,
+    /// Largest accepted request body (bytes); larger -> 413.
+    pub body_limit_bytes: usize,
+    /// How long in-flight requests and jobs may take to finish after SIGTERM.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+            request_timeout_ms: 10_000,
+            body_limit_bytes: 64 * 1024,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerSettings {
+    /// Jobs one worker process runs at once per queue.
+    pub concurrency: usize,
+    /// Jobs claimed per fetch (apalis' default of 10 slows as a backlog drains).
+    pub batch_size: usize,
+    /// Heartbeat period (s); a worker silent for `heartbeat_secs * missed_heartbeats`
+    /// is dead and its claimed jobs are re-enqueued by the others.
+    pub heartbeat_secs: u64,
+    pub missed_heartbeats: usize,
+    /// Upper bound for one job; a hung handler is cancelled and its job retried.
+    pub job_timeout_secs: u64,
+    /// Fallback wake-up period (ms) besides LISTEN/NOTIFY: scheduled jobs (`run_at` in the
+    /// future) send no notification, and a notification can be missed while reconnecting.
+    pub wake_interval_ms: u64,
+    /// Port of the worker's own `/healthz` and `/readyz`; 0 picks a free one (logged).
+    pub health_port: u16,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 16,
+            batch_size: 50,
+            heartbeat_secs: 5,
+            missed_heartbeats: 3,
+            job_timeout_secs: 60,
+            wake_interval_ms: 100,
+            health_port: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerSettings {
+    /// Port of the scheduler's own `/healthz` and `/readyz`; 0 picks a free one (logged).
+    pub health_port: u16,
+    /// How often a follower tries to take over leadership (ms).
+    pub leader_poll_ms: u64,
+}
+
+impl Default for SchedulerSettings {
+    fn default() -> Self {
+        Self {
+            health_port: 0,
+            leader_poll_ms: 1_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line, for log shippers.
+    Json,
+    /// Human-readable, for a terminal.
+    Pretty,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// `tracing` filter directive, e.g. `info,checkout=debug`. `RUST_LOG` wins.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Json,
+            level: "info,sqlx::postgres::notice=warn".into(),
+        }
+    }
+}
+
+/// A setting that is missing or wrong; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Loads defaults, then `file` if given, then `CHECKOUT__*` variables, then validates.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        let settings: Settings = figment.extract().map_err(describe)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks values serde cannot: ranges and relations between keys.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, key: &str, why: &str| {
+            if !ok {
+                problems.push(format!("{key}: {why}"));
+            }
+        };
+        check(
+            self.database.max_connections >= 2,
+            "database.max_connections",
+            "must be at least 2",
+        );
+        check(
+            self.worker.concurrency >= 1,
+            "worker.concurrency",
+            "must be at least 1",
+        );
+        check(
+            (1..=1000).contains(&self.worker.batch_size),
+            "worker.batch_size",
+            "must be between 1 and 1000",
+        );
+        check(
+            self.worker.heartbeat_secs >= 1,
+            "worker.heartbeat_secs",
+            "must be at least 1",
+        );
+        check(
+            self.worker.missed_heartbeats >= 1,
+            "worker.missed_heartbeats",
+            "must be at least 1",
+        );
+        check(
+            self.worker.job_timeout_secs >= 1,
+            "worker.job_timeout_secs",
+            "must be at least 1",
+        );
+        check(
+            (10..=60_000).contains(&self.worker.wake_interval_ms),
+            "worker.wake_interval_ms",
+            "must be between 10 and 60000",
+        );
+        check(
+            self.http.request_timeout_ms >= 100,
+            "http.request_timeout_ms",
+            "must be at least 100",
+        );
+        check(
+            self.http.body_limit_bytes >= 1024,
+            "http.body_limit_bytes",
+            "must be at least 1024",
+        );
+        if let Some(url) = &self.database.url {
+            let url = url.expose_secret();
+            check(
+                url.starts_with("postgres://") || url.starts_with("postgresql://"),
+                "database.url",
+                "must start with postgres:// or postgresql://",
+            );
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(problems.join("; ")))
+        }
+    }
+
+    /// The database URL, if any source set one.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.url.as_ref().map(|u| u.expose_secret())
+    }
+}
+
+/// Figment errors name the key as a path (`worker.batch_size`); keep that, drop the
+/// provider noise, and say which environment variable it maps to.
+fn describe(error: figment::Error) -> ConfigError {
+    let problems: Vec<String> = error
+        .into_iter()
+        .map(|e| {
+            let mut path = e.path.clone();
+            let kind = match &e.kind {
+                figment::error::Kind::UnknownField(field, _) => {
+                    path.push(field.clone());
+                    "unknown key".to_owned()
+                }
+                other => other.to_string(),
+            };
+            if path.is_empty() {
+                return kind;
+            }
+            let env: Vec<String> = path.iter().map(|p| p.to_uppercase()).collect();
+            format!(
+                "{} (env {ENV_PREFIX}{}): {kind}",
+                path.join("."),
+                env.join("__")
+            )
+        })
+        .collect();
+    ConfigError(problems.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)]
+    use super::*;
+
+    /// Runs `f` with the given environment in a figment jail (isolated env and cwd).
+    fn load_with_env(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut out = None;
+        figment::Jail::expect_with(|jail| {
+            for (k, v) in vars {
+                jail.set_env(k, v);
+            }
+            out = Some(Settings::load(None));
+            Ok(())
+        });
+        out.unwrap()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        Settings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn env_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CHECKOUT__WORKER__BATCH_SIZE", "77");
+            jail.set_env("CHECKOUT__LOG__FORMAT", "pretty");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(s.worker.batch_size, 77);
+            assert_eq!(s.log.format, LogFormat::Pretty);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "[worker]\nbatch_size = 5\nconcurrency = 3\n")?;
+            jail.set_env("CHECKOUT__WORKER__CONCURRENCY", "9");
+            let s = Settings::load(Some(Path::new("c.toml"))).unwrap();
+            assert_eq!(s.worker.batch_size, 5);
+            assert_eq!(s.worker.concurrency, 9);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = load_with_env(&[("CHECKOUT__WORKER__BATCHSIZE", "5")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("worker.batchsize"), "{err}");
+        assert!(err.contains("CHECKOUT__WORKER__BATCHSIZE"), "{err}");
+    }
+
+    #[test]
+    fn invalid_value_is_named() {
+        let err = load_with_env(&[("CHECKOUT__HTTP__PORT", "eighty")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http.port"), "{err}");
+        assert!(err.contains("CHECKOUT__HTTP__PORT"), "{err}");
+    }
+
+    #[test]
+    fn range_violation_is_named() {
+        let err = load_with_env(&[("CHECKOUT__WORKER__BATCH_SIZE", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("worker.batch_size"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let err = Settings::load(Some(Path::new("/nonexistent/checkout.toml"))).unwrap_err();
+        assert!(err.to_string().contains("does not exist"));
+    }
+}

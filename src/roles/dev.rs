@@ -1,0 +1,207 @@
+//! `checkout dev`: API, worker and scheduler in one process, on a Postgres it finds or
+//! provisions: `DATABASE_URL` if set; else the server on 127.0.0.1:5432 (database
+//! `checkout_dev`, created if missing); else a private cluster under `.dev/pg` started
+//! from the installed PostgreSQL binaries; else one sentence saying what to install.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use secrecy::SecretString;
+use sqlx::{Connection, PgConnection};
+use tokio::sync::watch;
+
+use crate::cli::{GlobalArgs, ListenArgs};
+use crate::workers::runtime;
+use crate::workflows::leader;
+use crate::{api, store};
+
+const LOCAL_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
+const DEV_DB: &str = "checkout_dev";
+
+pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
+    let mut settings = super::load_settings(&global)?;
+    let url = match settings.database_url() {
+        Some(url) => url.to_owned(),
+        None => resolve_database().await?,
+    };
+    settings.database.url = Some(SecretString::from(url.clone()));
+    tracing::info!(database = %redact(&url), "dev database");
+    let pool = super::pool(&settings)?;
+    store::migrate(&pool).await?;
+
+    let shutdown = super::shutdown_token();
+    let worker = tokio::spawn(runtime::run(
+        pool.clone(),
+        settings.worker.clone(),
+        shutdown.clone(),
+    ));
+    let (tx, _rx) = watch::channel(false);
+    let scheduler = tokio::spawn(leader::run(
+        url,
+        Duration::from_millis(settings.scheduler.leader_poll_ms),
+        tx,
+        shutdown.clone(),
+    ));
+    let port = listen.port.unwrap_or(settings.http.port);
+    let listener = super::bind(SocketAddr::new(settings.http.host, port), "dev").await?;
+    let router = api::router(super::app_state(pool, &settings));
+    let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
+    api::serve(listener, router, shutdown.clone(), grace).await?;
+    let _ = tokio::time::timeout(grace, async {
+        let _ = worker.await;
+        let _ = scheduler.await;
+    })
+    .await;
+    Ok(())
+}
+
+fn redact(url: &str) -> String {
+    match url.split_once('@') {
+        Some((_, rest)) => format!("postgres://…@{rest}"),
+        None => url.to_owned(),
+    }
+}
+
+async fn resolve_database() -> anyhow::Result<String> {
+    if let Ok(url) = ensure_database(LOCAL_SERVER).await {
+        return Ok(url);
+    }
+    tracing::info!("no Postgres on 127.0.0.1:5432; starting a private cluster under .dev/pg");
+    let server = private_cluster().await?;
+    ensure_database(&server).await
+}
+
+/// Connects to `server`'s `postgres` database and creates `checkout_dev` if missing.
+async fn ensure_database(server: &str) -> anyhow::Result<String> {
+    let admin_url = format!("{server}/postgres");
+    let mut conn = tokio::time::timeout(
+        Duration::from_secs(3),
+        PgConnection::connect_with(&store::connect_options(&admin_url)?),
+    )
+    .await
+    .context("timed out")??;
+    let exists: bool =
+        sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+            .bind(DEV_DB)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists {
+        // concurrent `dev` starts may race here; "already exists" is fine
+        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(format!("create database {DEV_DB}")))
+            .execute(&mut conn)
+            .await
+            && !e.to_string().contains("already exists")
+        {
+            return Err(e.into());
+        }
+    }
+    let _ = conn.close().await;
+    Ok(format!("{server}/{DEV_DB}"))
+}
+
+/// The newest installed PostgreSQL's bin directory.
+fn postgres_bin() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists() && p.join("pg_ctl").exists())
+        .collect();
+    candidates.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    candidates.pop()
+}
+
+fn is_root() -> bool {
+    nix::unistd::Uid::effective().is_root()
+}
+
+/// Runs a PostgreSQL binary; as root it runs as `postgres` (initdb refuses root).
+fn run_pg(bin: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let mut cmd = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    let out = cmd
+        .args(args)
+        .output()
+        .with_context(|| format!("running {}", bin.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{} failed: {}",
+            bin.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Starts (initialising if needed) a cluster under `.dev/pg` and returns its server URL.
+async fn private_cluster() -> anyhow::Result<String> {
+    let Some(bin) = postgres_bin() else {
+        bail!(
+            "no PostgreSQL found: set DATABASE_URL, run a server on 127.0.0.1:5432, \
+             or install PostgreSQL (e.g. `apt-get install postgresql`)"
+        );
+    };
+    let root = std::env::current_dir()?.join(".dev");
+    let data = root.join("pg");
+    std::fs::create_dir_all(&root)?;
+    if is_root() {
+        // the postgres user must own the data directory and reach it
+        let _ = Command::new("chown")
+            .args(["postgres:postgres"])
+            .arg(&root)
+            .status();
+        let _ = Command::new("chmod")
+            .args(["o+x"])
+            .arg(std::env::current_dir()?)
+            .status();
+    }
+    let data_s = data.to_string_lossy().to_string();
+    if !data.join("PG_VERSION").exists() {
+        run_pg(
+            &bin.join("initdb"),
+            &[
+                "-D",
+                &data_s,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+            ],
+        )?;
+    }
+    // Already running from an earlier `dev`: reuse it (postmaster.pid line 4 is the port).
+    if let Ok(pid) = std::fs::read_to_string(data.join("postmaster.pid"))
+        && let Some(port) = pid.lines().nth(3)
+        && let Ok(url) = ensure_database(&format!("postgres://postgres@127.0.0.1:{port}")).await
+    {
+        return Ok(url.trim_end_matches(&format!("/{DEV_DB}")).to_owned());
+    }
+    let port = free_port()?;
+    let log = root.join("pg.log").to_string_lossy().to_string();
+    let opts = format!("-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''");
+    run_pg(
+        &bin.join("pg_ctl"),
+        &["-D", &data_s, "-o", &opts, "-l", &log, "-w", "start"],
+    )?;
+    Ok(format!("postgres://postgres@127.0.0.1:{port}"))
+}

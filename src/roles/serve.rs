@@ -1,0 +1,23 @@
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::cli::{GlobalArgs, ListenArgs};
+use crate::{api, store};
+
+/// `checkout serve`: migrate, then serve the API until shutdown.
+pub async fn serve(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
+    let settings = super::load_settings(&global)?;
+    let pool = super::pool(&settings)?;
+    store::migrate(&pool).await?;
+    let shutdown = super::shutdown_token();
+    let port = listen.port.unwrap_or(settings.http.port);
+    let listener = super::bind(SocketAddr::new(settings.http.host, port), "api").await?;
+    let router = api::router(super::app_state(pool, &settings));
+    api::serve(
+        listener,
+        router,
+        shutdown,
+        Duration::from_secs(settings.http.shutdown_grace_secs),
+    )
+    .await
+}

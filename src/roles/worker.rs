@@ -1,0 +1,32 @@
+use std::time::Duration;
+
+use crate::cli::GlobalArgs;
+use crate::workers::runtime;
+
+/// `checkout worker`: run every queue until shutdown; a database outage only pauses it.
+pub async fn worker(global: GlobalArgs) -> anyhow::Result<()> {
+    let settings = super::load_settings(&global)?;
+    let pool = super::pool(&settings)?;
+    let shutdown = super::shutdown_token();
+    let health = super::health_server(
+        pool.clone(),
+        settings.http.host,
+        settings.worker.health_port,
+        "worker health",
+        shutdown.clone(),
+    )
+    .await?;
+    let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
+    let run = runtime::run(pool, settings.worker.clone(), shutdown.clone());
+    tokio::pin!(run);
+    tokio::select! {
+        _ = &mut run => {}
+        _ = shutdown.cancelled() => {
+            if tokio::time::timeout(grace, &mut run).await.is_err() {
+                tracing::warn!("jobs did not finish within the grace period; they will be re-run");
+            }
+        }
+    }
+    health.abort();
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! Database access. One module per aggregate; functions take `&mut PgConnection` (a
+//! transaction or a pooled connection) so a workflow can compose them in one transaction.
+//!
+//! Two migration sets live in the database: apalis-postgres's own (schema `apalis`,
+//! tracked in `_sqlx_migrations`, run from its crate so the version we pin is the one we
+//! get) and ours in `migrations/` (tracked in `_checkout_migrations`, so neither set sees
+//! the other's versions as unknown).
+
+pub mod pings;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool};
+
+use crate::config::DatabaseSettings;
+
+/// Table that records our migrations.
+const MIGRATIONS_TABLE: &str = "_checkout_migrations";
+
+/// Our migrations, embedded in the binary.
+pub fn migrator() -> Migrator {
+    let mut m = sqlx::migrate!("./migrations");
+    m.dangerous_set_table_name(MIGRATIONS_TABLE);
+    m
+}
+
+/// Parses a URL into options with statement logging at debug level only (statements
+/// can carry personal data; they must not flood info logs).
+pub fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
+    let options: PgConnectOptions = url.parse().context("database url is not valid")?;
+    Ok(options
+        .application_name("checkout")
+        .log_statements(tracing::log::LevelFilter::Debug)
+        .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500)))
+}
+
+/// A pool that is created without connecting, so a role can start (and report not
+/// ready) while Postgres is down, and reconnects on its own when Postgres returns.
+pub fn pool(url: &str, settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        .test_before_acquire(true)
+        .connect_lazy_with(connect_options(url)?))
+}
+
+/// Applies apalis-postgres's migrations, then ours. Both are idempotent and take
+/// Postgres advisory locks, so several processes may run them at once.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    apalis_postgres::PostgresStorage::migrations()
+        .run(pool)
+        .await
+        .context("applying apalis-postgres migrations")?;
+    migrator()
+        .run(pool)
+        .await
+        .context("applying checkout migrations")?;
+    Ok(())
+}
+
+/// Whether every migration this binary knows has been applied (readiness).
+pub async fn migrations_current(pool: &PgPool) -> anyhow::Result<bool> {
+    let applied: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "select version from {MIGRATIONS_TABLE} where success"
+    )))
+    .fetch_all(pool)
+    .await
+    .unwrap_or_default();
+    Ok(migrator()
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .all(|m| applied.contains(&m.version)))
+}

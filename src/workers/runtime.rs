@@ -1,0 +1,119 @@
+//! Running and supervising apalis workers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use apalis::prelude::{PollWith, WorkerBuilder, WorkerBuilderExt};
+use apalis_postgres::{Config, PostgresStorage};
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+use super::jobs::{self, Job, JobContext};
+use super::wake::Wakeups;
+use crate::config::WorkerSettings;
+
+/// A name unique to this process and restart generation. apalis does not detect two
+/// workers sharing a name (they would heartbeat and ack as one), and a restarted worker
+/// must not collide with the row its dead predecessor left behind.
+fn worker_name(queue: &str, generation: u32) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".into());
+    let nonce = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    format!(
+        "{queue}@{host}:{pid}:{nonce}:g{generation}",
+        pid = std::process::id()
+    )
+}
+
+fn apalis_config(queue: &str, settings: &WorkerSettings) -> Config {
+    Config::default()
+        .queue(queue)
+        .batch_size(settings.batch_size)
+        .heartbeat_interval(Duration::from_secs(settings.heartbeat_secs))
+        // set explicitly: `Config::default()` says 10 (5 minutes), its docs say 2
+        .missed_heartbeats(settings.missed_heartbeats)
+        .lock_tasks(true)
+        // `false` leaves every job Running and locked forever (measured)
+        .persist_results(true)
+}
+
+/// Runs one worker per queue until `shutdown`, each supervised.
+pub async fn run(pool: PgPool, settings: WorkerSettings, shutdown: CancellationToken) {
+    let wakeups = Wakeups::default();
+    let listener = tokio::spawn(wakeups.clone().listen(pool.clone(), shutdown.clone()));
+    let context = Arc::new(JobContext { pool: pool.clone() });
+    let mut supervisors = Vec::new();
+    for queue in jobs::QUEUES {
+        supervisors.push(tokio::spawn(supervise(
+            queue,
+            pool.clone(),
+            settings.clone(),
+            context.clone(),
+            wakeups.clone(),
+            shutdown.clone(),
+        )));
+    }
+    for s in supervisors {
+        if let Err(e) = s.await {
+            tracing::error!(error = %e, "worker supervisor crashed");
+        }
+    }
+    listener.abort();
+}
+
+/// Runs a worker for `queue`; when apalis ends it on a database error (it does so on the
+/// first failed fetch, heartbeat or ack), starts a new one under a new name after a
+/// backoff, until `shutdown`. Jobs the dead worker had claimed are re-enqueued by the
+/// orphan rescue once its heartbeat is `heartbeat_secs * missed_heartbeats` old.
+async fn supervise(
+    queue: &'static str,
+    pool: PgPool,
+    settings: WorkerSettings,
+    context: Arc<JobContext>,
+    wakeups: Wakeups,
+    shutdown: CancellationToken,
+) {
+    let mut generation = 0u32;
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let name = worker_name(queue, generation);
+        let storage =
+            PostgresStorage::<Job>::new(&pool).with_config(apalis_config(queue, &settings));
+        let strategy = wakeups.strategy(queue, Duration::from_millis(settings.wake_interval_ms));
+        let worker = WorkerBuilder::new(name.as_str())
+            .backend(PollWith::new(storage, strategy))
+            .data(context.clone())
+            .concurrency(settings.concurrency)
+            .timeout(Duration::from_secs(settings.job_timeout_secs))
+            .build(jobs::handle);
+        tracing::info!(worker = %name, queue, "worker started");
+        let stop = shutdown.clone();
+        let started = std::time::Instant::now();
+        let result = worker
+            .run_until(async move {
+                stop.cancelled().await;
+                Ok::<(), std::io::Error>(())
+            })
+            .await;
+        if shutdown.is_cancelled() {
+            tracing::info!(worker = %name, "worker stopped");
+            return;
+        }
+        match result {
+            Ok(()) => tracing::warn!(worker = %name, "worker ended; restarting"),
+            Err(e) => tracing::error!(worker = %name, error = %e, "worker failed; restarting"),
+        }
+        metrics::counter!("worker_restarts_total", "queue" => queue).increment(1);
+        // a worker that ran for a while failed afresh: restart quickly again
+        if started.elapsed() > Duration::from_secs(30) {
+            backoff = Duration::from_millis(250);
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+        generation += 1;
+    }
+}

@@ -1,0 +1,147 @@
+//! Waking idle workers: LISTEN/NOTIFY plus a short timer, both drained.
+//!
+//! apalis' own strategies lose wake-ups on Postgres (measured: new jobs waited for the
+//! 30 s heartbeat): its interval strategy re-arms a timer without polling it, and its
+//! pubsub strategy consumes one notification per poll. Here one listener task per
+//! process LISTENs on `apalis::job::insert` (sent by every insert) and forwards a wake-up
+//! to the workers of the job's queue; each worker's [`WakeStrategy`] drains every pending
+//! wake-up and its timer on each poll, so none is left to be missed. The timer covers
+//! scheduled jobs (no NOTIFY when `run_at` is in the future) and notifications sent while
+//! the listener was reconnecting.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use apalis::prelude::{PollSnapshot, PollStrategy};
+use futures::StreamExt;
+use futures::channel::mpsc;
+use serde::Deserialize;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::CancellationToken;
+
+/// apalis' insert trigger notifies this channel with `{"job_type": .., "id": ..}`.
+const CHANNEL: &str = "apalis::job::insert";
+
+#[derive(Deserialize)]
+struct InsertEvent {
+    job_type: String,
+}
+
+/// Routes notifications to the workers of each queue.
+#[derive(Default, Clone)]
+pub struct Wakeups {
+    senders: Arc<Mutex<HashMap<String, Vec<mpsc::UnboundedSender<()>>>>>,
+}
+
+impl Wakeups {
+    /// A wake strategy for a new worker on `queue`.
+    pub fn strategy(&self, queue: &str, period: Duration) -> WakeStrategy {
+        let (tx, rx) = mpsc::unbounded();
+        if let Ok(mut senders) = self.senders.lock() {
+            senders.entry(queue.to_owned()).or_default().push(tx);
+        }
+        WakeStrategy {
+            rx,
+            timer: Box::pin(tokio::time::sleep(period)),
+            period,
+        }
+    }
+
+    fn wake(&self, queue: Option<&str>) {
+        if let Ok(mut senders) = self.senders.lock() {
+            for (name, list) in senders.iter_mut() {
+                if queue.is_none_or(|q| q == name) {
+                    // a closed channel belongs to a worker that ended; forget it
+                    list.retain(|tx| tx.unbounded_send(()).is_ok());
+                }
+            }
+        }
+    }
+
+    /// Runs the process's LISTEN connection until `shutdown`, reconnecting with backoff.
+    /// After a reconnect every worker is woken, since notifications sent meanwhile are lost.
+    pub async fn listen(self, pool: PgPool, shutdown: CancellationToken) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let connected = async {
+                let mut listener = PgListener::connect_with(&pool).await?;
+                listener.listen(CHANNEL).await?;
+                Ok::<_, sqlx::Error>(listener)
+            };
+            let listener = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                l = connected => l,
+            };
+            let mut listener = match listener {
+                Ok(l) => {
+                    tracing::debug!("listening for new jobs");
+                    backoff = Duration::from_millis(100);
+                    self.wake(None);
+                    l
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot LISTEN for new jobs; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            };
+            loop {
+                let next = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    n = listener.try_recv() => n,
+                };
+                match next {
+                    Ok(Some(n)) => match serde_json::from_str::<InsertEvent>(n.payload()) {
+                        Ok(ev) => self.wake(Some(&ev.job_type)),
+                        Err(_) => self.wake(None),
+                    },
+                    // the connection dropped; PgListener reconnects on the next call
+                    Ok(None) => {
+                        tracing::warn!("LISTEN connection lost; reconnecting");
+                        self.wake(None);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "LISTEN failed; reconnecting");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A worker's wake strategy: ready when a notification arrived or the timer fired.
+pub struct WakeStrategy {
+    rx: mpsc::UnboundedReceiver<()>,
+    timer: Pin<Box<Sleep>>,
+    period: Duration,
+}
+
+impl PollStrategy for WakeStrategy {
+    fn poll_drive(&mut self, cx: &mut Context<'_>, _: &PollSnapshot) -> Poll<Option<()>> {
+        let mut woke = false;
+        // Drain every pending notification: one fetch claims up to a batch anyway.
+        while let Poll::Ready(Some(())) = self.rx.poll_next_unpin(cx) {
+            woke = true;
+        }
+        // Re-arm and poll the timer until it is pending, so its waker is registered.
+        while self.timer.as_mut().poll(cx).is_ready() {
+            woke = true;
+            self.timer.as_mut().reset(Instant::now() + self.period);
+        }
+        if woke {
+            Poll::Ready(Some(()))
+        } else {
+            Poll::Pending
+        }
+    }
+}

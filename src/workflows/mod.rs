@@ -1,0 +1,4 @@
+//! Workflows: the checkout saga (steps, transitions, compensation) and the scheduler's
+//! cron jobs, which run only on the advisory-lock [`leader`].
+
+pub mod leader;

@@ -1,0 +1,332 @@
+//! The API skeleton: envelope, errors, correlation ids, health, metrics, spec, shutdown.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use checkout::api::extract::ApiJson;
+use checkout::api::{self, envelope::Reply};
+use checkout::config::HttpSettings;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::helpers::TestApp;
+
+async fn json(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn unknown_route_is_404_in_the_envelope_with_correlation_id() {
+    let app = TestApp::spawn().await;
+    let resp = app
+        .client
+        .get(app.url("/api/v1/nope"))
+        .header("x-correlation-id", "trace-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-correlation-id"], "trace-123");
+    let (status, body) = json(resp).await;
+    assert_eq!(status, 404);
+    assert_eq!(body["success"], false);
+    assert_eq!(body["status"], 404);
+    assert_eq!(body["error"]["code"], 9003);
+    assert_eq!(body["error"]["correlation_id"], "trace-123");
+}
+
+#[tokio::test]
+async fn correlation_id_is_generated_and_unsafe_ones_replaced() {
+    let app = TestApp::spawn().await;
+    let resp = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let generated = resp.headers()["x-correlation-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(uuid::Uuid::parse_str(&generated).is_ok(), "{generated}");
+
+    let resp = app
+        .client
+        .get(app.url("/nope"))
+        .header("x-correlation-id", "evil\tvalue with spaces")
+        .send()
+        .await
+        .unwrap();
+    let echoed = resp.headers()["x-correlation-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(echoed, "evil\tvalue with spaces");
+    let (_, body) = json(resp).await;
+    assert_eq!(body["error"]["correlation_id"], echoed.as_str());
+}
+
+#[tokio::test]
+async fn wrong_method_is_405_in_the_envelope() {
+    let app = TestApp::spawn().await;
+    let (status, body) = json(app.client.post(app.url("/healthz")).send().await.unwrap()).await;
+    assert_eq!(status, 405);
+    assert_eq!(body["error"]["code"], 9004);
+}
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let app = TestApp::spawn().await;
+    let (status, body) = json(app.client.get(app.url("/healthz")).send().await.unwrap()).await;
+    assert_eq!((status, body["data"]["status"].as_str()), (200, Some("ok")));
+    let (status, _) = json(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(status, 200);
+
+    // a migration this binary knows but the database lacks -> not ready
+    sqlx::query("delete from _checkout_migrations")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (status, body) = json(app.client.get(app.url("/readyz")).send().await.unwrap()).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["error"]["code"], 9008);
+    assert_eq!(body["error"]["retryable"], true);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_status() {
+    let app = TestApp::spawn().await;
+    app.client.get(app.url("/healthz")).send().await.unwrap();
+    app.client
+        .get(app.url("/no/such/route"))
+        .send()
+        .await
+        .unwrap();
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"http_requests_total{route="/healthz",method="GET",status="200"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="unmatched",method="GET",status="404""#),
+        "{text}"
+    );
+    assert!(
+        text.contains("http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn openapi_spec_and_docs_are_served() {
+    let app = TestApp::spawn().await;
+    let (status, spec) = json(
+        app.client
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(spec["openapi"], "3.1.0");
+    for path in ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"] {
+        assert!(
+            spec["paths"].get(path).is_some(),
+            "{path} missing from spec"
+        );
+    }
+    let resp = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.text().await.unwrap().contains("/openapi.json"));
+}
+
+// --- the layers, exercised through probe routes behind the same stack ----------------
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct Probe {
+    name: String,
+    quantity: u32,
+}
+
+async fn echo(ApiJson(p): ApiJson<Probe>) -> Reply<String> {
+    Reply::ok(p.name)
+}
+
+async fn boom() -> Reply<()> {
+    panic!("secret internal detail");
+}
+
+async fn slow() -> Reply<&'static str> {
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    Reply::ok("done")
+}
+
+async fn probe_server() -> (String, CancellationToken) {
+    let http = HttpSettings {
+        request_timeout_ms: 300,
+        ..HttpSettings::default()
+    };
+    let routes = Router::new()
+        .route("/echo", post(echo))
+        .route("/boom", get(boom))
+        .route("/slow", get(slow));
+    let router = api::with_layers(routes, &http);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let token = CancellationToken::new();
+    tokio::spawn(api::serve(
+        listener,
+        router,
+        token.clone(),
+        Duration::from_secs(2),
+    ));
+    (base, token)
+}
+
+#[tokio::test]
+async fn malformed_json_is_400_naming_the_problem() {
+    let (base, _t) = probe_server().await;
+    let client = reqwest::Client::new();
+    let (status, body) = json(
+        client
+            .post(format!("{base}/echo"))
+            .header("content-type", "application/json")
+            .body("{\"name\": \"x\",")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], 9001);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 1"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_or_mistyped_fields_are_422_naming_the_field() {
+    let (base, _t) = probe_server().await;
+    let client = reqwest::Client::new();
+    let (status, body) = json(
+        client
+            .post(format!("{base}/echo"))
+            .json(&serde_json::json!({"name": "x", "quantity": 1, "total": 0}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        body["error"]["validation_messages"][0]
+            .as_str()
+            .unwrap()
+            .contains("total"),
+        "{body}"
+    );
+    let (status, body) = json(
+        client
+            .post(format!("{base}/echo"))
+            .json(&serde_json::json!({"name": "x", "quantity": "many"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        body["error"]["validation_messages"][0]
+            .as_str()
+            .unwrap()
+            .contains("quantity"),
+        "{body}"
+    );
+    let (status, _) = json(
+        client
+            .post(format!("{base}/echo"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 415);
+}
+
+#[tokio::test]
+async fn panic_is_500_in_the_envelope_without_internals() {
+    let (base, _t) = probe_server().await;
+    let resp = reqwest::get(format!("{base}/boom")).await.unwrap();
+    let cid = resp.headers()["x-correlation-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = json(resp).await;
+    assert_eq!(status, 500);
+    assert_eq!(body["error"]["code"], 9000);
+    assert_eq!(body["error"]["correlation_id"], cid.as_str());
+    assert!(!body.to_string().contains("secret internal detail"));
+}
+
+#[tokio::test]
+async fn slow_request_times_out_in_the_envelope() {
+    let (base, _t) = probe_server().await;
+    let (status, body) = json(reqwest::get(format!("{base}/slow")).await.unwrap()).await;
+    assert_eq!(status, 503);
+    assert_eq!(body["error"]["code"], 9007);
+    assert_eq!(body["error"]["retryable"], true);
+}
+
+#[tokio::test]
+async fn oversized_body_is_413() {
+    let (base, _t) = probe_server().await;
+    let big = format!(
+        "{{\"name\": \"{}\", \"quantity\": 1}}",
+        "x".repeat(100 * 1024)
+    );
+    let (status, body) = json(
+        reqwest::Client::new()
+            .post(format!("{base}/echo"))
+            .header("content-type", "application/json")
+            .body(big)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["code"], 9006);
+}
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish() {
+    let http = HttpSettings::default();
+    let router = api::with_layers(Router::new().route("/slow", get(slow)), &http);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let token = CancellationToken::new();
+    let server = tokio::spawn(api::serve(
+        listener,
+        router,
+        token.clone(),
+        Duration::from_secs(5),
+    ));
+    let request = tokio::spawn(reqwest::get(format!("{base}/slow")));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    token.cancel();
+    let resp = request.await.unwrap().unwrap();
+    assert_eq!(resp.status(), 200);
+    server.await.unwrap().unwrap();
+}

@@ -1,0 +1,134 @@
+//! The binary's roles as processes: help, bad config, start/ready/stop, leadership.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::helpers::{Proc, TestDb, eventually};
+
+fn checkout() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_checkout"))
+}
+
+#[test]
+fn help_lists_roles_and_options() {
+    let out = checkout().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for role in ["serve", "worker", "scheduler", "migrate", "dev"] {
+        assert!(text.contains(role), "{role} missing from --help:\n{text}");
+    }
+    let out = checkout().args(["serve", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("--port") && text.contains("--database-url"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_config_stops_start_up_naming_the_key() {
+    let out = checkout()
+        .arg("migrate")
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        )
+        .env("CHECKOUT__WORKER__BATCHSIZE", "5")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("worker.batchsize") && err.contains("unknown key"),
+        "{err}"
+    );
+
+    let out = checkout()
+        .arg("migrate")
+        .env(
+            "DATABASE_URL",
+            "postgres://postgres@127.0.0.1:5432/postgres",
+        )
+        .env("CHECKOUT__HTTP__PORT", "not-a-port")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("http.port") && err.contains("CHECKOUT__HTTP__PORT"),
+        "{err}"
+    );
+
+    let out = checkout()
+        .arg("migrate")
+        .env("DATABASE_URL", "mysql://nope")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("database.url"));
+}
+
+#[tokio::test]
+async fn serve_migrates_reports_ready_and_stops_on_sigterm() {
+    let db = TestDb::create().await;
+    let mut serve = Proc::spawn(&["serve", "--port", "0"], &db.url, &[]);
+    let addr = serve.addr.unwrap();
+    let resp = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let status = serve.terminate();
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn migrate_is_idempotent() {
+    let db = TestDb::create().await;
+    for _ in 0..2 {
+        let out = checkout()
+            .arg("migrate")
+            .env("DATABASE_URL", &db.url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+async fn leader_pid(db: &TestDb) -> Option<i32> {
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let pid: Option<i32> = sqlx::query_scalar(
+        "select pid from pg_locks where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())",
+    )
+    .fetch_optional(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    pid
+}
+
+#[tokio::test]
+async fn one_scheduler_leads_and_another_takes_over_when_it_dies() {
+    let db = TestDb::create().await;
+    let out = checkout()
+        .arg("migrate")
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let env = [("CHECKOUT__SCHEDULER__LEADER_POLL_MS", "200")];
+    let mut a = Proc::spawn(&["scheduler"], &db.url, &env);
+    let first = eventually(Duration::from_secs(10), || leader_pid(&db)).await;
+    assert!(first.is_some(), "a leader was elected");
+    let mut b = Proc::spawn(&["scheduler"], &db.url, &env);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(leader_pid(&db).await, first, "still exactly one leader");
+
+    a.kill9();
+    let second = eventually(Duration::from_secs(10), || async {
+        leader_pid(&db).await.filter(|p| Some(*p) != first)
+    })
+    .await;
+    assert!(second.is_some(), "the other scheduler took over");
+    assert!(b.terminate().success());
+}

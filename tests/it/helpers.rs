@@ -1,0 +1,218 @@
+//! `TestApp`: the API on port 0 against a fresh migrated database, plus helpers to start
+//! and kill real worker processes.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use checkout::config::Settings;
+use checkout::{api, store, telemetry};
+use secrecy::SecretString;
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+
+/// The server tests create their databases on; `TEST_DATABASE_SERVER` overrides.
+pub fn server_url() -> String {
+    std::env::var("TEST_DATABASE_SERVER")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A database of its own for one test, dropped (with its connections) on drop.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn create() -> Self {
+        let name = format!("checkout_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&format!("{}/postgres", server_url()))
+            .await
+            .expect("Postgres must answer on TEST_DATABASE_SERVER (scripts/test starts it)");
+        sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let url = format!("{}/{name}", server_url());
+        TestDb { name, url }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside async; use a thread with its own runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) =
+                    PgConnection::connect(&format!("{}/postgres", server_url())).await
+                {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "drop database if exists {name} with (force)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Settings for tests: fast heartbeats and wake-ups, quiet logs.
+pub fn test_settings(url: &str) -> Settings {
+    let mut s = Settings::default();
+    s.database.url = Some(SecretString::from(url.to_owned()));
+    s.database.max_connections = 10;
+    s.http.port = 0;
+    s.http.shutdown_grace_secs = 2;
+    s.worker.heartbeat_secs = 1;
+    s.worker.missed_heartbeats = 2;
+    s
+}
+
+#[allow(dead_code)]
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub pool: PgPool,
+    pub client: reqwest::Client,
+    pub settings: Settings,
+    shutdown: CancellationToken,
+    // last: dropped after the server stopped
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        let db = TestDb::create().await;
+        let mut settings = test_settings(&db.url);
+        configure(&mut settings);
+        let pool = store::pool(&db.url, &settings.database).unwrap();
+        store::migrate(&pool).await.unwrap();
+        let state = api::AppState {
+            pool: pool.clone(),
+            settings: Arc::new(settings.clone()),
+            metrics: telemetry::metrics_handle(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let router = api::router(state);
+        tokio::spawn(api::serve(
+            listener,
+            router,
+            shutdown.clone(),
+            Duration::from_secs(1),
+        ));
+        TestApp {
+            addr,
+            pool,
+            client: reqwest::Client::new(),
+            settings,
+            shutdown,
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Starts a `checkout worker` process on this app's database.
+    pub fn spawn_worker(&self) -> Proc {
+        Proc::spawn(&["worker"], &self.db.url, &[])
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A child `checkout` process, killed on drop. Reads stdout until its
+/// `listening on http://...` line so the caller knows it is up.
+pub struct Proc {
+    pub child: Child,
+    pub addr: Option<SocketAddr>,
+}
+
+impl Proc {
+    pub fn spawn(args: &[&str], database_url: &str, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_checkout"));
+        cmd.args(args)
+            .env("DATABASE_URL", database_url)
+            .env("CHECKOUT__WORKER__HEARTBEAT_SECS", "1")
+            .env("CHECKOUT__WORKER__MISSED_HEARTBEATS", "2")
+            .env("CHECKOUT__WORKER__JOB_TIMEOUT_SECS", "30")
+            .env("CHECKOUT__LOG__LEVEL", "warn,checkout=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn checkout");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("listening on http://").nth(1) {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .ok()
+            .and_then(|a| a.parse().ok());
+        assert!(addr.is_some(), "checkout {args:?} did not report ready");
+        Proc { child, addr }
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill(); // SIGKILL
+        let _ = self.child.wait();
+    }
+
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` every 20 ms until it returns Some or `timeout` passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

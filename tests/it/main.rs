@@ -1,0 +1,9 @@
+//! Integration tests: one binary, one module per area. Every test gets its own
+//! database on the real Postgres (dropped afterwards) and talks to the app over real
+//! sockets; worker tests start real `checkout worker` processes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api;
+mod cli;
+mod helpers;
+mod worker;

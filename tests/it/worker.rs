@@ -1,0 +1,171 @@
+//! The job runtime with real `checkout worker` processes.
+
+use std::time::Duration;
+
+use checkout::workers::jobs::enqueue_ping;
+use sqlx::{Connection, PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::helpers::{TestApp, eventually, server_url};
+
+#[derive(Debug, sqlx::FromRow)]
+struct Ping {
+    runs: i32,
+    finished: bool,
+    ran_by: Option<String>,
+}
+
+async fn ping(pool: &PgPool, id: Uuid) -> Ping {
+    sqlx::query_as(
+        "select runs, finished_at is not null as finished, ran_by from system_pings where id = $1",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+async fn finished(pool: &PgPool, id: Uuid, within: Duration) -> Option<Ping> {
+    eventually(within, || async {
+        let p = ping(pool, id).await;
+        p.finished.then_some(p)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_worker_process_runs_a_job_enqueued_by_another_process() {
+    let app = TestApp::spawn().await;
+    let _worker = app.spawn_worker();
+    // let the worker register and go idle, so the job must wake it
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let id = enqueue_ping(&app.pool, 0).await.unwrap();
+    let p = finished(&app.pool, id, Duration::from_secs(10))
+        .await
+        .expect("ping ran");
+    assert_eq!(p.runs, 1);
+    // picked up through LISTEN/NOTIFY, far below the 30 s heartbeat
+    let pickup_ms: f64 = sqlx::query_scalar(
+        "select extract(epoch from started_at - enqueued_at)::float8 * 1000 from system_pings where id = $1",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(pickup_ms < 2_000.0, "pickup took {pickup_ms} ms");
+}
+
+#[tokio::test]
+async fn a_job_whose_worker_is_killed_mid_run_is_run_again_by_another() {
+    let app = TestApp::spawn().await;
+    let mut first = app.spawn_worker();
+    let id = enqueue_ping(&app.pool, 3_000).await.unwrap();
+    let started = eventually(Duration::from_secs(10), || async {
+        (ping(&app.pool, id).await.runs == 1).then_some(())
+    })
+    .await;
+    assert!(started.is_some(), "first worker started the job");
+    first.kill9();
+    assert!(!ping(&app.pool, id).await.finished);
+
+    let _second = app.spawn_worker();
+    // orphan timeout is heartbeat (1 s) x missed heartbeats (2) in tests
+    let p = finished(&app.pool, id, Duration::from_secs(20))
+        .await
+        .expect("second worker finished the orphaned job");
+    assert_eq!(p.runs, 2);
+    assert!(p.ran_by.is_some());
+}
+
+#[tokio::test]
+async fn a_worker_survives_losing_its_database_connections() {
+    let app = TestApp::spawn().await;
+    let mut worker = app.spawn_worker();
+    let id = enqueue_ping(&app.pool, 0).await.unwrap();
+    finished(&app.pool, id, Duration::from_secs(10))
+        .await
+        .expect("first ping");
+
+    // Refuse new connections to this database and cut every existing one (the worker's
+    // pool and its LISTEN connection), as a Postgres restart would.
+    // Done from the maintenance database: this database refuses connections meanwhile.
+    let db = &app.db.name;
+    let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "alter database {db} allow_connections false"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    sqlx::query("select pg_terminate_backend(pid) from pg_stat_activity where datname = $1")
+        .bind(db)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        worker.child.try_wait().unwrap().is_none(),
+        "worker exited during the outage"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "alter database {db} allow_connections true"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+
+    let id = enqueue_ping(&app.pool, 0).await.unwrap();
+    finished(&app.pool, id, Duration::from_secs(20))
+        .await
+        .expect("worker recovered and ran the next ping");
+    assert!(
+        worker.child.try_wait().unwrap().is_none(),
+        "worker still running"
+    );
+    let status = worker.terminate();
+    assert!(
+        status.success(),
+        "worker stops cleanly on SIGTERM: {status:?}"
+    );
+}
+
+#[tokio::test]
+async fn worker_health_port_answers() {
+    let app = TestApp::spawn().await;
+    let worker = app.spawn_worker();
+    let addr = worker.addr.unwrap();
+    let resp = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn enqueue_with_the_same_idempotency_key_is_a_no_op() {
+    use checkout::workers::{EnqueueOptions, Job, enqueue};
+    let app = TestApp::spawn().await;
+    let job = Job::Ping {
+        id: Uuid::new_v4(),
+        hold_ms: 0,
+    };
+    let opts = EnqueueOptions {
+        idempotency_key: Some("same-key".into()),
+        ..Default::default()
+    };
+    let mut tx = app.pool.begin().await.unwrap();
+    assert!(enqueue(&mut tx, &job, opts.clone()).await.unwrap());
+    assert!(!enqueue(&mut tx, &job, opts).await.unwrap());
+    // the duplicate did not abort the surrounding transaction
+    sqlx::query("select 1").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let count: i64 =
+        sqlx::query_scalar("select count(*) from apalis.jobs where idempotency_key = 'same-key'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(count, 1);
+}
