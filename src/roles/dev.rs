@@ -18,6 +18,7 @@ use crate::workers::runtime;
 use crate::workflows::leader;
 use crate::{api, store};
 
+/// The server `dev` tries before provisioning its own; `CHECKOUT_DEV_SERVER` overrides.
 const LOCAL_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 const DEV_DB: &str = "checkout_dev";
 
@@ -66,10 +67,11 @@ fn redact(url: &str) -> String {
 }
 
 async fn resolve_database() -> anyhow::Result<String> {
-    if let Ok(url) = ensure_database(LOCAL_SERVER).await {
+    let local = std::env::var("CHECKOUT_DEV_SERVER").unwrap_or_else(|_| LOCAL_SERVER.into());
+    if let Ok(url) = ensure_database(&local).await {
         return Ok(url);
     }
-    tracing::info!("no Postgres on 127.0.0.1:5432; starting a private cluster under .dev/pg");
+    tracing::info!(server = %local, "no Postgres answers; starting a private cluster under .dev/pg");
     let server = private_cluster().await?;
     ensure_database(&server).await
 }

@@ -132,3 +132,64 @@ async fn one_scheduler_leads_and_another_takes_over_when_it_dies() {
     assert!(second.is_some(), "the other scheduler took over");
     assert!(b.terminate().success());
 }
+
+#[tokio::test]
+async fn dev_provisions_a_private_cluster_when_no_server_answers() {
+    if !std::path::Path::new("/usr/lib/postgresql").exists() {
+        eprintln!("skipped: no PostgreSQL binaries installed");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("checkout-dev-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_checkout"));
+    cmd.args(["dev", "--port", "0"])
+        .current_dir(&dir)
+        .env_remove("DATABASE_URL")
+        .env("CHECKOUT_DEV_SERVER", "postgres://postgres@127.0.0.1:1")
+        .env("CHECKOUT__LOG__LEVEL", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let addr = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(a) = line.split("listening on http://").nth(1) {
+                return Some(a.trim().to_owned());
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten()
+    .expect("dev reported ready");
+    let resp = reqwest::get(format!("http://{addr}/readyz")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let _ = child.kill().await;
+    // the cluster outlives `dev` (reused next time); stop it and clean up
+    let data = dir.join(".dev/pg");
+    assert!(
+        data.join("PG_VERSION").exists(),
+        "cluster initialised under .dev/pg"
+    );
+    let pg_ctl = std::fs::read_dir("/usr/lib/postgresql")
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin/pg_ctl"))
+        .find(|p| p.exists())
+        .unwrap();
+    let mut stop = if nix::unistd::Uid::effective().is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(&pg_ctl);
+        c
+    } else {
+        Command::new(&pg_ctl)
+    };
+    let _ = stop
+        .arg("-D")
+        .arg(&data)
+        .args(["-m", "immediate", "stop"])
+        .output();
+    let _ = std::fs::remove_dir_all(&dir);
+}
