@@ -1,1 +1,2 @@
 //! checkout: the checkout and enrollment backend of an internship platform.
+pub mod domain;
