@@ -1,7 +1,9 @@
 //! Pure pricing rules (work in progress: see later commits for the full doc).
 
 pub mod allocation;
+pub mod india;
 pub mod money;
+pub mod tax;
 
 /// Helpers shared by the test modules.
 #[cfg(test)]
