@@ -3,6 +3,7 @@
 pub mod allocation;
 pub mod coupon;
 pub mod discount;
+pub mod fx;
 pub mod india;
 pub mod money;
 pub mod sale;
