@@ -65,6 +65,9 @@ pub mod pricing;
 pub mod sale;
 pub mod tax;
 
+#[cfg(test)]
+mod worked_examples;
+
 pub use coupon::{
     Coupon, CouponDiscount, CouponRefusal, CouponUsage, evaluate, usage_allows_one_more,
 };
