@@ -350,6 +350,7 @@ mod tests {
     use super::*;
     use crate::domain::test_support::{at, d};
     use proptest::prelude::*;
+    use rust_decimal::Decimal;
 
     fn pid(n: u128) -> Uuid {
         Uuid::from_u128(n)
@@ -677,5 +678,4 @@ mod tests {
             }
         }
     }
-    use rust_decimal::Decimal;
 }
