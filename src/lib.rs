@@ -9,6 +9,7 @@
 //! - [`config`]: typed settings, defaults -> file -> `CHECKOUT__*` env, validated at start.
 //! - [`cli`] and [`roles`]: the binary's roles (`serve`, `worker`, `scheduler`, `migrate`,
 //!   `dev`); `main.rs` parses and calls one.
+//! - [`domain`]: pure rules, no I/O: money, GST, coupons, sales, FX, the pricing engine.
 //! - [`api`]: axum routers per resource, the envelope, the one error enum, middleware.
 //! - [`store`]: sqlx access per aggregate; functions take a connection or transaction.
 //! - [`workers`]: the apalis-postgres runtime: job kinds, enqueue, wake-ups, supervision.
@@ -18,6 +19,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod domain;
 pub mod roles;
 pub mod shutdown;
 pub mod store;
