@@ -26,6 +26,8 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub scheduler: SchedulerSettings,
     pub log: LogSettings,
+    pub cart: CartSettings,
+    pub pricing: PricingSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,6 +128,80 @@ impl Default for SchedulerSettings {
             health_port: 0,
             leader_poll_ms: 1_000,
         }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CartSettings {
+    /// Lifetime of a cart (s), renewed by every write; a cart past it answers 1002.
+    pub ttl_secs: u64,
+    /// Distinct items (program + plan) one cart may hold; one more -> 1005.
+    pub max_items: u32,
+    /// Largest quantity of one item; more (or less than 1) -> 1006.
+    pub max_quantity: u32,
+    /// Analytics events kept per cart (the oldest are dropped), so a client cannot grow
+    /// a row without bound.
+    pub max_analytics_events: u32,
+}
+
+impl Default for CartSettings {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 24 * 60 * 60,
+            max_items: 10,
+            max_quantity: 5,
+            max_analytics_events: 50,
+        }
+    }
+}
+
+impl CartSettings {
+    pub fn ttl(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.ttl_secs).unwrap_or(i64::MAX / 1000))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PricingSettings {
+    /// The state of our GST registration: buyers there pay CGST + SGST, buyers in other
+    /// states IGST. Code ("KA"), GST code ("29") or name.
+    pub supplier_state: String,
+    /// Oldest FX rate (hours) a non-INR price may use; older -> 2003 instead of a
+    /// silently stale price.
+    pub fx_max_age_hours: u64,
+    /// Currency of a cart whose creation request names none.
+    pub default_currency: String,
+}
+
+impl Default for PricingSettings {
+    fn default() -> Self {
+        Self {
+            supplier_state: "KA".into(),
+            fx_max_age_hours: 72,
+            default_currency: "INR".into(),
+        }
+    }
+}
+
+impl PricingSettings {
+    /// The supplier state (checked by `Settings::validate`).
+    pub fn supplier_state(
+        &self,
+    ) -> Result<crate::domain::IndianState, crate::domain::india::UnknownState> {
+        crate::domain::IndianState::parse(&self.supplier_state)
+    }
+
+    /// The default cart currency (checked by `Settings::validate`).
+    pub fn default_currency(&self) -> Result<crate::domain::Currency, crate::domain::MoneyError> {
+        crate::domain::Currency::parse(&self.default_currency)
+    }
+
+    pub fn fx_max_age(&self) -> chrono::Duration {
+        chrono::Duration::hours(
+            i64::try_from(self.fx_max_age_hours).unwrap_or(i64::MAX / 3_600_000),
+        )
     }
 }
 
@@ -231,6 +307,41 @@ impl Settings {
             self.http.body_limit_bytes >= 1024,
             "http.body_limit_bytes",
             "must be at least 1024",
+        );
+        check(
+            self.cart.ttl_secs >= 60,
+            "cart.ttl_secs",
+            "must be at least 60",
+        );
+        check(
+            (1..=100).contains(&self.cart.max_items),
+            "cart.max_items",
+            "must be between 1 and 100",
+        );
+        check(
+            (1..=1000).contains(&self.cart.max_quantity),
+            "cart.max_quantity",
+            "must be between 1 and 1000",
+        );
+        check(
+            self.cart.max_analytics_events <= 10_000,
+            "cart.max_analytics_events",
+            "must be at most 10000",
+        );
+        check(
+            crate::domain::IndianState::parse(&self.pricing.supplier_state).is_ok(),
+            "pricing.supplier_state",
+            "must be an Indian state code, GST code or name",
+        );
+        check(
+            crate::domain::Currency::parse(&self.pricing.default_currency).is_ok(),
+            "pricing.default_currency",
+            "must be a supported currency code",
+        );
+        check(
+            self.pricing.fx_max_age_hours >= 1,
+            "pricing.fx_max_age_hours",
+            "must be at least 1",
         );
         if let Some(url) = &self.database.url {
             let url = url.expose_secret();

@@ -16,7 +16,9 @@
 //! - [`workflows`]: the checkout saga and cron jobs; scheduler leadership.
 //! - [`telemetry`]: tracing and metrics. [`shutdown`]: the one shutdown signal.
 
+pub mod admin;
 pub mod api;
+pub mod carts;
 pub mod cli;
 pub mod config;
 pub mod domain;

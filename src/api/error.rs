@@ -21,7 +21,33 @@ use super::correlation;
 pub enum ErrorCode {
     CartNotFound = 1001,
     CartExpired = 1002,
+    CartConverted = 1003,
+    CartItemNotFound = 1004,
+    TooManyItems = 1005,
+    InvalidQuantity = 1006,
+    ProgramNotFound = 1101,
+    PlanNotFound = 1102,
+    CohortNotFound = 1103,
+    ProgramArchived = 1104,
+    UnsupportedCurrency = 2001,
+    FxRateMissing = 2002,
+    FxRateStale = 2003,
+    /// The PRD's invalid-coupon code; the coupon does not exist.
     InvalidCoupon = 2004,
+    CouponOnePerCart = 2040,
+    CouponInactive = 2041,
+    CouponNotYetValid = 2042,
+    CouponExpired = 2043,
+    CouponUsageLimitReached = 2044,
+    CouponRequiresLogin = 2045,
+    CouponPerUserLimitReached = 2046,
+    CouponFirstOrderOnly = 2047,
+    CouponNotApplicable = 2048,
+    CouponMinimumNotMet = 2049,
+    CouponNothingToDiscount = 2050,
+    SaleUnknown = 2051,
+    SaleNotActive = 2052,
+    InvalidBillingAddress = 2061,
     PaymentFailed = 3001,
     InsufficientBalance = 3002,
     GatewayTimeout = 4001,
@@ -74,14 +100,17 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
     #[error("the request handler panicked")]
     Panic,
+    /// A cart, catalog or pricing refusal; codes 1xxx and 2xxx (see `domain_errors`).
+    #[error(transparent)]
+    Cart(super::domain_errors::CartRefusal),
 }
 
 /// What a variant means on the wire.
-struct Spec {
-    status: StatusCode,
-    code: ErrorCode,
-    retryable: bool,
-    action: Option<&'static str>,
+pub(super) struct Spec {
+    pub(super) status: StatusCode,
+    pub(super) code: ErrorCode,
+    pub(super) retryable: bool,
+    pub(super) action: Option<&'static str>,
 }
 
 impl ApiError {
@@ -154,6 +183,7 @@ impl ApiError {
                 true,
                 Some("retry later; quote the correlation id to support if it persists"),
             ),
+            Cart(refusal) => return refusal.spec(),
         };
         Spec {
             status,
@@ -221,6 +251,7 @@ impl IntoResponse for ApiError {
         }
         let validation_messages = match &self {
             ApiError::Validation(messages) => messages.clone(),
+            ApiError::Cart(refusal) => refusal.validation_messages(),
             _ => Vec::new(),
         };
         let body = ErrorEnvelope {

@@ -2,8 +2,11 @@
 //! the layers every request goes through. Handlers stay thin: extract, authorize, call
 //! the workflow or domain, reply.
 
+pub mod carts;
+pub mod catalog;
 pub mod correlation;
 pub mod docs;
+pub mod domain_errors;
 pub mod envelope;
 pub mod error;
 pub mod extract;
@@ -70,6 +73,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
         .routes(routes!(openapi_json))
         .routes(routes!(docs::page))
+        .merge(catalog::router())
+        .merge(carts::router())
 }
 
 /// The whole API with its layers, ready to serve.

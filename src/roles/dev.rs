@@ -32,6 +32,8 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
     tracing::info!(database = %redact(&url), "dev database");
     let pool = super::pool(&settings)?;
     store::migrate(&pool).await?;
+    let summary = crate::admin::catalog::import_sample(&pool).await?;
+    tracing::info!(%summary, "sample catalog loaded");
 
     let shutdown = super::shutdown_token();
     let worker = tokio::spawn(runtime::run(

@@ -37,7 +37,8 @@ pub fn load_settings(global: &GlobalArgs) -> anyhow::Result<Settings> {
     Ok(settings)
 }
 
-fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
+/// A lazy pool on the configured database.
+pub fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
     let url = settings.database_url().context(
         "no database configured: set DATABASE_URL, --database-url or CHECKOUT__DATABASE__URL",
     )?;

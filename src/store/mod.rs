@@ -6,7 +6,12 @@
 //! get) and ours in `migrations/` (tracked in `_checkout_migrations`, so neither set sees
 //! the other's versions as unknown).
 
+pub mod carts;
+pub mod catalog;
+pub mod coupons;
+pub mod fx;
 pub mod pings;
+pub mod sales;
 
 use std::time::Duration;
 
