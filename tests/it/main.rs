@@ -3,7 +3,12 @@
 //! sockets; worker tests start real `checkout worker` processes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin_catalog;
 mod api;
+mod cart;
+mod catalog;
 mod cli;
+mod coupons;
+mod fixtures;
 mod helpers;
 mod worker;

@@ -80,9 +80,14 @@ pub async fn import(pool: &PgPool, text: &str) -> Result<Summary, ImportError> {
         .bind(IMPORT_LOCK)
         .execute(&mut *tx)
         .await?;
-    let resolved = parse::read(&mut tx, text)
-        .await?
-        .map_err(ImportError::Invalid)?;
+    let resolved = match parse::read(&mut tx, text).await? {
+        Ok(resolved) => resolved,
+        Err(problems) => {
+            // release the import lock now, not whenever the pool gets to it
+            tx.rollback().await?;
+            return Err(ImportError::Invalid(problems));
+        }
+    };
     for p in &resolved.programs {
         catalog::upsert_program(&mut tx, p).await?;
     }
