@@ -8,9 +8,12 @@
 //!
 //! - [`config`]: typed settings, defaults -> file -> `CHECKOUT__*` env, validated at start.
 //! - [`cli`] and [`roles`]: the binary's roles (`serve`, `worker`, `scheduler`, `migrate`,
-//!   `dev`); `main.rs` parses and calls one.
+//!   `dev`, `admin`); `main.rs` parses and calls one.
 //! - [`domain`]: pure rules, no I/O: money, GST, coupons, sales, FX, the pricing engine.
 //! - [`api`]: axum routers per resource, the envelope, the one error enum, middleware.
+//! - [`carts`]: cart operations over the store and the pricing engine; every cart load
+//!   goes through [`carts::load_cart`].
+//! - [`admin`]: `checkout admin ...` (catalog import and export).
 //! - [`store`]: sqlx access per aggregate; functions take a connection or transaction.
 //! - [`workers`]: the apalis-postgres runtime: job kinds, enqueue, wake-ups, supervision.
 //! - [`workflows`]: the checkout saga and cron jobs; scheduler leadership.
