@@ -1,0 +1,1 @@
+//! Client tests over real sockets against the sandbox.
