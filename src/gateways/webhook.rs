@@ -207,7 +207,7 @@ pub fn unix_now() -> i64 {
 
 /// Stripe: HMAC-SHA256(secret, "{t}.{body}") must equal one of the v1
 /// signatures, and `t` must be within `tolerance_secs` of `now` (either side),
-/// so a recorded webhook cannot be replayed later.
+/// so a recorded webhook cannot be replayed later. Then parses the event.
 pub fn verify_stripe(
     headers: &HeaderMap,
     body: &[u8],
@@ -215,6 +215,18 @@ pub fn verify_stripe(
     tolerance_secs: u64,
     now: i64,
 ) -> Result<WebhookEvent, WebhookError> {
+    verify_stripe_signature(headers, body, secrets, tolerance_secs, now)?;
+    parse_stripe(body)
+}
+
+/// The signature and timestamp check of [`verify_stripe`], without parsing.
+pub fn verify_stripe_signature(
+    headers: &HeaderMap,
+    body: &[u8],
+    secrets: &[SecretString],
+    tolerance_secs: u64,
+    now: i64,
+) -> Result<(), WebhookError> {
     if secrets.is_empty() {
         return Err(WebhookError::NotConfigured);
     }
@@ -237,7 +249,7 @@ pub fn verify_stripe(
     if age.unsigned_abs() > tolerance_secs {
         return Err(WebhookError::StaleTimestamp { age_secs: age });
     }
-    parse_stripe(body)
+    Ok(())
 }
 
 fn parse_stripe(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
