@@ -2,6 +2,8 @@
 //! raise any webhook, inject faults, and read everything back (tests assert
 //! "exactly one capture" against `/payments`).
 
+#![allow(clippy::result_large_err)]
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -70,7 +72,8 @@ async fn pay_session(
 async fn expire_session(State(state): State<SandboxState>, Path(id): Path<String>) -> Response {
     let result = {
         let mut store = state.store();
-        stripe_api::expire(&mut store, &id).map(|event| (store.stripe_sessions.get(&id).cloned(), event))
+        stripe_api::expire(&mut store, &id)
+            .map(|event| (store.stripe_sessions.get(&id).cloned(), event))
     };
     match result {
         Ok((session, event)) => {
@@ -147,7 +150,10 @@ async fn put_faults(
         ("webhook_drop_rate", faults.webhook_drop_rate),
     ] {
         if !(0.0..=1.0).contains(&rate) {
-            return error(StatusCode::BAD_REQUEST, format!("{key} must be within 0..=1"));
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("{key} must be within 0..=1"),
+            );
         }
     }
     state.set_faults(g, faults.clone());

@@ -27,20 +27,17 @@ fn server_error(gateway: GatewayKind, status: StatusCode) -> Response {
             "The server encountered an error. The incident has been reported to admins.",
             None,
         ),
-        GatewayKind::Stripe => stripe_error(
-            status,
-            "api_error",
-            None,
-            "An unknown error occurred",
-            None,
-        ),
+        GatewayKind::Stripe => {
+            stripe_error(status, "api_error", None, "An unknown error occurred", None)
+        }
     }
 }
 
 enum Decision {
     Pass,
     Down,
-    Hang,
+    /// Hang, having processed the request first when `true`.
+    Hang(bool),
     ErrorBefore,
     ErrorAfter,
 }
@@ -66,9 +63,9 @@ pub async fn inject(
             Decision::Down
         } else if faults.timeout_next > 0 {
             faults.timeout_next -= 1;
-            Decision::Hang
+            Decision::Hang(faults.errors_after_processing)
         } else if roll(faults.timeout_rate) {
-            Decision::Hang
+            Decision::Hang(faults.errors_after_processing)
         } else if faults.error_next > 0 || roll(faults.error_rate) {
             faults.error_next = faults.error_next.saturating_sub(1);
             if faults.errors_after_processing {
@@ -87,7 +84,10 @@ pub async fn inject(
     match decision {
         Decision::Pass => next.run(request).await,
         Decision::Down => server_error(gateway, StatusCode::SERVICE_UNAVAILABLE),
-        Decision::Hang => {
+        Decision::Hang(processed) => {
+            if processed {
+                let _ = next.run(request).await;
+            }
             let hang = Duration::from_millis(state.settings().fault_hang_ms);
             tokio::time::sleep(hang).await;
             server_error(gateway, StatusCode::GATEWAY_TIMEOUT)

@@ -35,8 +35,10 @@ mod stripe_api;
 mod webhooks;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 pub(crate) mod testkit;
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests;
 
 pub use pay::{Callback, Outcome, PayResult};
@@ -187,7 +189,10 @@ impl Sandbox {
         self.state.clone()
     }
 
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
         tracing::info!(addr = ?self.listener.local_addr().ok(), "sandbox gateway listening");
         serve(self.listener, self.state, shutdown).await
     }

@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::store::{RzpPayment, StripeCharge, StripeIntent, Store, new_id, now};
+use super::store::{RzpPayment, Store, StripeCharge, StripeIntent, new_id, now};
 use super::webhooks::{self, BuiltEvent};
 use super::{SandboxState, stripe_api};
 use crate::gateways::GatewayKind;
@@ -79,9 +79,19 @@ pub fn pay(
     let (result, gateway, events) = {
         let mut store = state.store();
         if store.rzp_orders.contains_key(id) {
-            let key_secret = state.settings().razorpay_key_secret.expose_secret().to_owned();
-            let (result, events) =
-                pay_razorpay(&mut store, &key_secret, id, outcome, callback_url, cancel_url)?;
+            let key_secret = state
+                .settings()
+                .razorpay_key_secret
+                .expose_secret()
+                .to_owned();
+            let (result, events) = pay_razorpay(
+                &mut store,
+                &key_secret,
+                id,
+                outcome,
+                callback_url,
+                cancel_url,
+            )?;
             (result, GatewayKind::Razorpay, events)
         } else {
             let mut expired = stripe_api::expire_due(&mut store);
@@ -225,7 +235,10 @@ fn pay_stripe(
     outcome: Outcome,
 ) -> Result<(PayResult, Vec<BuiltEvent>), PayError> {
     let Some(session) = store.stripe_sessions.get(id).cloned() else {
-        return Err(pay_error(StatusCode::NOT_FOUND, format!("no session `{id}`")));
+        return Err(pay_error(
+            StatusCode::NOT_FOUND,
+            format!("no session `{id}`"),
+        ));
     };
     if session.status != "open" {
         return Err(pay_error(
@@ -392,7 +405,12 @@ async fn page(
     let hidden = |name: &str, value: &Option<String>| {
         value
             .as_ref()
-            .map(|v| format!("<input type=\"hidden\" name=\"{name}\" value=\"{}\">", esc(v)))
+            .map(|v| {
+                format!(
+                    "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                    esc(v)
+                )
+            })
             .unwrap_or_default()
     };
     let button = |outcome: &str, text: &str| {
@@ -459,7 +477,9 @@ async fn submit(
             );
             Html(shell("Returning to merchant", &body)).into_response()
         }
-        Some(Callback::Redirect { url }) => (StatusCode::SEE_OTHER, [(LOCATION, url)]).into_response(),
+        Some(Callback::Redirect { url }) => {
+            (StatusCode::SEE_OTHER, [(LOCATION, url)]).into_response()
+        }
         None => {
             let body = format!(
                 "<h1>{:?}</h1><p>Session <code>{}</code>. <a href=\"\">Back</a></p>",

@@ -19,7 +19,12 @@ use super::{SandboxState, faults, webhooks};
 use crate::gateways::GatewayKind;
 
 /// Razorpay's error body.
-pub fn rzp_error(status: StatusCode, code: &str, description: &str, field: Option<&str>) -> Response {
+pub fn rzp_error(
+    status: StatusCode,
+    code: &str,
+    description: &str,
+    field: Option<&str>,
+) -> Response {
     let mut error = json!({
         "code": code,
         "description": description,
@@ -37,7 +42,12 @@ pub fn rzp_error(status: StatusCode, code: &str, description: &str, field: Optio
 }
 
 fn bad_request(description: &str, field: Option<&str>) -> Response {
-    rzp_error(StatusCode::BAD_REQUEST, "BAD_REQUEST_ERROR", description, field)
+    rzp_error(
+        StatusCode::BAD_REQUEST,
+        "BAD_REQUEST_ERROR",
+        description,
+        field,
+    )
 }
 
 fn not_found() -> Response {
@@ -70,7 +80,11 @@ async fn authenticate(State(state): State<SandboxState>, request: Request, next:
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok());
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        });
     if given.as_deref() != Some(expected.as_bytes()) {
         return rzp_error(
             StatusCode::UNAUTHORIZED,
@@ -92,11 +106,17 @@ async fn create_order(State(state): State<SandboxState>, body: axum::body::Bytes
     if amount < 100 {
         return bad_request("The amount must be atleast INR 1.00", Some("amount"));
     }
-    let currency = body.get("currency").and_then(Value::as_str).unwrap_or_default();
+    let currency = body
+        .get("currency")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
         return bad_request("The currency field is required.", Some("currency"));
     }
-    let receipt = body.get("receipt").and_then(Value::as_str).map(str::to_owned);
+    let receipt = body
+        .get("receipt")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     if receipt.as_ref().is_some_and(|r| r.chars().count() > 40) {
         return bad_request(
             "The receipt may not be greater than 40 characters.",
@@ -121,7 +141,10 @@ async fn create_order(State(state): State<SandboxState>, body: axum::body::Bytes
         notes,
         created_at: now(),
     };
-    state.store().rzp_orders.insert(order.id.clone(), order.clone());
+    state
+        .store()
+        .rzp_orders
+        .insert(order.id.clone(), order.clone());
     Json(order).into_response()
 }
 
@@ -245,7 +268,10 @@ async fn refund(
             currency: payment.currency.clone(),
             payment_id: id.clone(),
             notes: body.get("notes").cloned().unwrap_or_else(|| json!([])),
-            receipt: body.get("receipt").and_then(Value::as_str).map(str::to_owned),
+            receipt: body
+                .get("receipt")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
             status: "processed".into(),
             speed_requested: "normal".into(),
             speed_processed: "normal".into(),
@@ -256,7 +282,12 @@ async fn refund(
         if let Some(k) = key {
             store.rzp_refund_keys.insert(k, refund.id.clone());
         }
-        let event = webhooks::build(&store, GatewayKind::Razorpay, "refund.processed", &refund.id);
+        let event = webhooks::build(
+            &store,
+            GatewayKind::Razorpay,
+            "refund.processed",
+            &refund.id,
+        );
         (refund, event)
     };
     match event {

@@ -180,8 +180,8 @@ pub struct Faults {
     pub error_rate: f64,
     /// The next N API calls answer 500 (deterministic, for tests).
     pub error_next: u32,
-    /// Injected 500s are sent after the request was processed, the case an
-    /// idempotency key exists for.
+    /// Injected 500s and hangs happen after the request was processed, the
+    /// case an idempotency key exists for.
     pub errors_after_processing: bool,
     /// Share (0..=1) of API calls that hang for `fault_hang_ms`, then 504.
     pub timeout_rate: f64,

@@ -4,6 +4,10 @@
 //! `idempotency_error`), and Stripe's error shape
 //! `{"error": {"type", "code", "message", "param"}}`.
 
+// Handlers' helpers return a ready error `Response` as `Err`; it is built once
+// per failed request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Path, Query, Request, State};
@@ -16,7 +20,7 @@ use base64::Engine;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
-use super::store::{IdempotentReply, StripeRefund, StripeSession, Store, new_id, now};
+use super::store::{IdempotentReply, Store, StripeRefund, StripeSession, new_id, now};
 use super::webhooks::{self, BuiltEvent};
 use super::{SandboxState, faults};
 use crate::gateways::GatewayKind;
@@ -77,7 +81,11 @@ pub fn routes(state: SandboxState) -> Router {
 }
 
 async fn authenticate(State(state): State<SandboxState>, request: Request, next: Next) -> Response {
-    let secret = state.settings().stripe_secret_key.expose_secret().to_owned();
+    let secret = state
+        .settings()
+        .stripe_secret_key
+        .expose_secret()
+        .to_owned();
     let header = request
         .headers()
         .get(AUTHORIZATION)
@@ -89,7 +97,11 @@ async fn authenticate(State(state): State<SandboxState>, request: Request, next:
     } else {
         header
             .strip_prefix("Basic ")
-            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
+            .and_then(|b| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(b.trim())
+                    .ok()
+            })
             .and_then(|raw| String::from_utf8(raw).ok())
             .map(|user| user.trim_end_matches(':').to_owned())
     };
@@ -118,7 +130,10 @@ fn nested(params: &Params, prefix: &str) -> BTreeMap<String, String> {
     params
         .iter()
         .filter_map(|(k, v)| {
-            let inner = k.strip_prefix(prefix)?.strip_prefix('[')?.strip_suffix(']')?;
+            let inner = k
+                .strip_prefix(prefix)?
+                .strip_prefix('[')?
+                .strip_suffix(']')?;
             (!inner.contains('[')).then(|| (inner.to_owned(), v.clone()))
         })
         .collect()
@@ -142,20 +157,17 @@ fn idempotent(
     let fingerprint = format!("{path}?{sorted:?}");
     let (body, events) = {
         let mut store = state.store();
-        if let Some(k) = &key {
-            if let Some(stored) = store.stripe_idempotency.get(k) {
-                if stored.fingerprint != fingerprint {
-                    return stripe_error(
-                        StatusCode::BAD_REQUEST,
-                        "idempotency_error",
-                        None,
-                        "Keys for idempotent requests can only be used with the same parameters they were first used with.",
-                        None,
-                    );
-                }
-                return ([("idempotent-replayed", "true")], Json(stored.body.clone()))
-                    .into_response();
+        if let Some(stored) = key.as_ref().and_then(|k| store.stripe_idempotency.get(k)) {
+            if stored.fingerprint != fingerprint {
+                return stripe_error(
+                    StatusCode::BAD_REQUEST,
+                    "idempotency_error",
+                    None,
+                    "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                    None,
+                );
             }
+            return ([("idempotent-replayed", "true")], Json(stored.body.clone())).into_response();
         }
         let (body, events) = match act(&mut store) {
             Ok(done) => done,
@@ -182,12 +194,18 @@ async fn create_session(
     Form(params): Form<Params>,
 ) -> Response {
     let pay_base = format!("{}/pay", state.base_url());
-    idempotent(&state, &headers, "/v1/checkout/sessions", &params, |store| {
-        let session = new_session(&params, &pay_base)?;
-        let body = json!(session);
-        store.stripe_sessions.insert(session.id.clone(), session);
-        Ok((body, Vec::new()))
-    })
+    idempotent(
+        &state,
+        &headers,
+        "/v1/checkout/sessions",
+        &params,
+        |store| {
+            let session = new_session(&params, &pay_base)?;
+            let body = json!(session);
+            store.stripe_sessions.insert(session.id.clone(), session);
+            Ok((body, Vec::new()))
+        },
+    )
 }
 
 fn new_session(params: &Params, pay_base: &str) -> Result<StripeSession, Response> {
@@ -227,9 +245,12 @@ fn new_session(params: &Params, pay_base: &str) -> Result<StripeSession, Respons
         currency = Some(item_currency.to_owned());
         total += unit * quantity;
         if product_name.is_empty() {
-            product_name = param(params, &format!("line_items[{i}][price_data][product_data][name]"))
-                .unwrap_or("Item")
-                .to_owned();
+            product_name = param(
+                params,
+                &format!("line_items[{i}][price_data][product_data][name]"),
+            )
+            .unwrap_or("Item")
+            .to_owned();
         }
         i += 1;
     }
@@ -289,9 +310,7 @@ pub fn expire_due(store: &mut Store) -> Vec<BuiltEvent> {
         .filter(|s| s.status == "open" && s.expires_at <= t)
         .map(|s| s.id.clone())
         .collect();
-    due.iter()
-        .filter_map(|id| expire(store, id).ok())
-        .collect()
+    due.iter().filter_map(|id| expire(store, id).ok()).collect()
 }
 
 /// Marks an open session expired; returns its `checkout.session.expired` event.
@@ -307,10 +326,10 @@ pub fn expire(store: &mut Store, id: &str) -> Result<BuiltEvent, Response> {
     }
     session.status = "expired".into();
     session.url = None;
-    if let Some(pi) = session.payment_intent.clone() {
-        if let Some(intent) = store.stripe_intents.get_mut(&pi) {
-            intent.status = "canceled".into();
-        }
+    if let Some(pi) = session.payment_intent.clone()
+        && let Some(intent) = store.stripe_intents.get_mut(&pi)
+    {
+        intent.status = "canceled".into();
     }
     webhooks::build(store, GatewayKind::Stripe, "checkout.session.expired", id)
         .map_err(|e| invalid(&e, None))
@@ -354,14 +373,13 @@ async fn fetch_intent(
     };
     let mut body = json!(intent);
     let expand = query.get("expand[]").map(String::as_str) == Some("latest_charge");
-    if expand {
-        if let Some(charge) = intent
+    if expand
+        && let Some(charge) = intent
             .latest_charge
             .as_ref()
             .and_then(|c| store.stripe_charges.get(c))
-        {
-            body["latest_charge"] = json!(charge);
-        }
+    {
+        body["latest_charge"] = json!(charge);
     }
     Json(body).into_response()
 }

@@ -1,7 +1,6 @@
 //! Test helpers: a sandbox and a webhook receiver on real sockets (port 0),
 //! and fast settings so retries and breakers act in milliseconds.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -15,13 +14,11 @@ use tokio::sync::oneshot;
 
 use super::{Faults, Sandbox, SandboxState};
 use crate::gateways::{
-    CreateSession, GatewayKind, PaymentsSettings, RazorpaySettings, SandboxSettings,
-    StripeSettings,
+    CreateSession, GatewayKind, PaymentsSettings, RazorpaySettings, SandboxSettings, StripeSettings,
 };
 
 pub struct TestSandbox {
     pub state: SandboxState,
-    pub addr: SocketAddr,
     /// `http://addr/sandbox`
     pub base: String,
     pub http: reqwest::Client,
@@ -43,7 +40,6 @@ pub async fn spawn_sandbox(settings: SandboxSettings) -> TestSandbox {
     let sandbox = Sandbox::bind(settings, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let addr = sandbox.local_addr().unwrap();
     let state = sandbox.state();
     let (tx, rx) = oneshot::channel::<()>();
     tokio::spawn(sandbox.run(async move {
@@ -52,7 +48,6 @@ pub async fn spawn_sandbox(settings: SandboxSettings) -> TestSandbox {
     TestSandbox {
         base: state.base_url(),
         state,
-        addr,
         http: reqwest::Client::new(),
         _stop: tx,
     }
@@ -139,7 +134,9 @@ pub fn order_request(token: &str) -> CreateSession {
         description: "Rust internship, summer cohort".into(),
         return_url: "http://shop.test/return?session_id={CHECKOUT_SESSION_ID}".into(),
         cancel_url: "http://shop.test/cancel".into(),
-        notes: [("cart".to_string(), "c1".to_string())].into_iter().collect(),
+        notes: [("cart".to_string(), "c1".to_string())]
+            .into_iter()
+            .collect(),
         expires_at: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
         customer_email: Some("student@example.com".into()),
     }
@@ -150,7 +147,6 @@ pub fn order_request(token: &str) -> CreateSession {
 pub struct Receiver {
     pub url: String,
     pub received: Arc<std::sync::Mutex<Vec<(HeaderMap, Bytes)>>>,
-    pub hits: Arc<AtomicUsize>,
     _stop: Arc<oneshot::Sender<()>>,
 }
 
@@ -192,7 +188,6 @@ pub async fn spawn_receiver(fail_first: usize) -> Receiver {
     Receiver {
         url: format!("http://{addr}/hook"),
         received: state.received,
-        hits: state.hits,
         _stop: Arc::new(tx),
     }
 }

@@ -17,7 +17,10 @@ async fn rzp_order(sb: &TestSandbox, receipt: &str) -> Value {
     let response = sb
         .http
         .post(format!("{}/razorpay/v1/orders", sb.base))
-        .basic_auth(&s.razorpay_key_id, Some(s.razorpay_key_secret.expose_secret()))
+        .basic_auth(
+            &s.razorpay_key_id,
+            Some(s.razorpay_key_secret.expose_secret()),
+        )
         .json(&json!({"amount": 50000, "currency": "INR", "receipt": receipt}))
         .send()
         .await
@@ -54,7 +57,13 @@ async fn stripe_session(sb: &TestSandbox, key: &str) -> Value {
 async fn razorpay_api_checks_auth_and_validates_like_the_real_one() {
     let sb = spawn_sandbox(fast_sandbox_settings()).await;
     let url = format!("{}/razorpay/v1/orders", sb.base);
-    let unauth = sb.http.post(&url).json(&json!({"amount": 100})).send().await.unwrap();
+    let unauth = sb
+        .http
+        .post(&url)
+        .json(&json!({"amount": 100}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unauth.status(), 401);
     let body: Value = unauth.json().await.unwrap();
     assert_eq!(body["error"]["code"], "BAD_REQUEST_ERROR");
@@ -65,7 +74,10 @@ async fn razorpay_api_checks_auth_and_validates_like_the_real_one() {
     let invalid = sb
         .http
         .post(&url)
-        .basic_auth(&s.razorpay_key_id, Some(s.razorpay_key_secret.expose_secret()))
+        .basic_auth(
+            &s.razorpay_key_id,
+            Some(s.razorpay_key_secret.expose_secret()),
+        )
         .json(&json!({"amount": 50000, "currency": "INR", "receipt": long}))
         .send()
         .await
@@ -88,7 +100,10 @@ async fn paying_twice_captures_once() {
     let id = order["id"].as_str().unwrap();
     sb.pay(id, "captured").await;
     let (status, _) = sb
-        .control_post(&format!("/sessions/{id}/pay"), json!({"outcome": "captured"}))
+        .control_post(
+            &format!("/sessions/{id}/pay"),
+            json!({"outcome": "captured"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     let payments = sb.control_get("/payments").await;
@@ -126,7 +141,8 @@ async fn failed_then_captured_records_both_attempts() {
 async fn webhook_reaches_a_receiver_that_fails_twice() {
     let sb = spawn_sandbox(fast_sandbox_settings()).await;
     let receiver = spawn_receiver(2).await;
-    sb.state.set_webhook_url(GatewayKind::Razorpay, &receiver.url);
+    sb.state
+        .set_webhook_url(GatewayKind::Razorpay, &receiver.url);
     let order = rzp_order(&sb, "ord_hook").await;
     let id = order["id"].as_str().unwrap();
     sb.pay(id, "captured").await;
@@ -134,7 +150,11 @@ async fn webhook_reaches_a_receiver_that_fails_twice() {
     assert!(eventually(Duration::from_secs(3), || receiver.bodies().len() == 3).await);
     let deliveries = sb.state.deliveries();
     assert_eq!(deliveries.len(), 3);
-    assert!(deliveries.iter().all(|d| d.state == DeliveryState::Delivered));
+    assert!(
+        deliveries
+            .iter()
+            .all(|d| d.state == DeliveryState::Delivered)
+    );
     // The first event took three attempts: two 500s, then 200.
     let statuses: Vec<Option<u16>> = deliveries[0].attempts.iter().map(|a| a.status).collect();
     assert_eq!(statuses, vec![Some(500), Some(500), Some(200)]);
@@ -164,7 +184,8 @@ async fn webhook_reaches_a_receiver_that_fails_twice() {
 async fn webhook_delivery_gives_up_after_the_bound() {
     let sb = spawn_sandbox(fast_sandbox_settings()).await;
     let receiver = spawn_receiver(usize::MAX).await;
-    sb.state.set_webhook_url(GatewayKind::Razorpay, &receiver.url);
+    sb.state
+        .set_webhook_url(GatewayKind::Razorpay, &receiver.url);
     let order = rzp_order(&sb, "ord_down").await;
     sb.pay(order["id"].as_str().unwrap(), "failed").await;
     assert!(
@@ -180,7 +201,8 @@ async fn webhook_delivery_gives_up_after_the_bound() {
 async fn webhook_faults_duplicate_reorder_and_drop() {
     let sb = spawn_sandbox(fast_sandbox_settings()).await;
     let receiver = spawn_receiver(0).await;
-    sb.state.set_webhook_url(GatewayKind::Razorpay, &receiver.url);
+    sb.state
+        .set_webhook_url(GatewayKind::Razorpay, &receiver.url);
     sb.faults(
         GatewayKind::Razorpay,
         Faults {
@@ -261,7 +283,11 @@ async fn stripe_webhooks_are_signed_and_trigger_replays() {
     let bodies = receiver.bodies();
     let ids: Vec<String> = bodies
         .iter()
-        .map(|(h, b)| verify_stripe(h, b, &secrets, 300, unix_now()).unwrap().event_id)
+        .map(|(h, b)| {
+            verify_stripe(h, b, &secrets, 300, unix_now())
+                .unwrap()
+                .event_id
+        })
         .collect();
     assert_ne!(ids[0], ids[1], "a triggered event is a new event");
 }
@@ -290,7 +316,11 @@ async fn stripe_idempotency_key_replays_and_rejects_other_params() {
 
     let unauth = sb
         .http
-        .get(format!("{}/stripe/v1/checkout/sessions/{}", sb.base, a["id"].as_str().unwrap()))
+        .get(format!(
+            "{}/stripe/v1/checkout/sessions/{}",
+            sb.base,
+            a["id"].as_str().unwrap()
+        ))
         .bearer_auth("sk_test_wrong")
         .send()
         .await
@@ -310,7 +340,10 @@ async fn hosted_page_pays_and_returns_the_buyer_like_the_gateways() {
     let order = rzp_order(&sb, "ord_page").await;
     let id = order["id"].as_str().unwrap();
     let page = no_redirect
-        .get(format!("{}/pay/{id}?callback_url=http://shop.test/cb", sb.base))
+        .get(format!(
+            "{}/pay/{id}?callback_url=http://shop.test/cb",
+            sb.base
+        ))
         .send()
         .await
         .unwrap()
@@ -321,7 +354,10 @@ async fn hosted_page_pays_and_returns_the_buyer_like_the_gateways() {
     assert!(page.contains("http://shop.test/cb"));
     let back = no_redirect
         .post(format!("{}/pay/{id}", sb.base))
-        .form(&[("outcome", "captured"), ("callback_url", "http://shop.test/cb")])
+        .form(&[
+            ("outcome", "captured"),
+            ("callback_url", "http://shop.test/cb"),
+        ])
         .send()
         .await
         .unwrap()
@@ -370,7 +406,10 @@ async fn api_faults_down_errors_and_method_filter() {
     let get = |path: &str| {
         sb.http
             .get(format!("{}/razorpay{path}", sb.base))
-            .basic_auth(&s.razorpay_key_id, Some(s.razorpay_key_secret.expose_secret()))
+            .basic_auth(
+                &s.razorpay_key_id,
+                Some(s.razorpay_key_secret.expose_secret()),
+            )
             .send()
     };
     let down = get("/v1/orders").await.unwrap();
@@ -390,7 +429,10 @@ async fn api_faults_down_errors_and_method_filter() {
     let post = sb
         .http
         .post(format!("{}/razorpay/v1/orders", sb.base))
-        .basic_auth(&s.razorpay_key_id, Some(s.razorpay_key_secret.expose_secret()))
+        .basic_auth(
+            &s.razorpay_key_id,
+            Some(s.razorpay_key_secret.expose_secret()),
+        )
         .json(&json!({"amount": 50000, "currency": "INR"}))
         .send()
         .await
@@ -427,7 +469,10 @@ async fn expired_stripe_session_cannot_be_paid() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "expired");
     let (status, _) = sb
-        .control_post(&format!("/sessions/{id}/pay"), json!({"outcome": "captured"}))
+        .control_post(
+            &format!("/sessions/{id}/pay"),
+            json!({"outcome": "captured"}),
+        )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     let events = sb.control_get("/events").await;
