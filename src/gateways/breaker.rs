@@ -113,7 +113,10 @@ impl Breaker {
             state: Arc::new(AtomicU8::new(CLOSED)),
         };
         let machine = Config::new()
-            .failure_policy(consecutive_failures(settings.breaker_failures.max(1), backoff))
+            .failure_policy(consecutive_failures(
+                settings.breaker_failures.max(1),
+                backoff,
+            ))
             .instrument(probe.clone())
             .build();
         Breaker { machine, probe }
@@ -144,6 +147,7 @@ impl Breaker {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -163,7 +167,11 @@ mod tests {
         b.record_failure();
         b.record_success();
         b.record_failure();
-        assert_eq!(b.state(), BreakerState::Closed, "a success resets the count");
+        assert_eq!(
+            b.state(),
+            BreakerState::Closed,
+            "a success resets the count"
+        );
         b.record_failure();
         assert_eq!(b.state(), BreakerState::Open);
         assert!(!b.permits());
@@ -180,7 +188,10 @@ mod tests {
             next: Duration::from_millis(10),
             max: Duration::from_millis(30),
         };
-        let got: Vec<u128> = (0..4).filter_map(|_| backoff.next()).map(|d| d.as_millis()).collect();
+        let got: Vec<u128> = (0..4)
+            .filter_map(|_| backoff.next())
+            .map(|d| d.as_millis())
+            .collect();
         assert_eq!(got, vec![10, 20, 30, 30]);
     }
 }

@@ -10,13 +10,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::Gateway;
 use super::breaker::BreakerState;
 use super::error::GatewayError;
 use super::razorpay::RazorpayClient;
 use super::settings::{PaymentsSettings, RazorpaySettings, StripeSettings};
 use super::stripe::StripeClient;
 use super::types::{CreateSession, GatewayKind, PaymentSession};
-use super::Gateway;
 
 /// What happened at one gateway during a failover.
 #[derive(Debug, Clone)]

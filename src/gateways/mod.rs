@@ -27,6 +27,7 @@ pub mod types;
 pub mod webhook;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests;
 
 pub use breaker::{Breaker, BreakerState};

@@ -87,7 +87,10 @@ impl RazorpayClient {
         settings: &RazorpaySettings,
         payments: &PaymentsSettings,
     ) -> Result<Option<Self>, GatewayError> {
-        let Some(key_secret) = settings.key_secret.clone().filter(|_| settings.is_configured())
+        let Some(key_secret) = settings
+            .key_secret
+            .clone()
+            .filter(|_| settings.is_configured())
         else {
             return Ok(None);
         };

@@ -77,10 +77,10 @@ impl RazorpaySettings {
         if self.is_configured() && self.webhook_secrets().is_empty() {
             problems.push("razorpay.webhook_secret: required when razorpay is configured".into());
         }
-        if let Some(t) = &self.checkout_url_template {
-            if !t.contains("{order_id}") {
-                problems.push("razorpay.checkout_url_template: must contain {order_id}".into());
-            }
+        if let Some(t) = &self.checkout_url_template
+            && !t.contains("{order_id}")
+        {
+            problems.push("razorpay.checkout_url_template: must contain {order_id}".into());
         }
         problems
     }
@@ -183,10 +183,10 @@ impl PaymentsSettings {
     pub fn gateway_order(&self) -> Vec<GatewayKind> {
         let mut out = Vec::new();
         for name in &self.gateways {
-            if let Ok(kind) = name.parse::<GatewayKind>() {
-                if !out.contains(&kind) {
-                    out.push(kind);
-                }
+            if let Ok(kind) = name.parse::<GatewayKind>()
+                && !out.contains(&kind)
+            {
+                out.push(kind);
             }
         }
         out
@@ -291,7 +291,10 @@ impl SandboxSettings {
         }
         for (key, secret) in [
             ("sandbox.razorpay_key_secret", &self.razorpay_key_secret),
-            ("sandbox.razorpay_webhook_secret", &self.razorpay_webhook_secret),
+            (
+                "sandbox.razorpay_webhook_secret",
+                &self.razorpay_webhook_secret,
+            ),
             ("sandbox.stripe_secret_key", &self.stripe_secret_key),
             ("sandbox.stripe_webhook_secret", &self.stripe_webhook_secret),
         ] {
@@ -317,7 +320,11 @@ impl SandboxSettings {
                     .into(),
             );
         }
-        check_timeout(&mut problems, "sandbox.webhook_timeout_ms", self.webhook_timeout_ms);
+        check_timeout(
+            &mut problems,
+            "sandbox.webhook_timeout_ms",
+            self.webhook_timeout_ms,
+        );
         problems
     }
 
@@ -446,6 +453,7 @@ mod lenient {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -459,7 +467,10 @@ mod tests {
         assert_eq!(s.webhook_tolerance_secs, 300);
         assert!(s.validate().is_empty());
         let p: PaymentsSettings = serde_json::from_str("{}").unwrap();
-        assert_eq!(p.gateway_order(), vec![GatewayKind::Razorpay, GatewayKind::Stripe]);
+        assert_eq!(
+            p.gateway_order(),
+            vec![GatewayKind::Razorpay, GatewayKind::Stripe]
+        );
         assert!(p.validate().is_empty());
         let sb: SandboxSettings = serde_json::from_str("{}").unwrap();
         assert!(sb.validate().is_empty(), "{:?}", sb.validate());
@@ -476,11 +487,18 @@ mod tests {
     fn gateways_accept_a_comma_string_and_report_unknown_names() {
         let p: PaymentsSettings =
             serde_json::from_str(r#"{"gateways":"Stripe, razorpay"}"#).unwrap();
-        assert_eq!(p.gateway_order(), vec![GatewayKind::Stripe, GatewayKind::Razorpay]);
+        assert_eq!(
+            p.gateway_order(),
+            vec![GatewayKind::Stripe, GatewayKind::Razorpay]
+        );
         let p: PaymentsSettings =
             serde_json::from_str(r#"{"gateways":["razorpay","paypal","razorpay"]}"#).unwrap();
         let problems = p.validate();
-        assert!(problems.iter().any(|m| m.starts_with("payments.gateways: unknown gateway `paypal`")));
+        assert!(
+            problems
+                .iter()
+                .any(|m| m.starts_with("payments.gateways: unknown gateway `paypal`"))
+        );
         assert!(problems.iter().any(|m| m.contains("listed twice")));
     }
 
@@ -506,14 +524,22 @@ mod tests {
             key_id: "rzp_test_1".into(),
             ..Default::default()
         };
-        assert!(r.validate().iter().any(|m| m.starts_with("razorpay.key_secret:")));
+        assert!(
+            r.validate()
+                .iter()
+                .any(|m| m.starts_with("razorpay.key_secret:"))
+        );
         let s = StripeSettings {
             secret_key: Some("sk_test".into()),
             base_url: "ftp://x".into(),
             ..Default::default()
         };
         let problems = s.validate();
-        assert!(problems.iter().any(|m| m.starts_with("stripe.webhook_secret:")));
+        assert!(
+            problems
+                .iter()
+                .any(|m| m.starts_with("stripe.webhook_secret:"))
+        );
         assert!(problems.iter().any(|m| m.starts_with("stripe.base_url:")));
     }
 

@@ -124,7 +124,10 @@ impl StripeClient {
     async fn fetch_intent(&self, id: &str) -> Result<PaymentIntent, GatewayError> {
         self.get(
             "fetch_payment_intent",
-            &format!("/v1/payment_intents/{}?expand[]=latest_charge", urlencode(id)),
+            &format!(
+                "/v1/payment_intents/{}?expand[]=latest_charge",
+                urlencode(id)
+            ),
         )
         .await?
         .json(KIND)

@@ -262,7 +262,11 @@ fn preview(body: &[u8]) -> String {
 
 /// Join a base URL (which may carry a path, like the sandbox's) and a path.
 pub fn join(base: &str, path: &str) -> String {
-    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+    format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    )
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters, for ids and
@@ -280,6 +284,7 @@ pub fn urlencode(s: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -316,7 +321,10 @@ mod tests {
         let stripe = br#"{"error":{"type":"invalid_request_error","message":"No such session"}}"#;
         assert_eq!(
             error_detail(stripe),
-            (Some("invalid_request_error".into()), "No such session".into())
+            (
+                Some("invalid_request_error".into()),
+                "No such session".into()
+            )
         );
         assert_eq!(error_detail(b"oops"), (None, "oops".into()));
     }

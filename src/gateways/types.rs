@@ -44,7 +44,9 @@ impl FromStr for GatewayKind {
         match s.trim().to_ascii_lowercase().as_str() {
             "razorpay" => Ok(GatewayKind::Razorpay),
             "stripe" => Ok(GatewayKind::Stripe),
-            other => Err(format!("unknown gateway `{other}` (known: razorpay, stripe)")),
+            other => Err(format!(
+                "unknown gateway `{other}` (known: razorpay, stripe)"
+            )),
         }
     }
 }
@@ -152,7 +154,10 @@ pub enum PaymentStatus {
 impl PaymentStatus {
     /// True when money was taken and (some of) it is still with us.
     pub fn is_captured(self) -> bool {
-        matches!(self, PaymentStatus::Captured | PaymentStatus::PartiallyRefunded)
+        matches!(
+            self,
+            PaymentStatus::Captured | PaymentStatus::PartiallyRefunded
+        )
     }
 }
 

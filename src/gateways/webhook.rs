@@ -60,7 +60,9 @@ impl WebhookKind {
             (GatewayKind::Stripe, "checkout.session.completed") => {
                 WebhookKind::CheckoutSessionCompleted
             }
-            (GatewayKind::Stripe, "checkout.session.expired") => WebhookKind::CheckoutSessionExpired,
+            (GatewayKind::Stripe, "checkout.session.expired") => {
+                WebhookKind::CheckoutSessionExpired
+            }
             (GatewayKind::Stripe, "charge.refunded") => WebhookKind::ChargeRefunded,
             (_, other) => WebhookKind::Other(other.to_owned()),
         }
@@ -331,5 +333,6 @@ pub fn sign_razorpay(secret: &SecretString, body: &[u8]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 #[path = "webhook_tests.rs"]
 mod tests;

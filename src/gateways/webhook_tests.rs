@@ -60,7 +60,10 @@ fn razorpay_event_is_parsed() {
     assert_eq!(event.gateway, GatewayKind::Razorpay);
     assert_eq!(event.event_id, "KEbGAGFq0Ki5Bq");
     assert_eq!(event.kind, WebhookKind::PaymentCaptured);
-    assert_eq!(event.gateway_order_id.as_deref(), Some("order_DESlLckIVRkHWj"));
+    assert_eq!(
+        event.gateway_order_id.as_deref(),
+        Some("order_DESlLckIVRkHWj")
+    );
     assert_eq!(event.payment_id.as_deref(), Some("pay_DESlfW9H8K9uqM"));
     assert_eq!(event.amount, Some(50000));
     assert_eq!(event.currency.as_deref(), Some("INR"));
@@ -133,7 +136,13 @@ fn stripe_headers(value: &str) -> HeaderMap {
 }
 
 fn stripe_verify(header: &str, body: &[u8], now: i64, tolerance: u64) -> Result<(), WebhookError> {
-    verify_stripe_signature(&stripe_headers(header), body, &secrets(&[SDK_SECRET]), tolerance, now)
+    verify_stripe_signature(
+        &stripe_headers(header),
+        body,
+        &secrets(&[SDK_SECRET]),
+        tolerance,
+        now,
+    )
 }
 
 #[test]
@@ -148,7 +157,13 @@ fn stripe_sdk_cases() {
     assert_eq!(stripe_verify(&good, body, now, 10), Ok(()));
     // The SDK's payload has no `type`; as an event it is malformed.
     assert!(matches!(
-        verify_stripe(&stripe_headers(&good), body, &secrets(&[SDK_SECRET]), 10, now),
+        verify_stripe(
+            &stripe_headers(&good),
+            body,
+            &secrets(&[SDK_SECRET]),
+            10,
+            now
+        ),
         Err(WebhookError::Malformed(_))
     ));
 
@@ -157,11 +172,17 @@ fn stripe_sdk_cases() {
         stripe_verify("I'm not even a real signature header", body, now, 10),
         Err(WebhookError::Malformed(_))
     ));
-    assert!(matches!(stripe_verify("bad_header", body, now, 10), Err(WebhookError::Malformed(_))));
+    assert!(matches!(
+        stripe_verify("bad_header", body, now, 10),
+        Err(WebhookError::Malformed(_))
+    ));
 
     // "no signatures with the expected scheme" (v0 only)
     let v0 = good.replace("v1=", "v0=");
-    assert!(matches!(stripe_verify(&v0, body, now, 10), Err(WebhookError::Malformed(_))));
+    assert!(matches!(
+        stripe_verify(&v0, body, now, 10),
+        Err(WebhookError::Malformed(_))
+    ));
 
     // "no valid signatures for the payload"
     assert_eq!(
@@ -180,12 +201,26 @@ fn stripe_sdk_cases() {
 
     // "header contains at least one valid signature"
     assert!(stripe_verify(&format!("{good},v1=potato"), body, now, 10).is_ok());
-    assert!(stripe_verify(&format!("t={now},v1=potato,{}", &good[good.find("v1=").unwrap()..]), body, now, 10).is_ok());
+    assert!(
+        stripe_verify(
+            &format!("t={now},v1=potato,{}", &good[good.find("v1=").unwrap()..]),
+            body,
+            now,
+            10
+        )
+        .is_ok()
+    );
 
     // invalid JSON payload with a valid signature is malformed, not accepted
     let junk = b"} I am not valid JSON; 123][";
     assert!(matches!(
-        verify_stripe(&stripe_headers(&sign_stripe(&secret, now, junk)), junk, &secrets(&[SDK_SECRET]), 10, now),
+        verify_stripe(
+            &stripe_headers(&sign_stripe(&secret, now, junk)),
+            junk,
+            &secrets(&[SDK_SECRET]),
+            10,
+            now
+        ),
         Err(WebhookError::Malformed(_))
     ));
 
@@ -215,11 +250,17 @@ fn stripe_rejects_tampered_reserialized_missing_future_and_wrong_secret() {
     assert_eq!(event.status, Some(PaymentStatus::Captured));
 
     let tampered = String::from_utf8_lossy(body).replace("50000", "100");
-    assert_eq!(check(&stripe_headers(&good), tampered.as_bytes()), Err(WebhookError::BadSignature));
+    assert_eq!(
+        check(&stripe_headers(&good), tampered.as_bytes()),
+        Err(WebhookError::BadSignature)
+    );
 
     let value: serde_json::Value = serde_json::from_slice(body).unwrap();
     let reserialized = serde_json::to_vec_pretty(&value).unwrap();
-    assert_eq!(check(&stripe_headers(&good), &reserialized), Err(WebhookError::BadSignature));
+    assert_eq!(
+        check(&stripe_headers(&good), &reserialized),
+        Err(WebhookError::BadSignature)
+    );
 
     assert_eq!(
         check(&HeaderMap::new(), body),
@@ -235,10 +276,16 @@ fn stripe_rejects_tampered_reserialized_missing_future_and_wrong_secret() {
 
     // Changing t breaks the signature (t is signed).
     let shifted = good.replace(&format!("t={now}"), &format!("t={}", now + 1));
-    assert_eq!(check(&stripe_headers(&shifted), body), Err(WebhookError::BadSignature));
+    assert_eq!(
+        check(&stripe_headers(&shifted), body),
+        Err(WebhookError::BadSignature)
+    );
 
     let other = sign_stripe(&SecretString::from("whsec_other"), now, body);
-    assert_eq!(check(&stripe_headers(&other), body), Err(WebhookError::BadSignature));
+    assert_eq!(
+        check(&stripe_headers(&other), body),
+        Err(WebhookError::BadSignature)
+    );
 }
 
 #[test]
@@ -252,15 +299,14 @@ fn stripe_rotation_any_v1_against_any_secret() {
     let sig_new = sign_stripe(&new, now, body);
     let both = format!("{sig_old},{}", &sig_new[sig_new.find("v1=").unwrap()..]);
     let only_new = secrets(&["whsec_new"]);
-    let check = |h: &str, s: &[SecretString]| verify_stripe_signature(&stripe_headers(h), body, s, 300, now);
+    let check = |h: &str, s: &[SecretString]| {
+        verify_stripe_signature(&stripe_headers(h), body, s, 300, now)
+    };
     assert_eq!(check(&both, &only_new), Ok(()));
     let configured = secrets(&["whsec_old", "whsec_new"]);
     assert_eq!(check(&sig_new, &configured), Ok(()));
     assert_eq!(check(&sig_old, &configured), Ok(()));
-    assert_eq!(
-        check(&sig_old, &only_new),
-        Err(WebhookError::BadSignature)
-    );
+    assert_eq!(check(&sig_old, &only_new), Err(WebhookError::BadSignature));
 }
 
 #[test]
