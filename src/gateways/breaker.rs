@@ -183,6 +183,29 @@ mod tests {
     }
 
     #[test]
+    fn state_is_exported_as_a_gauge() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let gauge = |text: &str| {
+            text.lines()
+                .find(|l| l.starts_with("gateway_circuit_open{gateway=\"stripe\"}"))
+                .map(str::to_owned)
+        };
+        metrics::with_local_recorder(&recorder, || {
+            let b = Breaker::new(GatewayKind::Stripe, &settings(1, 10_000));
+            assert_eq!(
+                gauge(&handle.render()).as_deref(),
+                Some("gateway_circuit_open{gateway=\"stripe\"} 0")
+            );
+            b.record_failure();
+            assert_eq!(
+                gauge(&handle.render()).as_deref(),
+                Some("gateway_circuit_open{gateway=\"stripe\"} 1")
+            );
+        });
+    }
+
+    #[test]
     fn open_duration_grows_on_reopen() {
         let mut backoff = OpenBackoff {
             next: Duration::from_millis(10),

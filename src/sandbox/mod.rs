@@ -15,6 +15,17 @@
 //! # Paths
 //! Razorpay `/sandbox/razorpay/v1/...`, Stripe `/sandbox/stripe/v1/...`,
 //! hosted page `/sandbox/pay/{id}`, control `/sandbox/control/...`.
+//!
+//! # Mounting
+//! - `checkout sandbox`: [`run`]`(settings, addr, shutdown)`, or
+//!   [`Sandbox::bind`] then [`Sandbox::run`] to learn the port first.
+//! - `checkout dev`: `let sb = SandboxState::new(settings.sandbox.clone(), "http://127.0.0.1:8080")`,
+//!   merge [`router`]`(sb.clone())` into the app (or nest [`routes`] under
+//!   `/sandbox`), point the clients at it with
+//!   `settings.sandbox.razorpay_client(&sb.base_url())` /
+//!   `stripe_client(..)`, and the webhooks at our own receivers with
+//!   `sandbox.razorpay_webhook_url` / `stripe_webhook_url` (or
+//!   [`SandboxState::set_webhook_url`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
