@@ -14,6 +14,10 @@ use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+pub use crate::api::settings::{
+    CorsSettings, IdempotencySettings, Quota, RateLimitSettings, SecuritySettings,
+};
+
 /// Environment variable prefix; `__` separates section and key.
 pub const ENV_PREFIX: &str = "CHECKOUT__";
 
@@ -26,6 +30,10 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub scheduler: SchedulerSettings,
     pub log: LogSettings,
+    pub idempotency: IdempotencySettings,
+    pub ratelimit: RateLimitSettings,
+    pub cors: CorsSettings,
+    pub security: SecuritySettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -63,6 +71,13 @@ pub struct HttpSettings {
     pub body_limit_bytes: usize,
     /// How long in-flight requests and jobs may take to finish after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// More request headers than this -> 431 (code 9009). Keep it below hyper's own
+    /// limit of 100, which answers without the envelope.
+    pub max_headers: usize,
+    /// Total bytes of header names and values above this -> 431 (code 9009).
+    pub max_header_bytes: usize,
+    /// JSON bodies nested deeper than this are refused (422) before deserialising.
+    pub json_max_depth: usize,
 }
 
 impl Default for HttpSettings {
@@ -73,6 +88,9 @@ impl Default for HttpSettings {
             request_timeout_ms: 10_000,
             body_limit_bytes: 64 * 1024,
             shutdown_grace_secs: 20,
+            max_headers: 64,
+            max_header_bytes: 16 * 1024,
+            json_max_depth: 32,
         }
     }
 }
@@ -232,6 +250,21 @@ impl Settings {
             "http.body_limit_bytes",
             "must be at least 1024",
         );
+        check(
+            (8..=99).contains(&self.http.max_headers),
+            "http.max_headers",
+            "must be between 8 and 99",
+        );
+        check(
+            self.http.max_header_bytes >= 1024,
+            "http.max_header_bytes",
+            "must be at least 1024",
+        );
+        check(
+            (2..=128).contains(&self.http.json_max_depth),
+            "http.json_max_depth",
+            "must be between 2 and 128",
+        );
         if let Some(url) = &self.database.url {
             let url = url.expose_secret();
             check(
@@ -240,6 +273,11 @@ impl Settings {
                 "must start with postgres:// or postgresql://",
             );
         }
+        problems.extend(crate::api::settings::problems(
+            &self.idempotency,
+            &self.ratelimit,
+            &self.cors,
+        ));
         if problems.is_empty() {
             Ok(())
         } else {

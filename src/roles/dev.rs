@@ -48,7 +48,7 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
     ));
     let port = listen.port.unwrap_or(settings.http.port);
     let listener = super::bind(SocketAddr::new(settings.http.host, port), "dev").await?;
-    let router = api::router(super::app_state(pool, &settings));
+    let router = api::router(super::app_state(pool, &settings))?;
     let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
     api::serve(listener, router, shutdown.clone(), grace).await?;
     let _ = tokio::time::timeout(grace, async {

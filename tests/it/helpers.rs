@@ -107,7 +107,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        let router = api::router(state);
+        let router = api::router(state).unwrap();
         tokio::spawn(api::serve(
             listener,
             router,
@@ -214,5 +214,74 @@ where
             return None;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Probe routes (test handlers) behind the real `api::with_layers` stack, on port 0.
+/// With `with_db` they get a fresh migrated database (idempotency needs one); without,
+/// a lazy pool that is never used unless a request needs the database.
+#[allow(dead_code)]
+pub struct ProbeServer {
+    pub base: String,
+    pub pool: PgPool,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+    // last: dropped after the server stopped
+    pub db: Option<TestDb>,
+}
+
+#[allow(dead_code)]
+impl ProbeServer {
+    pub async fn spawn(
+        routes: axum::Router,
+        with_db: bool,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
+        let db = if with_db {
+            Some(TestDb::create().await)
+        } else {
+            None
+        };
+        let url = db
+            .as_ref()
+            .map_or_else(|| format!("{}/postgres", server_url()), |d| d.url.clone());
+        let mut settings = test_settings(&url);
+        configure(&mut settings);
+        let pool = store::pool(&url, &settings.database).unwrap();
+        if with_db {
+            store::migrate(&pool).await.unwrap();
+        }
+        let state = api::AppState {
+            pool: pool.clone(),
+            settings: Arc::new(settings),
+            metrics: telemetry::metrics_handle(),
+        };
+        let router = api::with_layers(routes, &state).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        tokio::spawn(api::serve(
+            listener,
+            router,
+            shutdown.clone(),
+            Duration::from_secs(2),
+        ));
+        ProbeServer {
+            base,
+            pool,
+            client: reqwest::Client::new(),
+            shutdown,
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
+impl Drop for ProbeServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
     }
 }
