@@ -393,6 +393,40 @@ mod tests {
     }
 
     #[test]
+    fn hardening_sections_from_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "CHECKOUT__CORS__ALLOWED_ORIGINS",
+                r#"["https://shop.example"]"#,
+            );
+            jail.set_env("CHECKOUT__RATELIMIT__TRUSTED_PROXIES", r#"["10.0.0.0/8"]"#);
+            jail.set_env("CHECKOUT__RATELIMIT__REDIS_URL", "redis://127.0.0.1:6379");
+            jail.set_env("CHECKOUT__RATELIMIT__ORDER_BURST", "2");
+            jail.set_env("CHECKOUT__IDEMPOTENCY__TTL_HOURS", "48");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(s.cors.allowed_origins, ["https://shop.example"]);
+            assert_eq!(s.ratelimit.trusted_proxies, ["10.0.0.0/8"]);
+            assert_eq!(s.ratelimit.redis_url(), Some("redis://127.0.0.1:6379"));
+            let order = s.ratelimit.quota("order").unwrap();
+            assert_eq!((order.per_minute, order.burst), (20, 2));
+            assert_eq!(s.idempotency.ttl_hours, 48);
+            Ok(())
+        });
+        for (key, value) in [
+            ("CHECKOUT__CORS__ALLOWED_ORIGINS", r#"["*"]"#),
+            ("CHECKOUT__RATELIMIT__TRUSTED_PROXIES", r#"["proxy"]"#),
+            ("CHECKOUT__RATELIMIT__REDIS_URL", "http://x"),
+            ("CHECKOUT__HTTP__MAX_HEADERS", "500"),
+        ] {
+            let err = load_with_env(&[(key, value)]).unwrap_err().to_string();
+            assert!(
+                err.contains("must") || err.contains("not an IP"),
+                "{key}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn missing_file_is_an_error() {
         let err = Settings::load(Some(Path::new("/nonexistent/checkout.toml"))).unwrap_err();
         assert!(err.to_string().contains("does not exist"));

@@ -26,8 +26,7 @@ impl Default for IdempotencySettings {
 }
 
 /// A GCRA quota: `per_minute` sustained, up to `burst` at once.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
     pub per_minute: u32,
     pub burst: u32,
@@ -45,15 +44,21 @@ pub struct RateLimitSettings {
     /// Peers whose `X-Forwarded-For` is believed (IPs or CIDRs, e.g. `10.0.0.0/8`).
     /// Anyone else is identified by the socket's address.
     pub trusted_proxies: Vec<String>,
-    /// `/auth/*` and `/cart/{token}/auth/*`: login and registration (credential stuffing).
-    pub auth: Quota,
-    /// Writes under `/cart`.
-    pub cart_write: Quota,
-    /// Writes under `/order` and `/payments`.
-    pub order: Quota,
-    /// Everything else except webhooks (exempt: gateways retry and are verified by
-    /// signature; they are bounded by `http.body_limit_bytes`).
-    pub default: Quota,
+    /// Quotas per route group, as flat keys so one can be set alone from the
+    /// environment (`CHECKOUT__RATELIMIT__ORDER_BURST=2`); see [`Self::quota`].
+    /// `auth`: `/auth/*` and `/cart/{token}/auth/*` (credential stuffing).
+    pub auth_per_minute: u32,
+    pub auth_burst: u32,
+    /// `cart_write`: writes under `/cart`.
+    pub cart_write_per_minute: u32,
+    pub cart_write_burst: u32,
+    /// `order`: writes under `/order` and `/payments`.
+    pub order_per_minute: u32,
+    pub order_burst: u32,
+    /// `default`: everything else except webhooks (exempt: gateways retry and are
+    /// verified by signature; they are bounded by `http.body_limit_bytes`).
+    pub default_per_minute: u32,
+    pub default_burst: u32,
 }
 
 impl Default for RateLimitSettings {
@@ -62,22 +67,14 @@ impl Default for RateLimitSettings {
             redis_url: None,
             key_prefix: "checkout:rl:".into(),
             trusted_proxies: Vec::new(),
-            auth: Quota {
-                per_minute: 10,
-                burst: 5,
-            },
-            cart_write: Quota {
-                per_minute: 120,
-                burst: 30,
-            },
-            order: Quota {
-                per_minute: 20,
-                burst: 5,
-            },
-            default: Quota {
-                per_minute: 600,
-                burst: 100,
-            },
+            auth_per_minute: 10,
+            auth_burst: 5,
+            cart_write_per_minute: 120,
+            cart_write_burst: 30,
+            order_per_minute: 20,
+            order_burst: 5,
+            default_per_minute: 600,
+            default_burst: 100,
         }
     }
 }
@@ -86,7 +83,34 @@ impl RateLimitSettings {
     pub fn redis_url(&self) -> Option<&str> {
         self.redis_url.as_ref().map(|u| u.expose_secret())
     }
+
+    /// The quota of a group by name (`auth`, `cart_write`, `order`, `default`).
+    pub fn quota(&self, group: &str) -> Option<Quota> {
+        let (per_minute, burst) = match group {
+            "auth" => (self.auth_per_minute, self.auth_burst),
+            "cart_write" => (self.cart_write_per_minute, self.cart_write_burst),
+            "order" => (self.order_per_minute, self.order_burst),
+            "default" => (self.default_per_minute, self.default_burst),
+            _ => return None,
+        };
+        Some(Quota { per_minute, burst })
+    }
+
+    /// Sets a group's quota (tests, `dev`).
+    pub fn set_quota(&mut self, group: &str, per_minute: u32, burst: u32) {
+        let slot = match group {
+            "auth" => (&mut self.auth_per_minute, &mut self.auth_burst),
+            "cart_write" => (&mut self.cart_write_per_minute, &mut self.cart_write_burst),
+            "order" => (&mut self.order_per_minute, &mut self.order_burst),
+            "default" => (&mut self.default_per_minute, &mut self.default_burst),
+            _ => return,
+        };
+        (*slot.0, *slot.1) = (per_minute, burst);
+    }
 }
+
+/// The groups with a quota (webhooks have none).
+pub const LIMITED_GROUPS: [&str; 4] = ["auth", "cart_write", "order", "default"];
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -117,15 +141,12 @@ pub fn problems(
     if idempotency.lock_timeout_secs < 5 {
         out.push("idempotency.lock_timeout_secs: must be at least 5".into());
     }
-    for (name, q) in [
-        ("auth", ratelimit.auth),
-        ("cart_write", ratelimit.cart_write),
-        ("order", ratelimit.order),
-        ("default", ratelimit.default),
-    ] {
-        if q.per_minute == 0 || q.burst == 0 {
+    for name in LIMITED_GROUPS {
+        if let Some(q) = ratelimit.quota(name)
+            && (q.per_minute == 0 || q.burst == 0)
+        {
             out.push(format!(
-                "ratelimit.{name}: per_minute and burst must be at least 1"
+                "ratelimit.{name}_per_minute/{name}_burst: must be at least 1"
             ));
         }
     }

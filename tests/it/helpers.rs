@@ -145,10 +145,23 @@ impl Drop for TestApp {
 pub struct Proc {
     pub child: Child,
     pub addr: Option<SocketAddr>,
+    /// Its stderr (the logs), when started with [`Proc::spawn_logged`].
+    pub log: Option<Arc<std::sync::Mutex<String>>>,
 }
 
 impl Proc {
     pub fn spawn(args: &[&str], database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::start(args, database_url, env, false)
+    }
+
+    /// Like `spawn`, capturing stderr into `log` (for asserting what is, and is not,
+    /// logged).
+    #[allow(dead_code)]
+    pub fn spawn_logged(args: &[&str], database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::start(args, database_url, env, true)
+    }
+
+    fn start(args: &[&str], database_url: &str, env: &[(&str, &str)], capture: bool) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_checkout"));
         cmd.args(args)
             .env("DATABASE_URL", database_url)
@@ -158,11 +171,27 @@ impl Proc {
             .env("CHECKOUT__LOG__LEVEL", "warn,checkout=info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(if capture {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            });
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("spawn checkout");
+        let log = child.stderr.take().map(|stderr| {
+            let log = Arc::new(std::sync::Mutex::new(String::new()));
+            let sink = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut buf = sink.lock().unwrap();
+                    buf.push_str(&line);
+                    buf.push('\n');
+                }
+            });
+            log
+        });
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -177,7 +206,7 @@ impl Proc {
             .ok()
             .and_then(|a| a.parse().ok());
         assert!(addr.is_some(), "checkout {args:?} did not report ready");
-        Proc { child, addr }
+        Proc { child, addr, log }
     }
 
     pub fn kill9(&mut self) {

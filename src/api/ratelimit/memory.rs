@@ -26,13 +26,13 @@ fn quota(q: Quota) -> Option<GQuota> {
 impl MemoryBackend {
     pub fn new(s: &RateLimitSettings) -> Self {
         let limiters = [
-            (RouteGroup::Auth, s.auth),
-            (RouteGroup::CartWrite, s.cart_write),
-            (RouteGroup::Order, s.order),
-            (RouteGroup::Default, s.default),
+            RouteGroup::Auth,
+            RouteGroup::CartWrite,
+            RouteGroup::Order,
+            RouteGroup::Default,
         ]
         .into_iter()
-        .filter_map(|(g, q)| Some((g, RateLimiter::keyed(quota(q)?))))
+        .filter_map(|g| Some((g, RateLimiter::keyed(quota(s.quota(g.name())?)?))))
         .collect();
         Self {
             limiters,

@@ -50,13 +50,7 @@ impl RateLimiter {
     }
 
     fn quota(&self, group: RouteGroup) -> Option<Quota> {
-        match group {
-            RouteGroup::Auth => Some(self.settings.auth),
-            RouteGroup::CartWrite => Some(self.settings.cart_write),
-            RouteGroup::Order => Some(self.settings.order),
-            RouteGroup::Default => Some(self.settings.default),
-            RouteGroup::Webhook => None,
-        }
+        self.settings.quota(group.name())
     }
 
     /// `Some(wait)` when any of `keys` is over the group's quota.
