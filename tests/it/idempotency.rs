@@ -85,7 +85,7 @@ async fn twenty_concurrent_retries_run_the_handler_once() {
             (status, retry_after, json)
         }));
     }
-    let mut created = Vec::new();
+    let (mut created, mut conflicts) = (Vec::new(), 0);
     for t in tasks {
         let (status, retry_after, json) = t.await.unwrap();
         match status {
@@ -94,12 +94,14 @@ async fn twenty_concurrent_retries_run_the_handler_once() {
                 assert_eq!(json["error"]["code"], 6002, "{json}");
                 assert_eq!(json["error"]["retryable"], true);
                 assert!(retry_after);
+                conflicts += 1;
             }
             other => panic!("unexpected {other}: {json}"),
         }
     }
     assert_eq!(runs.get(), 1, "the handler ran more than once");
     assert!(!created.is_empty());
+    assert!(conflicts > 0, "no retry arrived while the first ran");
     assert!(created.iter().all(|c| c == &created[0]), "{created:?}");
 
     // after completion: the stored answer, marked as a replay
