@@ -60,6 +60,9 @@ pub enum Command {
     /// Operator commands (catalog, ...) against the configured database.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// A local payment gateway speaking the Razorpay and Stripe subsets we use, with a
+    /// hosted pay page, signed webhooks, a control API and fault injection.
+    Sandbox(SandboxArgs),
 }
 
 /// `checkout admin ...`; one variant per group, implemented in `admin::run`.
@@ -81,4 +84,11 @@ pub enum CatalogCommand {
     },
     /// Prints the stored catalog as JSON in the import format.
     Export,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SandboxArgs {
+    /// Port to listen on (default 8090; 0 picks a free port, printed on stdout).
+    #[arg(long, default_value_t = 8090)]
+    pub port: u16,
 }

@@ -16,6 +16,7 @@ async fn main() -> ExitCode {
         Command::Migrate => roles::migrate(global).await,
         Command::Dev(listen) => roles::dev(global, listen).await,
         Command::Admin(command) => checkout::admin::run(global, command).await,
+        Command::Sandbox(args) => roles::sandbox(global, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,6 +10,7 @@ pub mod carts;
 pub mod catalog;
 pub mod coupons;
 pub mod fx;
+pub mod idempotency;
 pub mod pings;
 pub mod sales;
 
