@@ -2,7 +2,6 @@
 //! replies; the rules live there.
 
 use axum::extract::State;
-use axum::routing::post;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -19,8 +18,7 @@ use crate::carts::view::{CartView, Estimate};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create))
-        // the PRD's path for the same operation
-        .route("/api-proxy/api/cart", post(create))
+        .routes(routes!(create_via_proxy_path))
         .routes(routes!(estimate))
         .routes(routes!(get))
         .routes(routes!(add_item))
@@ -44,6 +42,19 @@ async fn create(
     Ok(Reply::created(
         ops::create(&state.pool, &state.settings, body).await?,
     ))
+}
+
+/// The PRD's path for `POST /api/v1/cart`: the same operation.
+#[utoipa::path(post, path = "/api-proxy/api/cart", tag = "cart", request_body = CreateCart,
+    responses(
+        (status = 201, description = "the new cart with its token", body = inline(Envelope<CartView>)),
+        (status = 404, description = "as POST /api/v1/cart", body = ErrorEnvelope),
+        (status = 422, description = "as POST /api/v1/cart", body = ErrorEnvelope)))]
+async fn create_via_proxy_path(
+    state: State<AppState>,
+    body: ApiJson<CreateCart>,
+) -> ApiResult<Reply<CartView>> {
+    create(state, body).await
 }
 
 /// The cart, priced now from the catalog.

@@ -788,7 +788,13 @@ async fn currencies_convert_per_line_and_missing_or_stale_rates_are_errors() {
 
 #[tokio::test]
 async fn fifty_concurrent_additions_lose_none() {
-    let app = TestApp::spawn_with(|s| s.cart.max_items = 100).await;
+    let app = TestApp::spawn_with(|s| {
+        s.cart.max_items = 100;
+        // 50 writes at once from one address are above the cart-write burst
+        s.ratelimit.cart_write_burst = 1_000;
+        s.ratelimit.cart_write_per_minute = 100_000;
+    })
+    .await;
     let plans: Vec<String> = (0..50).map(|_| uuid::Uuid::new_v4().to_string()).collect();
     let catalog = json!({"programs": [{"slug": "bulk", "title": "Bulk", "plans": plans.iter().enumerate()
         .map(|(i, id)| json!({"id": id, "period": {"value": i + 1, "unit": "month"}, "price_minor": 1_000 * (i as i64 + 1)}))
