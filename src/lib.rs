@@ -10,13 +10,17 @@
 //! - [`cli`] and [`roles`]: the binary's roles (`serve`, `worker`, `scheduler`, `migrate`,
 //!   `dev`); `main.rs` parses and calls one.
 //! - [`domain`]: pure rules, no I/O: money, GST, coupons, sales, FX, the pricing engine.
-//! - [`api`]: axum routers per resource, the envelope, the one error enum, middleware.
+//! - [`api`]: axum routers per resource, the envelope, the one error enum, middleware,
+//!   the [`api::caller::Caller`] extractor.
+//! - [`auth`]: accounts and tokens: argon2id passwords, JWT access tokens, rotating
+//!   refresh-token sessions, login throttling, external identity providers.
 //! - [`store`]: sqlx access per aggregate; functions take a connection or transaction.
 //! - [`workers`]: the apalis-postgres runtime: job kinds, enqueue, wake-ups, supervision.
 //! - [`workflows`]: the checkout saga and cron jobs; scheduler leadership.
 //! - [`telemetry`]: tracing and metrics. [`shutdown`]: the one shutdown signal.
 
 pub mod api;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod domain;

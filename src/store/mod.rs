@@ -6,7 +6,10 @@
 //! get) and ours in `migrations/` (tracked in `_checkout_migrations`, so neither set sees
 //! the other's versions as unknown).
 
+pub mod login_attempts;
 pub mod pings;
+pub mod sessions;
+pub mod users;
 
 use std::time::Duration;
 
