@@ -2,6 +2,8 @@
 //! the layers every request goes through. Handlers stay thin: extract, authorize, call
 //! the workflow or domain, reply.
 
+pub mod auth;
+pub mod caller;
 pub mod correlation;
 pub mod docs;
 pub mod envelope;
@@ -30,6 +32,7 @@ use utoipa_axum::routes;
 
 pub use error::{ApiError, ApiResult};
 
+use crate::auth::Auth;
 use crate::config::Settings;
 
 /// What handlers can reach.
@@ -38,6 +41,30 @@ pub struct AppState {
     pub pool: PgPool,
     pub settings: Arc<Settings>,
     pub metrics: PrometheusHandle,
+    /// Parsed signing and verification keys, built once at start-up.
+    pub auth: Arc<Auth>,
+}
+
+impl AppState {
+    /// Fails when the auth settings cannot produce keys (no `auth.jwt_secret`).
+    pub fn new(
+        pool: PgPool,
+        settings: Settings,
+        metrics: PrometheusHandle,
+    ) -> anyhow::Result<Self> {
+        Ok(AppState {
+            auth: Arc::new(Auth::from_settings(&settings.auth)?),
+            pool,
+            settings: Arc::new(settings),
+            metrics,
+        })
+    }
+}
+
+impl FromRef<AppState> for Arc<Auth> {
+    fn from_ref(state: &AppState) -> Arc<Auth> {
+        state.auth.clone()
+    }
 }
 
 impl FromRef<AppState> for PgPool {
@@ -54,9 +81,29 @@ impl FromRef<AppState> for PgPool {
             `{status, success, data}` or `{status, success: false, error: {code, message, \
             validation_messages, correlation_id, retryable, suggested_action}}`."
     ),
-    components(schemas(error::ErrorEnvelope, error::ErrorBody, error::ErrorCode))
+    components(schemas(error::ErrorEnvelope, error::ErrorBody, error::ErrorCode)),
+    modifiers(&BearerScheme)
 )]
 struct ApiDoc;
+
+/// Declares the `bearer` security scheme the auth routes refer to.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The OpenAPI document of every route [`router`] serves.
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -70,6 +117,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
         .routes(routes!(openapi_json))
         .routes(routes!(docs::page))
+        .merge(auth::router())
 }
 
 /// The whole API with its layers, ready to serve.
