@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use checkout::config::Settings;
@@ -149,6 +150,30 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(args: &[&str], database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::start(args, database_url, env, None)
+    }
+
+    /// Like [`Proc::spawn`], with the child's stderr (its logs) collected in the
+    /// returned buffer instead of inherited.
+    #[allow(dead_code)]
+    pub fn spawn_capturing_logs(
+        args: &[&str],
+        database_url: &str,
+        env: &[(&str, &str)],
+    ) -> (Self, Arc<Mutex<String>>) {
+        let logs = Arc::new(Mutex::new(String::new()));
+        (
+            Self::start(args, database_url, env, Some(logs.clone())),
+            logs,
+        )
+    }
+
+    fn start(
+        args: &[&str],
+        database_url: &str,
+        env: &[(&str, &str)],
+        logs: Option<Arc<Mutex<String>>>,
+    ) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_checkout"));
         cmd.args(args)
             .env("DATABASE_URL", database_url)
@@ -159,11 +184,24 @@ impl Proc {
             .env("CHECKOUT__AUTH__JWT_SECRET", TEST_JWT_SECRET)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(if logs.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            });
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("spawn checkout");
+        if let (Some(logs), Some(stderr)) = (logs, child.stderr.take()) {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut logs = logs.lock().unwrap();
+                    logs.push_str(&line);
+                    logs.push('\n');
+                }
+            });
+        }
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
