@@ -49,6 +49,7 @@ impl Wakeups {
             rx,
             timer: Box::pin(tokio::time::sleep(period)),
             period,
+            quick: None,
         }
     }
 
@@ -120,10 +121,35 @@ impl Wakeups {
 }
 
 /// A worker's wake strategy: ready when a notification arrived or the timer fired.
+///
+/// A notification that arrives while a fetch is already in flight is drained, but that
+/// fetch may have started before the job committed and come back empty; apalis then
+/// parks the worker. So after every notification the timer re-checks quickly (2, 4, 8,
+/// ... ms, doubling back up to the normal period): the job is picked up by the first
+/// fetch that starts after it committed, without waiting for the fallback period.
 pub struct WakeStrategy {
     rx: mpsc::UnboundedReceiver<()>,
     timer: Pin<Box<Sleep>>,
     period: Duration,
+    /// The next quick re-check interval after a notification; `None` when idle.
+    quick: Option<Duration>,
+}
+
+const FIRST_RECHECK: Duration = Duration::from_millis(2);
+
+impl WakeStrategy {
+    fn next_interval(&mut self) -> Duration {
+        match self.quick {
+            Some(q) if q < self.period => {
+                self.quick = Some(q * 2);
+                q
+            }
+            _ => {
+                self.quick = None;
+                self.period
+            }
+        }
+    }
 }
 
 impl PollStrategy for WakeStrategy {
@@ -133,10 +159,16 @@ impl PollStrategy for WakeStrategy {
         while let Poll::Ready(Some(())) = self.rx.poll_next_unpin(cx) {
             woke = true;
         }
+        if woke {
+            self.quick = Some(FIRST_RECHECK);
+            let next = self.next_interval();
+            self.timer.as_mut().reset(Instant::now() + next);
+        }
         // Re-arm and poll the timer until it is pending, so its waker is registered.
         while self.timer.as_mut().poll(cx).is_ready() {
             woke = true;
-            self.timer.as_mut().reset(Instant::now() + self.period);
+            let next = self.next_interval();
+            self.timer.as_mut().reset(Instant::now() + next);
         }
         if woke {
             Poll::Ready(Some(()))
