@@ -1,5 +1,5 @@
 //! Pure rules: money, GST, coupons, sales, FX and the price breakdown; account rules
-//! (email, password policy) in [`account`].
+//! (email, password policy) in [`account`]; the guest-cart merge rule in [`cart_merge`].
 //!
 //! Nothing here does I/O. Callers load the catalog lines, the sale, the coupon
 //! and its usage counters, the FX rate and the supplier state, call
@@ -58,6 +58,7 @@
 
 pub mod account;
 pub mod allocation;
+pub mod cart_merge;
 pub mod coupon;
 pub mod discount;
 pub mod fx;
