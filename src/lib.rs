@@ -15,6 +15,8 @@
 //! - [`auth`]: accounts and tokens: argon2id passwords, JWT access tokens, rotating
 //!   refresh-token sessions, login throttling, external identity providers.
 //! - [`store`]: sqlx access per aggregate; functions take a connection or transaction.
+//! - [`gateways`]: the `Gateway` trait, Razorpay and Stripe clients, webhook verification,
+//!   circuit breakers and failover. [`sandbox`]: a local gateway speaking both APIs.
 //! - [`workers`]: the apalis-postgres runtime: job kinds, enqueue, wake-ups, supervision.
 //! - [`workflows`]: the checkout saga and cron jobs; scheduler leadership.
 //! - [`telemetry`]: tracing and metrics. [`shutdown`]: the one shutdown signal.
@@ -24,7 +26,9 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod gateways;
 pub mod roles;
+pub mod sandbox;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

@@ -14,7 +14,8 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::AppState;
-use super::caller::{Caller, ClientAddr};
+use super::bearer::Caller;
+use super::caller::ClientAddr;
 use super::envelope::Reply;
 use super::error::{ApiResult, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath};

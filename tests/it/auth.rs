@@ -15,6 +15,20 @@ use crate::helpers::{Proc, TEST_JWT_SECRET, TestApp, TestDb};
 
 pub const PASSWORD: &str = "Plum-Tree-42!";
 
+/// A test app whose per-address `auth` rate limit (the hardening layer) is out of the
+/// way, so these tests see the account logic and its own login throttle.
+pub async fn spawn() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+pub async fn spawn_with(configure: impl FnOnce(&mut checkout::config::Settings)) -> TestApp {
+    TestApp::spawn_with(|s| {
+        s.ratelimit.set_quota("auth", 10_000, 10_000);
+        configure(s);
+    })
+    .await
+}
+
 pub async fn post(app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
     let resp = app
         .client
@@ -87,7 +101,7 @@ async fn me_code(app: &TestApp, token: &str) -> (StatusCode, u64) {
 
 #[tokio::test]
 async fn register_returns_tokens_and_stores_only_hashes() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let data = register(&app, " Asha.Rao@Example.com ").await;
     assert_eq!(data["user"]["email"], "asha.rao@example.com");
     assert_eq!(data["token_type"], "Bearer");
@@ -119,7 +133,7 @@ async fn register_returns_tokens_and_stores_only_hashes() {
 
 #[tokio::test]
 async fn duplicate_registration_is_409_case_insensitively() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     register(&app, "asha@example.com").await;
     let (status, body) = post(
         &app,
@@ -138,7 +152,7 @@ async fn duplicate_registration_is_409_case_insensitively() {
 
 #[tokio::test]
 async fn weak_password_or_malformed_email_is_422_naming_the_field() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let cases = [
         (
             "asha@example.com",
@@ -184,7 +198,7 @@ async fn weak_password_or_malformed_email_is_422_naming_the_field() {
 
 #[tokio::test]
 async fn login_wrong_password_and_unknown_email_look_the_same() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     register(&app, "asha@example.com").await;
     let (status, body) = login(&app, "ASHA@example.com", PASSWORD).await;
     assert_eq!(status, 200, "{body}");
@@ -203,7 +217,7 @@ async fn login_wrong_password_and_unknown_email_look_the_same() {
 
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let first = register(&app, "asha@example.com").await;
     let r1 = first["refresh_token"].as_str().unwrap();
     let (status, second) = post(&app, "/api/v1/auth/refresh", json!({"refresh_token": r1})).await;
@@ -244,7 +258,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 
 #[tokio::test]
 async fn concurrent_refreshes_of_one_token_rotate_once() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let first = register(&app, "asha@example.com").await;
     let r1 = first["refresh_token"].as_str().unwrap().to_owned();
     let tries = (0..8).map(|_| post(&app, "/api/v1/auth/refresh", json!({"refresh_token": r1})));
@@ -260,7 +274,7 @@ async fn concurrent_refreshes_of_one_token_rotate_once() {
 
 #[tokio::test]
 async fn logout_ends_the_session_and_is_idempotent() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let data = register(&app, "asha@example.com").await;
     let refresh = data["refresh_token"].as_str().unwrap();
     let access = data["access_token"].as_str().unwrap();
@@ -291,7 +305,7 @@ async fn logout_ends_the_session_and_is_idempotent() {
 
 #[tokio::test]
 async fn sessions_are_listed_with_devices_and_revocable() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     register(&app, "asha@example.com").await;
     let mut tokens = Vec::new();
     for device in ["phone-1", "laptop-2"] {
@@ -360,7 +374,7 @@ async fn sessions_are_listed_with_devices_and_revocable() {
 
 #[tokio::test]
 async fn missing_or_garbage_token_is_401() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let resp = app
         .client
         .get(app.url("/api/v1/auth/me"))
@@ -379,7 +393,7 @@ async fn missing_or_garbage_token_is_401() {
 
 #[tokio::test]
 async fn expired_token_is_5002() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let data = register(&app, "asha@example.com").await;
     let now = jsonwebtoken::get_current_timestamp();
     let token = forge(
@@ -404,7 +418,7 @@ async fn expired_token_is_5002() {
 
 #[tokio::test]
 async fn alg_none_token_is_5003() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let data = register(&app, "asha@example.com").await;
     let now = jsonwebtoken::get_current_timestamp();
     let claims = json!({"sub": data["user"]["id"], "iat": now, "exp": now + 600,
@@ -426,7 +440,7 @@ async fn alg_none_token_is_5003() {
 
 #[tokio::test]
 async fn token_signed_with_another_key_is_5003() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let data = register(&app, "asha@example.com").await;
     let token = forge(
         json!({"sub": data["user"]["id"]}),
@@ -449,7 +463,7 @@ async fn token_signed_with_another_key_is_5003() {
 
 #[tokio::test]
 async fn tampered_payload_is_5003() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let asha = register(&app, "asha@example.com").await;
     let ravi = register(&app, "ravi@example.com").await;
     let token = asha["access_token"].as_str().unwrap();
@@ -472,7 +486,7 @@ async fn tampered_payload_is_5003() {
 
 #[tokio::test]
 async fn wrong_audience_or_issuer_is_5003() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let data = register(&app, "asha@example.com").await;
     let sub = data["user"]["id"].clone();
     for claims in [
@@ -491,7 +505,7 @@ async fn wrong_audience_or_issuer_is_5003() {
 
 #[tokio::test]
 async fn token_of_a_deleted_user_is_5007() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let data = register(&app, "asha@example.com").await;
     let access = data["access_token"].as_str().unwrap();
     let refresh = data["refresh_token"].as_str().unwrap();
@@ -552,7 +566,7 @@ async fn app_with_idp() -> TestApp {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
-    TestApp::spawn_with(move |s| {
+    spawn_with(move |s| {
         s.auth.external_public_key_pem = Some(pem);
         s.auth.external_issuer = Some("https://idp.example".into());
         s.auth.external_audience = Some("checkout".into());
@@ -638,7 +652,7 @@ async fn external_email_links_only_when_verified() {
 
 #[tokio::test]
 async fn external_tokens_are_refused_when_no_provider_is_configured() {
-    let app = TestApp::spawn().await;
+    let app = spawn().await;
     let token = idp_token("idp_test_private.pem", json!({"sub": "idp|1"}));
     assert_eq!(
         me_code(&app, &token).await,
@@ -669,7 +683,7 @@ async fn hammer(app: &TestApp, email: &str, times: usize) -> Vec<(u16, Option<u6
 
 #[tokio::test]
 async fn login_limit_per_account_is_429_for_existing_and_unknown_alike() {
-    let app = TestApp::spawn_with(|s| {
+    let app = spawn_with(|s| {
         s.auth.login_max_per_account = 3;
         s.auth.login_window_secs = 600;
     })
@@ -696,7 +710,7 @@ async fn login_limit_per_account_is_429_for_existing_and_unknown_alike() {
 
 #[tokio::test]
 async fn login_limit_per_address_is_429() {
-    let app = TestApp::spawn_with(|s| {
+    let app = spawn_with(|s| {
         s.auth.login_max_per_address = 4;
     })
     .await;
@@ -718,7 +732,7 @@ async fn login_limit_per_address_is_429() {
 
 #[tokio::test]
 async fn success_forgets_the_accounts_failures() {
-    let app = TestApp::spawn_with(|s| s.auth.login_max_per_account = 3).await;
+    let app = spawn_with(|s| s.auth.login_max_per_account = 3).await;
     register(&app, "asha@example.com").await;
     for _ in 0..3 {
         hammer(&app, "asha@example.com", 2).await;
@@ -730,10 +744,14 @@ async fn success_forgets_the_accounts_failures() {
 #[tokio::test]
 async fn passwords_and_tokens_never_appear_in_logs() {
     let db = TestDb::create().await;
-    let (serve, logs) = Proc::spawn_capturing_logs(
+    let serve = Proc::spawn_logged(
         &["serve", "--port", "0"],
         &db.url,
-        &[("CHECKOUT__LOG__LEVEL", "debug"), ("RUST_LOG", "debug")],
+        &[
+            ("CHECKOUT__LOG__LEVEL", "debug"),
+            ("RUST_LOG", "debug"),
+            ("CHECKOUT__RATELIMIT__AUTH_BURST", "1000"),
+        ],
     );
     let base = format!("http://{}", serve.addr.unwrap());
     let client = reqwest::Client::new();
@@ -806,8 +824,8 @@ async fn passwords_and_tokens_never_appear_in_logs() {
     }
     secrets.push(bad);
     tokio::time::sleep(Duration::from_millis(300)).await;
+    let logs = serve.log.as_ref().unwrap().lock().unwrap().clone();
     drop(serve);
-    let logs = logs.lock().unwrap().clone();
     assert!(
         logs.contains("login failed") && logs.contains("refresh token reused"),
         "the capture works: {logs}"

@@ -6,5 +6,8 @@
 mod api;
 mod auth;
 mod cli;
+mod contract;
 mod helpers;
+mod idempotency;
+mod limits;
 mod worker;
