@@ -859,3 +859,37 @@ async fn serve_refuses_to_start_without_a_jwt_secret() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("auth.jwt_secret"), "{err}");
 }
+
+#[tokio::test]
+async fn idempotency_keys_are_scoped_by_user_not_by_token() {
+    let app = spawn().await;
+    let first = register(&app, "asha@example.com").await;
+    let (_, second) = login(&app, "asha@example.com", PASSWORD).await;
+    let other = register(&app, "ravi@example.com").await;
+    let send = |bearer: String| {
+        app.client
+            .post(app.url("/api/v1/auth/logout"))
+            .header("idempotency-key", "logout-1")
+            .bearer_auth(bearer)
+            .json(&json!({"refresh_token": "rt_unknown"}))
+            .send()
+    };
+    let replayed = |r: &reqwest::Response| r.headers().contains_key("idempotent-replayed");
+    let a = send(first["access_token"].as_str().unwrap().to_owned())
+        .await
+        .unwrap();
+    assert_eq!(a.status(), 200);
+    assert!(!replayed(&a));
+    // the same user with another access token: the stored answer
+    let b = send(second["data"]["access_token"].as_str().unwrap().to_owned())
+        .await
+        .unwrap();
+    assert_eq!(b.status(), 200);
+    assert!(replayed(&b), "same user, same key -> replay");
+    // another user with the same key: their own request
+    let c = send(other["access_token"].as_str().unwrap().to_owned())
+        .await
+        .unwrap();
+    assert_eq!(c.status(), 200);
+    assert!(!replayed(&c), "another user's key space");
+}
