@@ -14,6 +14,10 @@
 //! - [`carts`]: cart operations over the store and the pricing engine; every cart load
 //!   goes through [`carts::load_cart`].
 //! - [`admin`]: `checkout admin ...` (catalog import and export).
+//! - [`api`]: axum routers per resource, the envelope, the one error enum, middleware,
+//!   the `Caller` extractor (`api::bearer`).
+//! - [`auth`]: accounts and tokens: argon2id passwords, JWT access tokens, rotating
+//!   refresh-token sessions, login throttling, external identity providers.
 //! - [`store`]: sqlx access per aggregate; functions take a connection or transaction.
 //! - [`gateways`]: the `Gateway` trait, Razorpay and Stripe clients, webhook verification,
 //!   circuit breakers and failover. [`sandbox`]: a local gateway speaking both APIs.
@@ -23,6 +27,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod auth;
 pub mod carts;
 pub mod cli;
 pub mod config;

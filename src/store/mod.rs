@@ -11,8 +11,11 @@ pub mod catalog;
 pub mod coupons;
 pub mod fx;
 pub mod idempotency;
+pub mod login_attempts;
 pub mod pings;
 pub mod sales;
+pub mod sessions;
+pub mod users;
 
 use std::time::Duration;
 

@@ -5,6 +5,7 @@
 
 mod admin_catalog;
 mod api;
+mod auth;
 mod cart;
 mod catalog;
 mod cli;
