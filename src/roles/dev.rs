@@ -14,6 +14,9 @@ use sqlx::{Connection, PgConnection};
 use tokio::sync::watch;
 
 use crate::cli::{GlobalArgs, ListenArgs};
+use std::sync::Arc;
+
+use crate::workers::jobs::JobContext;
 use crate::workers::runtime;
 use crate::workflows::leader;
 use crate::{api, store};
@@ -34,11 +37,8 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
     store::migrate(&pool).await?;
 
     let shutdown = super::shutdown_token();
-    let worker = tokio::spawn(runtime::run(
-        pool.clone(),
-        settings.worker.clone(),
-        shutdown.clone(),
-    ));
+    let context = Arc::new(JobContext::new(pool.clone(), Arc::new(settings.clone()))?);
+    let worker = tokio::spawn(runtime::run(context, shutdown.clone()));
     let (tx, _rx) = watch::channel(false);
     let scheduler = tokio::spawn(leader::run(
         url,
