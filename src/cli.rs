@@ -57,4 +57,14 @@ pub enum Command {
     Migrate,
     /// Everything in one process on a local Postgres it finds or provisions.
     Dev(ListenArgs),
+    /// A local payment gateway speaking the Razorpay and Stripe subsets we use, with a
+    /// hosted pay page, signed webhooks, a control API and fault injection.
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SandboxArgs {
+    /// Port to listen on (default 8090; 0 picks a free port, printed on stdout).
+    #[arg(long, default_value_t = 8090)]
+    pub port: u16,
 }

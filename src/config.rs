@@ -14,6 +14,8 @@ use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use crate::gateways::{PaymentsSettings, RazorpaySettings, SandboxSettings, StripeSettings};
+
 /// Environment variable prefix; `__` separates section and key.
 pub const ENV_PREFIX: &str = "CHECKOUT__";
 
@@ -26,7 +28,19 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub scheduler: SchedulerSettings,
     pub log: LogSettings,
+<<<<<<< HEAD
     pub checkout: CheckoutSettings,
+=======
+    /// Razorpay client (`CHECKOUT__RAZORPAY__KEY_ID`, `..__KEY_SECRET`, `..__WEBHOOK_SECRET`,
+    /// `..__BASE_URL`). A gateway without keys is not offered.
+    pub razorpay: RazorpaySettings,
+    /// Stripe client (`CHECKOUT__STRIPE__SECRET_KEY`, `..__WEBHOOK_SECRET`, `..__BASE_URL`).
+    pub stripe: StripeSettings,
+    /// Failover order (`CHECKOUT__PAYMENTS__GATEWAYS`), retries and circuit breakers.
+    pub payments: PaymentsSettings,
+    /// The local sandbox gateway (`checkout sandbox`, and inside `dev`).
+    pub sandbox: SandboxSettings,
+>>>>>>> main
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -315,6 +329,10 @@ impl Settings {
                 "must start with postgres:// or postgresql://",
             );
         }
+        problems.extend(self.razorpay.validate());
+        problems.extend(self.stripe.validate());
+        problems.extend(self.payments.validate());
+        problems.extend(self.sandbox.validate());
         if problems.is_empty() {
             Ok(())
         } else {

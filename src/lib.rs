@@ -12,6 +12,8 @@
 //! - [`domain`]: pure rules, no I/O: money, GST, coupons, sales, FX, the pricing engine.
 //! - [`api`]: axum routers per resource, the envelope, the one error enum, middleware.
 //! - [`store`]: sqlx access per aggregate; functions take a connection or transaction.
+//! - [`gateways`]: the `Gateway` trait, Razorpay and Stripe clients, webhook verification,
+//!   circuit breakers and failover. [`sandbox`]: a local gateway speaking both APIs.
 //! - [`workers`]: the apalis-postgres runtime: job kinds, enqueue, wake-ups, supervision.
 //! - [`workflows`]: the checkout saga and cron jobs; scheduler leadership.
 //! - [`telemetry`]: tracing and metrics. [`shutdown`]: the one shutdown signal.
@@ -20,7 +22,9 @@ pub mod api;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod gateways;
 pub mod roles;
+pub mod sandbox;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

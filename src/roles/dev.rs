@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::cli::{GlobalArgs, ListenArgs};
 use std::sync::Arc;
 
+use crate::sandbox::{self, SandboxState};
 use crate::workers::jobs::JobContext;
 use crate::workers::runtime;
 use crate::workflows::leader;
@@ -37,6 +38,11 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
     store::migrate(&pool).await?;
 
     let shutdown = super::shutdown_token();
+    let port = listen.port.unwrap_or(settings.http.port);
+    let listener = super::bind(SocketAddr::new(settings.http.host, port), "dev").await?;
+    let public = format!("http://{}", listener.local_addr()?);
+    let sandbox = wire_sandbox(&mut settings, &public);
+
     let context = Arc::new(JobContext::new(pool.clone(), Arc::new(settings.clone()))?);
     let worker = tokio::spawn(runtime::run(context, shutdown.clone()));
     let (tx, _rx) = watch::channel(false);
@@ -46,9 +52,7 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
         tx,
         shutdown.clone(),
     ));
-    let port = listen.port.unwrap_or(settings.http.port);
-    let listener = super::bind(SocketAddr::new(settings.http.host, port), "dev").await?;
-    let router = api::router(super::app_state(pool, &settings));
+    let router = api::router(super::app_state(pool, &settings)).merge(sandbox::router(sandbox));
     let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
     api::serve(listener, router, shutdown.clone(), grace).await?;
     let _ = tokio::time::timeout(grace, async {
@@ -57,6 +61,25 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
     })
     .await;
     Ok(())
+}
+
+/// Points every gateway that has no real keys at the sandbox served on this listener
+/// (`{public}/sandbox`), and the sandbox's webhooks at our own receivers.
+fn wire_sandbox(settings: &mut crate::config::Settings, public: &str) -> SandboxState {
+    let s = &mut settings.sandbox;
+    s.razorpay_webhook_url
+        .get_or_insert_with(|| format!("{public}/api/v1/webhooks/razorpay"));
+    s.stripe_webhook_url
+        .get_or_insert_with(|| format!("{public}/api/v1/webhooks/stripe"));
+    let state = SandboxState::new(s.clone(), public);
+    if !settings.razorpay.is_configured() {
+        settings.razorpay = settings.sandbox.razorpay_client(&state.base_url());
+    }
+    if !settings.stripe.is_configured() {
+        settings.stripe = settings.sandbox.stripe_client(&state.base_url());
+    }
+    tracing::info!(sandbox = %state.base_url(), "gateways without keys use the sandbox");
+    state
 }
 
 fn redact(url: &str) -> String {

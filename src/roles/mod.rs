@@ -4,6 +4,7 @@
 //! in-flight work finish within `http.shutdown_grace_secs`.
 
 mod dev;
+mod sandbox;
 mod scheduler;
 mod serve;
 mod worker;
@@ -18,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use dev::dev;
+pub use sandbox::sandbox;
 pub use scheduler::scheduler;
 pub use serve::serve;
 pub use worker::worker;

@@ -1,0 +1,465 @@
+//! Razorpay client (Orders, Payments and Refunds APIs, basic auth).
+//!
+//! Razorpay has no idempotency key for creating orders, so creating one is made
+//! idempotent here: the order carries our idempotency key in its notes and our
+//! order token as `receipt`, and every attempt first looks for an order with
+//! that receipt and key (`GET /v1/orders?receipt=`). A job that re-runs, or a
+//! retry after a timeout, finds the order the first attempt made.
+
+use std::collections::BTreeMap;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::breaker::Breaker;
+use super::error::GatewayError;
+use super::settings::{PaymentsSettings, RazorpaySettings};
+use super::signature::verify_razorpay_payment;
+use super::transport::{Idempotence, Reply, RetryPolicy, Transport, join, urlencode};
+use super::types::*;
+use super::{Gateway, GatewayFuture};
+
+const KIND: GatewayKind = GatewayKind::Razorpay;
+/// Razorpay limits `receipt` to 40 characters.
+pub const MAX_RECEIPT_LEN: usize = 40;
+/// Razorpay allows 15 notes; one carries our idempotency key.
+const MAX_NOTES: usize = 14;
+/// Note key holding the idempotency key of the request that made an order.
+pub const IDEMPOTENCY_NOTE: &str = "checkout_idempotency_key";
+
+#[derive(Debug, Clone)]
+pub struct RazorpayClient {
+    key_id: String,
+    key_secret: SecretString,
+    base_url: String,
+    checkout_url_template: Option<String>,
+    transport: Transport,
+    retry: RetryPolicy,
+}
+
+#[derive(Debug, Deserialize)]
+struct Order {
+    id: String,
+    amount: i64,
+    currency: String,
+    #[serde(default)]
+    receipt: Option<String>,
+    status: String,
+    /// `{}` or, when empty, `[]`.
+    #[serde(default)]
+    notes: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct Payment {
+    id: String,
+    amount: i64,
+    currency: String,
+    status: String,
+    #[serde(default)]
+    order_id: Option<String>,
+    #[serde(default)]
+    amount_refunded: i64,
+    #[serde(default)]
+    method: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Collection<T> {
+    items: Vec<T>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RefundEntity {
+    id: String,
+    amount: i64,
+    currency: String,
+    payment_id: String,
+    status: String,
+}
+
+impl RazorpayClient {
+    /// `None` when Razorpay has no keys configured: it is then not offered.
+    pub fn from_settings(
+        settings: &RazorpaySettings,
+        payments: &PaymentsSettings,
+    ) -> Result<Option<Self>, GatewayError> {
+        let Some(key_secret) = settings
+            .key_secret
+            .clone()
+            .filter(|_| settings.is_configured())
+        else {
+            return Ok(None);
+        };
+        Ok(Some(RazorpayClient {
+            key_id: settings.key_id.trim().to_owned(),
+            key_secret,
+            base_url: settings.base_url.clone(),
+            checkout_url_template: settings.checkout_url_template.clone(),
+            transport: Transport::new(KIND, settings.timeout(), payments)?,
+            retry: RetryPolicy::from_settings(payments),
+        }))
+    }
+
+    /// Checks the signed fields Razorpay Checkout hands the browser after a
+    /// payment, against the order id we stored for this checkout.
+    pub fn verify_checkout_callback(
+        &self,
+        stored_order_id: &str,
+        razorpay_payment_id: &str,
+        razorpay_signature: &str,
+    ) -> bool {
+        verify_razorpay_payment(
+            &self.key_secret,
+            stored_order_id,
+            razorpay_payment_id,
+            razorpay_signature,
+        )
+    }
+
+    fn url(&self, path: &str) -> String {
+        join(&self.base_url, path)
+    }
+
+    async fn get(&self, op: &'static str, path: &str) -> Result<Reply, GatewayError> {
+        let url = self.url(path);
+        self.transport
+            .send(op, Idempotence::Safe, |http| {
+                http.get(&url)
+                    .basic_auth(&self.key_id, Some(self.key_secret.expose_secret()))
+            })
+            .await
+    }
+
+    async fn find_order(&self, req: &CreateSession) -> Result<Option<Order>, GatewayError> {
+        let path = format!(
+            "/v1/orders?receipt={}&count=100",
+            urlencode(&req.order_token)
+        );
+        let orders: Collection<Order> = self.get("find_order", &path).await?.json(KIND)?;
+        Ok(orders.items.into_iter().find(|o| {
+            o.receipt.as_deref() == Some(req.order_token.as_str())
+                && o.notes.get(IDEMPOTENCY_NOTE).and_then(|v| v.as_str())
+                    == Some(req.idempotency_key.as_str())
+        }))
+    }
+
+    async fn create_order(&self, req: &CreateSession) -> Result<Order, GatewayError> {
+        let mut notes: BTreeMap<&str, &str> = req
+            .notes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        notes.insert(IDEMPOTENCY_NOTE, &req.idempotency_key);
+        let body = json!({
+            "amount": req.amount,
+            "currency": req.currency.to_ascii_uppercase(),
+            "receipt": req.order_token,
+            "notes": notes,
+            "partial_payment": false,
+        });
+        let url = self.url("/v1/orders");
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if let Some(existing) = self.find_order(req).await? {
+                return Ok(existing);
+            }
+            // Not retried by the transport: the retry must go through the lookup above.
+            let result = self
+                .transport
+                .send("create_order", Idempotence::Unsafe, |http| {
+                    http.post(&url)
+                        .basic_auth(&self.key_id, Some(self.key_secret.expose_secret()))
+                        .json(&body)
+                })
+                .await;
+            match result {
+                Ok(reply) => return reply.json(KIND),
+                Err(e) if e.is_retryable() && attempt < self.retry.max_attempts => {
+                    tracing::warn!(error = %e, attempt, "razorpay order create failed; looking up before retrying");
+                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn session_from(&self, order: Order, req: &CreateSession) -> PaymentSession {
+        let checkout_url = self.checkout_url_template.as_ref().and_then(|t| {
+            let page = t.replace("{order_id}", &order.id);
+            reqwest::Url::parse_with_params(
+                &page,
+                &[
+                    ("callback_url", req.return_url.as_str()),
+                    ("cancel_url", req.cancel_url.as_str()),
+                ],
+            )
+            .ok()
+            .map(String::from)
+        });
+        let client_params = json!({
+            "key": self.key_id,
+            "order_id": order.id,
+            "amount": order.amount,
+            "currency": order.currency,
+            "description": req.description,
+            "callback_url": req.return_url,
+            "redirect": true,
+            "prefill": {"email": req.customer_email},
+        });
+        PaymentSession {
+            gateway: KIND,
+            status: order_status(&order.status),
+            gateway_order_id: order.id,
+            checkout_url,
+            expires_at: None,
+            amount: order.amount,
+            currency: order.currency.to_ascii_uppercase(),
+            client_params,
+        }
+    }
+}
+
+fn validate_request(req: &CreateSession) -> Result<(), GatewayError> {
+    let invalid = |message: String| {
+        Err(GatewayError::InvalidRequest {
+            gateway: KIND,
+            message,
+        })
+    };
+    if req.amount <= 0 {
+        return invalid(format!("amount must be positive, got {}", req.amount));
+    }
+    if req.currency.len() != 3 || !req.currency.chars().all(|c| c.is_ascii_alphabetic()) {
+        return invalid(format!("currency `{}` is not an ISO code", req.currency));
+    }
+    if req.order_token.is_empty() || req.order_token.chars().count() > MAX_RECEIPT_LEN {
+        return invalid(format!(
+            "order token must be 1..={MAX_RECEIPT_LEN} characters to serve as receipt"
+        ));
+    }
+    if req.notes.len() > MAX_NOTES {
+        return invalid(format!("at most {MAX_NOTES} notes"));
+    }
+    if req.idempotency_key.is_empty() {
+        return invalid("idempotency key is required".into());
+    }
+    Ok(())
+}
+
+fn check_money(
+    field_object: Option<&str>,
+    expected: &Money,
+    amount: i64,
+    currency: &str,
+) -> Result<(), GatewayError> {
+    if !currency.eq_ignore_ascii_case(&expected.currency) {
+        return Err(GatewayError::Mismatch {
+            gateway: KIND,
+            field: "currency",
+            expected: expected.currency.clone(),
+            actual: currency.to_owned(),
+            object_id: field_object.map(str::to_owned),
+        });
+    }
+    if amount != expected.amount {
+        return Err(GatewayError::Mismatch {
+            gateway: KIND,
+            field: "amount",
+            expected: expected.amount.to_string(),
+            actual: amount.to_string(),
+            object_id: field_object.map(str::to_owned),
+        });
+    }
+    Ok(())
+}
+
+fn order_status(status: &str) -> SessionStatus {
+    match status {
+        "paid" => SessionStatus::Paid,
+        "attempted" => SessionStatus::Attempted,
+        _ => SessionStatus::Open,
+    }
+}
+
+fn payment_from(p: Payment) -> GatewayPayment {
+    let status = match p.status.as_str() {
+        "authorized" => PaymentStatus::Authorized,
+        "captured" if p.amount_refunded > 0 => PaymentStatus::PartiallyRefunded,
+        "captured" => PaymentStatus::Captured,
+        "refunded" if p.amount_refunded < p.amount => PaymentStatus::PartiallyRefunded,
+        "refunded" => PaymentStatus::Refunded,
+        "failed" => PaymentStatus::Failed,
+        _ => PaymentStatus::Pending,
+    };
+    GatewayPayment {
+        gateway: KIND,
+        payment_id: p.id,
+        gateway_order_id: p.order_id,
+        amount: p.amount,
+        currency: p.currency.to_ascii_uppercase(),
+        status,
+        amount_refunded: p.amount_refunded,
+        method: p.method,
+        error: p.error_description,
+    }
+}
+
+fn refund_status(status: &str) -> RefundStatus {
+    match status {
+        "processed" => RefundStatus::Processed,
+        "failed" => RefundStatus::Failed,
+        _ => RefundStatus::Pending,
+    }
+}
+
+impl Gateway for RazorpayClient {
+    fn kind(&self) -> GatewayKind {
+        KIND
+    }
+
+    fn breaker(&self) -> &Breaker {
+        self.transport.breaker()
+    }
+
+    fn create_session<'a>(&'a self, req: &'a CreateSession) -> GatewayFuture<'a, PaymentSession> {
+        Box::pin(async move {
+            validate_request(req)?;
+            let order = self.create_order(req).await?;
+            let expected = req.money();
+            check_money(Some(&order.id), &expected, order.amount, &order.currency)?;
+            if order.receipt.as_deref() != Some(req.order_token.as_str()) {
+                return Err(GatewayError::Mismatch {
+                    gateway: KIND,
+                    field: "receipt",
+                    expected: req.order_token.clone(),
+                    actual: order.receipt.clone().unwrap_or_default(),
+                    object_id: Some(order.id),
+                });
+            }
+            Ok(self.session_from(order, req))
+        })
+    }
+
+    fn fetch_session<'a>(
+        &'a self,
+        gateway_order_id: &'a str,
+        expected: &'a Money,
+    ) -> GatewayFuture<'a, SessionReport> {
+        Box::pin(async move {
+            let id = urlencode(gateway_order_id);
+            let order: Order = self
+                .get("fetch_order", &format!("/v1/orders/{id}"))
+                .await?
+                .json(KIND)?;
+            check_money(Some(&order.id), expected, order.amount, &order.currency)?;
+            let payments: Collection<Payment> = self
+                .get("fetch_order_payments", &format!("/v1/orders/{id}/payments"))
+                .await?
+                .json(KIND)?;
+            let mut out = Vec::new();
+            for p in payments.items {
+                check_money(Some(&p.id), expected, p.amount, &p.currency)?;
+                out.push(payment_from(p));
+            }
+            Ok(SessionReport {
+                gateway: KIND,
+                status: order_status(&order.status),
+                gateway_order_id: order.id,
+                amount: order.amount,
+                currency: order.currency.to_ascii_uppercase(),
+                reference: order.receipt,
+                payments: out,
+            })
+        })
+    }
+
+    fn fetch_payment<'a>(
+        &'a self,
+        payment_id: &'a str,
+        expected: &'a Money,
+    ) -> GatewayFuture<'a, GatewayPayment> {
+        Box::pin(async move {
+            let p: Payment = self
+                .get(
+                    "fetch_payment",
+                    &format!("/v1/payments/{}", urlencode(payment_id)),
+                )
+                .await?
+                .json(KIND)?;
+            check_money(Some(&p.id), expected, p.amount, &p.currency)?;
+            Ok(payment_from(p))
+        })
+    }
+
+    fn refund<'a>(&'a self, req: &'a RefundRequest) -> GatewayFuture<'a, Refund> {
+        Box::pin(async move {
+            if req.amount <= 0 || req.idempotency_key.is_empty() {
+                return Err(GatewayError::InvalidRequest {
+                    gateway: KIND,
+                    message: "refund needs a positive amount and an idempotency key".into(),
+                });
+            }
+            let url = self.url(&format!(
+                "/v1/payments/{}/refund",
+                urlencode(&req.payment_id)
+            ));
+            let body = json!({"amount": req.amount, "notes": req.notes, "speed": "normal"});
+            // X-Refund-Idempotency makes a repeat return the first refund.
+            let refund: RefundEntity = self
+                .transport
+                .send("refund", Idempotence::Safe, |http| {
+                    http.post(&url)
+                        .basic_auth(&self.key_id, Some(self.key_secret.expose_secret()))
+                        .header("X-Refund-Idempotency", &req.idempotency_key)
+                        .json(&body)
+                })
+                .await?
+                .json(KIND)?;
+            check_money(
+                Some(&refund.id),
+                &Money::new(req.amount, &req.currency),
+                refund.amount,
+                &refund.currency,
+            )?;
+            if refund.payment_id != req.payment_id {
+                return Err(GatewayError::Mismatch {
+                    gateway: KIND,
+                    field: "payment_id",
+                    expected: req.payment_id.clone(),
+                    actual: refund.payment_id,
+                    object_id: Some(refund.id),
+                });
+            }
+            Ok(Refund {
+                gateway: KIND,
+                status: refund_status(&refund.status),
+                refund_id: refund.id,
+                payment_id: refund.payment_id,
+                amount: refund.amount,
+                currency: refund.currency.to_ascii_uppercase(),
+            })
+        })
+    }
+
+    fn cancel_session<'a>(&'a self, gateway_order_id: &'a str) -> GatewayFuture<'a, CancelOutcome> {
+        Box::pin(async move {
+            // Razorpay orders cannot be cancelled; report whether it was paid.
+            let order: Order = self
+                .get(
+                    "fetch_order",
+                    &format!("/v1/orders/{}", urlencode(gateway_order_id)),
+                )
+                .await?
+                .json(KIND)?;
+            Ok(match order_status(&order.status) {
+                SessionStatus::Paid => CancelOutcome::AlreadyPaid,
+                _ => CancelOutcome::Unsupported,
+            })
+        })
+    }
+}

@@ -1,0 +1,466 @@
+//! Stripe client (Checkout Sessions, PaymentIntents, Refunds; form-encoded,
+//! bearer secret key).
+//!
+//! Every write carries an `Idempotency-Key`: Stripe stores the first answer
+//! per key for 24 hours and replays it, so retries and re-run jobs get the same
+//! session or refund back instead of a second one.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::breaker::Breaker;
+use super::error::GatewayError;
+use super::settings::{PaymentsSettings, StripeSettings};
+use super::transport::{Idempotence, Reply, Transport, join, urlencode};
+use super::types::*;
+use super::{Gateway, GatewayFuture};
+
+const KIND: GatewayKind = GatewayKind::Stripe;
+/// Stripe allows 50 metadata keys; we send few.
+const MAX_METADATA: usize = 40;
+
+#[derive(Debug, Clone)]
+pub struct StripeClient {
+    secret_key: SecretString,
+    base_url: String,
+    transport: Transport,
+}
+
+#[derive(Debug, Deserialize)]
+struct Session {
+    id: String,
+    #[serde(default)]
+    amount_total: Option<i64>,
+    #[serde(default)]
+    currency: Option<String>,
+    #[serde(default)]
+    client_reference_id: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    payment_status: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    expires_at: Option<i64>,
+    /// An id, or an object when expanded.
+    #[serde(default)]
+    payment_intent: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PaymentIntent {
+    id: String,
+    amount: i64,
+    currency: String,
+    status: String,
+    #[serde(default)]
+    last_payment_error: Option<serde_json::Value>,
+    #[serde(default)]
+    payment_method_types: Vec<String>,
+    /// Expanded with `expand[]=latest_charge` to read refunds.
+    #[serde(default)]
+    latest_charge: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RefundObject {
+    id: String,
+    amount: i64,
+    currency: String,
+    #[serde(default)]
+    payment_intent: Option<String>,
+    status: Option<String>,
+}
+
+impl StripeClient {
+    /// `None` when Stripe has no secret key: it is then not offered.
+    pub fn from_settings(
+        settings: &StripeSettings,
+        payments: &PaymentsSettings,
+    ) -> Result<Option<Self>, GatewayError> {
+        let Some(secret_key) = settings
+            .secret_key
+            .clone()
+            .filter(|_| settings.is_configured())
+        else {
+            return Ok(None);
+        };
+        Ok(Some(StripeClient {
+            secret_key,
+            base_url: settings.base_url.clone(),
+            transport: Transport::new(KIND, settings.timeout(), payments)?,
+        }))
+    }
+
+    async fn get(&self, op: &'static str, path: &str) -> Result<Reply, GatewayError> {
+        let url = join(&self.base_url, path);
+        self.transport
+            .send(op, Idempotence::Safe, |http| {
+                http.get(&url).bearer_auth(self.secret_key.expose_secret())
+            })
+            .await
+    }
+
+    async fn post(
+        &self,
+        op: &'static str,
+        path: &str,
+        idempotency_key: &str,
+        form: &[(String, String)],
+    ) -> Result<Reply, GatewayError> {
+        let url = join(&self.base_url, path);
+        self.transport
+            .send(op, Idempotence::Safe, |http| {
+                http.post(&url)
+                    .bearer_auth(self.secret_key.expose_secret())
+                    .header("Idempotency-Key", idempotency_key)
+                    .form(form)
+            })
+            .await
+    }
+
+    async fn fetch_intent(&self, id: &str) -> Result<PaymentIntent, GatewayError> {
+        self.get(
+            "fetch_payment_intent",
+            &format!(
+                "/v1/payment_intents/{}?expand[]=latest_charge",
+                urlencode(id)
+            ),
+        )
+        .await?
+        .json(KIND)
+    }
+}
+
+/// The form body of `POST /v1/checkout/sessions`.
+fn session_form(req: &CreateSession) -> Vec<(String, String)> {
+    let mut form: Vec<(String, String)> = vec![
+        ("mode".into(), "payment".into()),
+        (
+            "line_items[0][price_data][currency]".into(),
+            req.currency.to_ascii_lowercase(),
+        ),
+        (
+            "line_items[0][price_data][unit_amount]".into(),
+            req.amount.to_string(),
+        ),
+        (
+            "line_items[0][price_data][product_data][name]".into(),
+            req.description.clone(),
+        ),
+        ("line_items[0][quantity]".into(), "1".into()),
+        ("client_reference_id".into(), req.order_token.clone()),
+        ("success_url".into(), req.return_url.clone()),
+        ("cancel_url".into(), req.cancel_url.clone()),
+        ("metadata[order_token]".into(), req.order_token.clone()),
+        (
+            "payment_intent_data[metadata][order_token]".into(),
+            req.order_token.clone(),
+        ),
+    ];
+    for (k, v) in &req.notes {
+        form.push((format!("metadata[{k}]"), v.clone()));
+    }
+    if let Some(at) = req.expires_at {
+        form.push(("expires_at".into(), at.timestamp().to_string()));
+    }
+    if let Some(email) = &req.customer_email {
+        form.push(("customer_email".into(), email.clone()));
+    }
+    form
+}
+
+fn validate_request(req: &CreateSession) -> Result<(), GatewayError> {
+    let invalid = |message: String| {
+        Err(GatewayError::InvalidRequest {
+            gateway: KIND,
+            message,
+        })
+    };
+    if req.amount <= 0 {
+        return invalid(format!("amount must be positive, got {}", req.amount));
+    }
+    if req.currency.len() != 3 || !req.currency.chars().all(|c| c.is_ascii_alphabetic()) {
+        return invalid(format!("currency `{}` is not an ISO code", req.currency));
+    }
+    if req.idempotency_key.is_empty() || req.order_token.is_empty() {
+        return invalid("order token and idempotency key are required".into());
+    }
+    if req.notes.len() > MAX_METADATA {
+        return invalid(format!("at most {MAX_METADATA} notes"));
+    }
+    Ok(())
+}
+
+fn check_money(
+    object_id: &str,
+    expected: &Money,
+    amount: Option<i64>,
+    currency: Option<&str>,
+) -> Result<(), GatewayError> {
+    let currency = currency.unwrap_or_default();
+    if !currency.eq_ignore_ascii_case(&expected.currency) {
+        return Err(GatewayError::Mismatch {
+            gateway: KIND,
+            field: "currency",
+            expected: expected.currency.clone(),
+            actual: currency.to_owned(),
+            object_id: Some(object_id.to_owned()),
+        });
+    }
+    if amount != Some(expected.amount) {
+        return Err(GatewayError::Mismatch {
+            gateway: KIND,
+            field: "amount",
+            expected: expected.amount.to_string(),
+            actual: amount.map(|a| a.to_string()).unwrap_or_default(),
+            object_id: Some(object_id.to_owned()),
+        });
+    }
+    Ok(())
+}
+
+fn session_status(s: &Session) -> SessionStatus {
+    match (s.status.as_deref(), s.payment_status.as_deref()) {
+        (Some("expired"), _) => SessionStatus::Expired,
+        (_, Some("paid")) => SessionStatus::Paid,
+        (Some("complete"), _) => SessionStatus::Attempted,
+        _ => SessionStatus::Open,
+    }
+}
+
+fn intent_id(value: &Option<serde_json::Value>) -> Option<String> {
+    match value {
+        Some(serde_json::Value::String(id)) => Some(id.clone()),
+        Some(obj) => obj.get("id").and_then(|v| v.as_str()).map(str::to_owned),
+        None => None,
+    }
+}
+
+fn payment_from(pi: PaymentIntent, session_id: Option<String>) -> GatewayPayment {
+    let refunded = pi
+        .latest_charge
+        .as_ref()
+        .and_then(|c| c.get("amount_refunded"))
+        .and_then(|v| v.as_i64())
+        .unwrap_or(0);
+    let status = match pi.status.as_str() {
+        "succeeded" if refunded >= pi.amount => PaymentStatus::Refunded,
+        "succeeded" if refunded > 0 => PaymentStatus::PartiallyRefunded,
+        "succeeded" => PaymentStatus::Captured,
+        "requires_capture" => PaymentStatus::Authorized,
+        "canceled" => PaymentStatus::Failed,
+        "requires_payment_method" if pi.last_payment_error.is_some() => PaymentStatus::Failed,
+        _ => PaymentStatus::Pending,
+    };
+    let error = pi
+        .last_payment_error
+        .as_ref()
+        .and_then(|e| e.get("message"))
+        .and_then(|m| m.as_str())
+        .map(str::to_owned);
+    GatewayPayment {
+        gateway: KIND,
+        payment_id: pi.id,
+        gateway_order_id: session_id,
+        amount: pi.amount,
+        currency: pi.currency.to_ascii_uppercase(),
+        status,
+        amount_refunded: refunded,
+        method: pi.payment_method_types.into_iter().next(),
+        error,
+    }
+}
+
+impl Gateway for StripeClient {
+    fn kind(&self) -> GatewayKind {
+        KIND
+    }
+
+    fn breaker(&self) -> &Breaker {
+        self.transport.breaker()
+    }
+
+    fn create_session<'a>(&'a self, req: &'a CreateSession) -> GatewayFuture<'a, PaymentSession> {
+        Box::pin(async move {
+            validate_request(req)?;
+            let session: Session = self
+                .post(
+                    "create_session",
+                    "/v1/checkout/sessions",
+                    &req.idempotency_key,
+                    &session_form(req),
+                )
+                .await?
+                .json(KIND)?;
+            check_money(
+                &session.id,
+                &req.money(),
+                session.amount_total,
+                session.currency.as_deref(),
+            )?;
+            if session.client_reference_id.as_deref() != Some(req.order_token.as_str()) {
+                return Err(GatewayError::Mismatch {
+                    gateway: KIND,
+                    field: "client_reference_id",
+                    expected: req.order_token.clone(),
+                    actual: session.client_reference_id.clone().unwrap_or_default(),
+                    object_id: Some(session.id),
+                });
+            }
+            let status = session_status(&session);
+            Ok(PaymentSession {
+                gateway: KIND,
+                client_params: json!({"session_id": session.id, "url": session.url}),
+                checkout_url: session.url,
+                expires_at: session
+                    .expires_at
+                    .and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
+                amount: req.amount,
+                currency: req.currency.to_ascii_uppercase(),
+                status,
+                gateway_order_id: session.id,
+            })
+        })
+    }
+
+    fn fetch_session<'a>(
+        &'a self,
+        gateway_order_id: &'a str,
+        expected: &'a Money,
+    ) -> GatewayFuture<'a, SessionReport> {
+        Box::pin(async move {
+            let session: Session = self
+                .get(
+                    "fetch_session",
+                    &format!("/v1/checkout/sessions/{}", urlencode(gateway_order_id)),
+                )
+                .await?
+                .json(KIND)?;
+            check_money(
+                &session.id,
+                expected,
+                session.amount_total,
+                session.currency.as_deref(),
+            )?;
+            let mut payments = Vec::new();
+            if let Some(pi) = intent_id(&session.payment_intent) {
+                let intent = self.fetch_intent(&pi).await?;
+                check_money(
+                    &intent.id,
+                    expected,
+                    Some(intent.amount),
+                    Some(&intent.currency),
+                )?;
+                payments.push(payment_from(intent, Some(session.id.clone())));
+            }
+            Ok(SessionReport {
+                gateway: KIND,
+                status: session_status(&session),
+                amount: expected.amount,
+                currency: expected.currency.clone(),
+                reference: session.client_reference_id,
+                gateway_order_id: session.id,
+                payments,
+            })
+        })
+    }
+
+    fn fetch_payment<'a>(
+        &'a self,
+        payment_id: &'a str,
+        expected: &'a Money,
+    ) -> GatewayFuture<'a, GatewayPayment> {
+        Box::pin(async move {
+            let intent = self.fetch_intent(payment_id).await?;
+            check_money(
+                &intent.id,
+                expected,
+                Some(intent.amount),
+                Some(&intent.currency),
+            )?;
+            Ok(payment_from(intent, None))
+        })
+    }
+
+    fn refund<'a>(&'a self, req: &'a RefundRequest) -> GatewayFuture<'a, Refund> {
+        Box::pin(async move {
+            if req.amount <= 0 || req.idempotency_key.is_empty() {
+                return Err(GatewayError::InvalidRequest {
+                    gateway: KIND,
+                    message: "refund needs a positive amount and an idempotency key".into(),
+                });
+            }
+            let mut form = vec![
+                ("payment_intent".to_owned(), req.payment_id.clone()),
+                ("amount".to_owned(), req.amount.to_string()),
+            ];
+            for (k, v) in &req.notes {
+                form.push((format!("metadata[{k}]"), v.clone()));
+            }
+            let refund: RefundObject = self
+                .post("refund", "/v1/refunds", &req.idempotency_key, &form)
+                .await?
+                .json(KIND)?;
+            check_money(
+                &refund.id,
+                &Money::new(req.amount, &req.currency),
+                Some(refund.amount),
+                Some(&refund.currency),
+            )?;
+            if refund.payment_intent.as_deref() != Some(req.payment_id.as_str()) {
+                return Err(GatewayError::Mismatch {
+                    gateway: KIND,
+                    field: "payment_intent",
+                    expected: req.payment_id.clone(),
+                    actual: refund.payment_intent.unwrap_or_default(),
+                    object_id: Some(refund.id),
+                });
+            }
+            let status = match refund.status.as_deref() {
+                Some("succeeded") => RefundStatus::Processed,
+                Some("failed") | Some("canceled") => RefundStatus::Failed,
+                _ => RefundStatus::Pending,
+            };
+            Ok(Refund {
+                gateway: KIND,
+                refund_id: refund.id,
+                payment_id: req.payment_id.clone(),
+                amount: refund.amount,
+                currency: refund.currency.to_ascii_uppercase(),
+                status,
+            })
+        })
+    }
+
+    fn cancel_session<'a>(&'a self, gateway_order_id: &'a str) -> GatewayFuture<'a, CancelOutcome> {
+        Box::pin(async move {
+            let path = format!(
+                "/v1/checkout/sessions/{}/expire",
+                urlencode(gateway_order_id)
+            );
+            let key = format!("expire:{gateway_order_id}");
+            match self.post("expire_session", &path, &key, &[]).await {
+                Ok(_) => Ok(CancelOutcome::Cancelled),
+                // Only open sessions can be expired: look at what it is instead.
+                Err(GatewayError::Rejected { status: 400, .. }) => {
+                    let session: Session = self
+                        .get(
+                            "fetch_session",
+                            &format!("/v1/checkout/sessions/{}", urlencode(gateway_order_id)),
+                        )
+                        .await?
+                        .json(KIND)?;
+                    Ok(match session_status(&session) {
+                        SessionStatus::Expired => CancelOutcome::Cancelled,
+                        SessionStatus::Paid => CancelOutcome::AlreadyPaid,
+                        _ => CancelOutcome::Unsupported,
+                    })
+                }
+                Err(e) => Err(e),
+            }
+        })
+    }
+}

@@ -1,0 +1,7 @@
+//! Client tests over real sockets: against the sandbox, and against a
+//! request-capturing server where the exact request must be asserted.
+
+mod exact_requests;
+mod failover;
+mod razorpay;
+mod stripe;

@@ -1,0 +1,298 @@
+//! Razorpay API subset: Orders, Payments, Refunds, with basic auth
+//! `key_id:key_secret` and Razorpay's error shape
+//! `{"error": {"code": "BAD_REQUEST_ERROR", "description": …, "field": …}}`.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header::AUTHORIZATION};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+use super::store::{RzpOrder, RzpRefund, new_id, now};
+use super::{SandboxState, faults, webhooks};
+use crate::gateways::GatewayKind;
+
+/// Razorpay's error body.
+pub fn rzp_error(
+    status: StatusCode,
+    code: &str,
+    description: &str,
+    field: Option<&str>,
+) -> Response {
+    let mut error = json!({
+        "code": code,
+        "description": description,
+        "source": "NA",
+        "step": "NA",
+        "reason": "NA",
+        "metadata": {},
+    });
+    if let Some(field) = field {
+        error["field"] = json!(field);
+        error["source"] = json!("business");
+        error["reason"] = json!("input_validation_failed");
+    }
+    (status, Json(json!({ "error": error }))).into_response()
+}
+
+fn bad_request(description: &str, field: Option<&str>) -> Response {
+    rzp_error(
+        StatusCode::BAD_REQUEST,
+        "BAD_REQUEST_ERROR",
+        description,
+        field,
+    )
+}
+
+fn not_found() -> Response {
+    bad_request("The id provided does not exist", None)
+}
+
+pub fn routes(state: SandboxState) -> Router {
+    Router::new()
+        .route("/v1/orders", post(create_order).get(list_orders))
+        .route("/v1/orders/{id}", get(fetch_order))
+        .route("/v1/orders/{id}/payments", get(order_payments))
+        .route("/v1/payments/{id}", get(fetch_payment))
+        .route("/v1/payments/{id}/refund", post(refund))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(middleware::from_fn_with_state(
+            (state.clone(), GatewayKind::Razorpay),
+            faults::inject,
+        ))
+        .with_state(state)
+}
+
+async fn authenticate(State(state): State<SandboxState>, request: Request, next: Next) -> Response {
+    let expected = format!(
+        "{}:{}",
+        state.settings().razorpay_key_id,
+        state.settings().razorpay_key_secret.expose_secret()
+    );
+    let given = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        });
+    if given.as_deref() != Some(expected.as_bytes()) {
+        return rzp_error(
+            StatusCode::UNAUTHORIZED,
+            "BAD_REQUEST_ERROR",
+            "Authentication failed",
+            None,
+        );
+    }
+    next.run(request).await
+}
+
+async fn create_order(State(state): State<SandboxState>, body: axum::body::Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("The request body is not valid JSON", None);
+    };
+    let Some(amount) = body.get("amount").and_then(Value::as_i64) else {
+        return bad_request("The amount field is required.", Some("amount"));
+    };
+    if amount < 100 {
+        return bad_request("The amount must be atleast INR 1.00", Some("amount"));
+    }
+    let currency = body
+        .get("currency")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+        return bad_request("The currency field is required.", Some("currency"));
+    }
+    let receipt = body
+        .get("receipt")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    if receipt.as_ref().is_some_and(|r| r.chars().count() > 40) {
+        return bad_request(
+            "The receipt may not be greater than 40 characters.",
+            Some("receipt"),
+        );
+    }
+    let notes = body.get("notes").cloned().unwrap_or_else(|| json!([]));
+    if notes.as_object().is_some_and(|n| n.len() > 15) {
+        return bad_request("Number of notes cannot be more than 15", Some("notes"));
+    }
+    let order = RzpOrder {
+        id: new_id("order_"),
+        entity: "order",
+        amount,
+        amount_paid: 0,
+        amount_due: amount,
+        currency: currency.to_owned(),
+        receipt,
+        offer_id: None,
+        status: "created".into(),
+        attempts: 0,
+        notes,
+        created_at: now(),
+    };
+    state
+        .store()
+        .rzp_orders
+        .insert(order.id.clone(), order.clone());
+    Json(order).into_response()
+}
+
+async fn list_orders(
+    State(state): State<SandboxState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let count = query
+        .get("count")
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(10)
+        .min(100);
+    let receipt = query.get("receipt");
+    let mut items: Vec<RzpOrder> = state
+        .store()
+        .rzp_orders
+        .values()
+        .filter(|o| receipt.is_none() || o.receipt.as_ref() == receipt)
+        .cloned()
+        .collect();
+    items.sort_by_key(|o| std::cmp::Reverse(o.created_at));
+    items.truncate(count);
+    Json(json!({"entity": "collection", "count": items.len(), "items": items})).into_response()
+}
+
+async fn fetch_order(State(state): State<SandboxState>, Path(id): Path<String>) -> Response {
+    match state.store().rzp_orders.get(&id) {
+        Some(order) => Json(order.clone()).into_response(),
+        None => not_found(),
+    }
+}
+
+async fn order_payments(State(state): State<SandboxState>, Path(id): Path<String>) -> Response {
+    let store = state.store();
+    if !store.rzp_orders.contains_key(&id) {
+        return not_found();
+    }
+    let items = store.rzp_order_payments(&id);
+    Json(json!({"entity": "collection", "count": items.len(), "items": items})).into_response()
+}
+
+async fn fetch_payment(State(state): State<SandboxState>, Path(id): Path<String>) -> Response {
+    match state.store().rzp_payments.get(&id) {
+        Some(p) => Json(p.clone()).into_response(),
+        None => not_found(),
+    }
+}
+
+/// `POST /v1/payments/{id}/refund`. With `X-Refund-Idempotency`, a repeated
+/// key returns the refund made the first time instead of refunding again.
+async fn refund(
+    State(state): State<SandboxState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let body: Value = if body.is_empty() {
+        json!({})
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(_) => return bad_request("The request body is not valid JSON", None),
+        }
+    };
+    let key = headers
+        .get("x-refund-idempotency")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (refund, event) = {
+        let mut store = state.store();
+        if let Some(existing) = key
+            .as_ref()
+            .and_then(|k| store.rzp_refund_keys.get(k))
+            .and_then(|rid| store.rzp_refunds.get(rid))
+        {
+            if existing.payment_id != id {
+                return bad_request(
+                    "The idempotency key was already used for another payment",
+                    None,
+                );
+            }
+            return Json(existing.clone()).into_response();
+        }
+        let seq = store.next_seq();
+        let Some(payment) = store.rzp_payments.get_mut(&id) else {
+            return not_found();
+        };
+        if !payment.captured {
+            return bad_request("Only captured payments can be refunded", None);
+        }
+        let remaining = payment.amount - payment.amount_refunded;
+        if remaining <= 0 {
+            return bad_request("The payment has been fully refunded already", None);
+        }
+        let amount = match body.get("amount") {
+            None | Some(Value::Null) => remaining,
+            Some(v) => match v.as_i64() {
+                Some(a) => a,
+                None => return bad_request("The amount must be an integer.", Some("amount")),
+            },
+        };
+        if amount < 100 {
+            return bad_request("The amount must be atleast INR 1.00", Some("amount"));
+        }
+        if amount > remaining {
+            return bad_request(
+                "The total refund amount is greater than the refund payment amount",
+                Some("amount"),
+            );
+        }
+        payment.amount_refunded += amount;
+        let full = payment.amount_refunded == payment.amount;
+        payment.refund_status = Some(if full { "full" } else { "partial" }.into());
+        if full {
+            payment.status = "refunded".into();
+        }
+        let refund = RzpRefund {
+            id: new_id("rfnd_"),
+            entity: "refund",
+            amount,
+            currency: payment.currency.clone(),
+            payment_id: id.clone(),
+            notes: body.get("notes").cloned().unwrap_or_else(|| json!([])),
+            receipt: body
+                .get("receipt")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            status: "processed".into(),
+            speed_requested: "normal".into(),
+            speed_processed: "normal".into(),
+            created_at: now(),
+            seq,
+        };
+        store.rzp_refunds.insert(refund.id.clone(), refund.clone());
+        if let Some(k) = key {
+            store.rzp_refund_keys.insert(k, refund.id.clone());
+        }
+        let event = webhooks::build(
+            &store,
+            GatewayKind::Razorpay,
+            "refund.processed",
+            &refund.id,
+        );
+        (refund, event)
+    };
+    match event {
+        Ok(e) => webhooks::emit(&state, GatewayKind::Razorpay, vec![e]),
+        Err(e) => tracing::warn!(error = %e, "sandbox could not build refund.processed"),
+    }
+    Json(refund).into_response()
+}
