@@ -28,9 +28,8 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub scheduler: SchedulerSettings,
     pub log: LogSettings,
-<<<<<<< HEAD
+    /// The checkout workflow (session TTL, retries, redirect allow-list).
     pub checkout: CheckoutSettings,
-=======
     /// Razorpay client (`CHECKOUT__RAZORPAY__KEY_ID`, `..__KEY_SECRET`, `..__WEBHOOK_SECRET`,
     /// `..__BASE_URL`). A gateway without keys is not offered.
     pub razorpay: RazorpaySettings,
@@ -40,7 +39,6 @@ pub struct Settings {
     pub payments: PaymentsSettings,
     /// The local sandbox gateway (`checkout sandbox`, and inside `dev`).
     pub sandbox: SandboxSettings,
->>>>>>> main
 }
 
 #[derive(Debug, Clone, Deserialize)]
