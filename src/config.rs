@@ -14,6 +14,9 @@ use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+pub use crate::api::settings::{
+    CorsSettings, IdempotencySettings, Quota, RateLimitSettings, SecuritySettings,
+};
 use crate::gateways::{PaymentsSettings, RazorpaySettings, SandboxSettings, StripeSettings};
 
 /// Environment variable prefix; `__` separates section and key.
@@ -39,6 +42,10 @@ pub struct Settings {
     pub payments: PaymentsSettings,
     /// The local sandbox gateway (`checkout sandbox`, and inside `dev`).
     pub sandbox: SandboxSettings,
+    pub idempotency: IdempotencySettings,
+    pub ratelimit: RateLimitSettings,
+    pub cors: CorsSettings,
+    pub security: SecuritySettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -76,6 +83,13 @@ pub struct HttpSettings {
     pub body_limit_bytes: usize,
     /// How long in-flight requests and jobs may take to finish after SIGTERM.
     pub shutdown_grace_secs: u64,
+    /// More request headers than this -> 431 (code 9009). Keep it below hyper's own
+    /// limit of 100, which answers without the envelope.
+    pub max_headers: usize,
+    /// Total bytes of header names and values above this -> 431 (code 9009).
+    pub max_header_bytes: usize,
+    /// JSON bodies nested deeper than this are refused (422) before deserialising.
+    pub json_max_depth: usize,
 }
 
 impl Default for HttpSettings {
@@ -86,6 +100,9 @@ impl Default for HttpSettings {
             request_timeout_ms: 10_000,
             body_limit_bytes: 64 * 1024,
             shutdown_grace_secs: 20,
+            max_headers: 64,
+            max_header_bytes: 16 * 1024,
+            json_max_depth: 32,
         }
     }
 }
@@ -319,6 +336,21 @@ impl Settings {
                 "each origin must start with http:// or https://",
             );
         }
+        check(
+            (8..=99).contains(&self.http.max_headers),
+            "http.max_headers",
+            "must be between 8 and 99",
+        );
+        check(
+            self.http.max_header_bytes >= 1024,
+            "http.max_header_bytes",
+            "must be at least 1024",
+        );
+        check(
+            (2..=128).contains(&self.http.json_max_depth),
+            "http.json_max_depth",
+            "must be between 2 and 128",
+        );
         if let Some(url) = &self.database.url {
             let url = url.expose_secret();
             check(
@@ -331,6 +363,11 @@ impl Settings {
         problems.extend(self.stripe.validate());
         problems.extend(self.payments.validate());
         problems.extend(self.sandbox.validate());
+        problems.extend(crate::api::settings::problems(
+            &self.idempotency,
+            &self.ratelimit,
+            &self.cors,
+        ));
         if problems.is_empty() {
             Ok(())
         } else {
@@ -443,6 +480,40 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("worker.batch_size"), "{err}");
+    }
+
+    #[test]
+    fn hardening_sections_from_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "CHECKOUT__CORS__ALLOWED_ORIGINS",
+                r#"["https://shop.example"]"#,
+            );
+            jail.set_env("CHECKOUT__RATELIMIT__TRUSTED_PROXIES", r#"["10.0.0.0/8"]"#);
+            jail.set_env("CHECKOUT__RATELIMIT__REDIS_URL", "redis://127.0.0.1:6379");
+            jail.set_env("CHECKOUT__RATELIMIT__ORDER_BURST", "2");
+            jail.set_env("CHECKOUT__IDEMPOTENCY__TTL_HOURS", "48");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(s.cors.allowed_origins, ["https://shop.example"]);
+            assert_eq!(s.ratelimit.trusted_proxies, ["10.0.0.0/8"]);
+            assert_eq!(s.ratelimit.redis_url(), Some("redis://127.0.0.1:6379"));
+            let order = s.ratelimit.quota("order").unwrap();
+            assert_eq!((order.per_minute, order.burst), (20, 2));
+            assert_eq!(s.idempotency.ttl_hours, 48);
+            Ok(())
+        });
+        for (key, value) in [
+            ("CHECKOUT__CORS__ALLOWED_ORIGINS", r#"["*"]"#),
+            ("CHECKOUT__RATELIMIT__TRUSTED_PROXIES", r#"["proxy"]"#),
+            ("CHECKOUT__RATELIMIT__REDIS_URL", "http://x"),
+            ("CHECKOUT__HTTP__MAX_HEADERS", "500"),
+        ] {
+            let err = load_with_env(&[(key, value)]).unwrap_err().to_string();
+            assert!(
+                err.contains("must") || err.contains("not an IP"),
+                "{key}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub enum ErrorCode {
     PaymentFailed = 3001,
     InsufficientBalance = 3002,
     GatewayTimeout = 4001,
+    IdempotencyKeyReused = 6001,
+    IdempotencyInProgress = 6002,
+    InvalidIdempotencyKey = 6003,
+    CardDataRejected = 6101,
     RateLimited = 429,
     Internal = 9000,
     MalformedRequest = 9001,
@@ -35,11 +39,36 @@ pub enum ErrorCode {
     PayloadTooLarge = 9006,
     RequestTimeout = 9007,
     ServiceUnavailable = 9008,
+    HeadersTooLarge = 9009,
 }
 
 impl ErrorCode {
     pub fn as_u32(self) -> u32 {
         self as u32
+    }
+
+    /// Answers given before a handler could have had an effect (the request was
+    /// refused as it stood, or the handler was cancelled by the timeout). The
+    /// idempotency layer does not store these, so a corrected retry with the same key
+    /// runs; every other answer, 5xx included, is stored and replayed.
+    pub fn is_pre_execution(self) -> bool {
+        use ErrorCode::*;
+        matches!(
+            self,
+            MalformedRequest
+                | ValidationFailed
+                | RouteNotFound
+                | MethodNotAllowed
+                | UnsupportedMediaType
+                | PayloadTooLarge
+                | RequestTimeout
+                | HeadersTooLarge
+                | CardDataRejected
+                | InvalidIdempotencyKey
+                | IdempotencyKeyReused
+                | IdempotencyInProgress
+                | RateLimited
+        )
     }
 }
 
@@ -68,6 +97,20 @@ pub enum ApiError {
     Unavailable(String),
     #[error("rate limit exceeded")]
     RateLimited { retry_after_secs: u64 },
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this Idempotency-Key is still in progress")]
+    IdempotencyInProgress,
+    #[error("invalid Idempotency-Key: {0}")]
+    InvalidIdempotencyKey(&'static str),
+    /// Names the field (never its value): we never accept card data (PCI SAQ A).
+    #[error(
+        "card data is not accepted (field `{0}`): we never handle card numbers, CVV or \
+         expiry; pay through the gateway's hosted checkout"
+    )]
+    CardData(String),
+    #[error("request headers too large")]
+    HeadersTooLarge,
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
@@ -141,6 +184,36 @@ impl ApiError {
                 ErrorCode::RateLimited,
                 true,
                 Some("wait for Retry-After seconds"),
+            ),
+            IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::IdempotencyKeyReused,
+                false,
+                Some("use a new Idempotency-Key for a different request"),
+            ),
+            IdempotencyInProgress => (
+                StatusCode::CONFLICT,
+                ErrorCode::IdempotencyInProgress,
+                true,
+                Some("retry shortly with the same Idempotency-Key"),
+            ),
+            InvalidIdempotencyKey(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::InvalidIdempotencyKey,
+                false,
+                Some("send 1-255 printable ASCII characters, e.g. a UUID"),
+            ),
+            CardData(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::CardDataRejected,
+                false,
+                Some("remove card fields; the gateway's hosted checkout collects card details"),
+            ),
+            HeadersTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                ErrorCode::HeadersTooLarge,
+                false,
+                Some("send fewer or smaller headers"),
             ),
             Database(sqlx::Error::PoolTimedOut) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -236,8 +309,15 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (spec.status, axum::Json(body)).into_response();
-        if let ApiError::RateLimited { retry_after_secs } = self
-            && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
+        // Lets outer layers (idempotency) know which error this was without parsing.
+        response.extensions_mut().insert(spec.code);
+        let retry_after = match self {
+            ApiError::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            ApiError::IdempotencyInProgress => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, v);
         }

@@ -2,13 +2,21 @@
 //! the layers every request goes through. Handlers stay thin: extract, authorize, call
 //! the workflow or domain, reply.
 
+pub mod caller;
+pub mod card;
 pub mod correlation;
 pub mod docs;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod groups;
+pub mod guard;
 pub mod health;
+pub mod idempotency;
 pub mod middleware;
+pub mod ratelimit;
+pub mod security;
+pub mod settings;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,12 +26,16 @@ use axum::Router;
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::response::IntoResponse;
+use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::sensitive_headers::{
+    SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
+};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -73,31 +85,76 @@ fn api_routes() -> OpenApiRouter<AppState> {
 }
 
 /// The whole API with its layers, ready to serve.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState) -> anyhow::Result<Router> {
     let (routes, _) = api_routes().split_for_parts();
-    let http = state.settings.http.clone();
-    with_layers(routes.with_state(state), &http)
+    let layered = with_layers(routes.with_state(state.clone()), &state)?;
+    Ok(layered)
 }
 
-/// Wraps `routes` in the layers every request goes through, outermost first: the
-/// correlation id (it must exist before anything logs), metrics, panic -> 500, the
-/// request timeout, the body limit; plus the envelope fallbacks for unknown routes and
-/// methods. Public so tests can put probe routes behind the same layers.
-pub fn with_layers(routes: Router, http: &crate::config::HttpSettings) -> Router {
-    routes
+/// Wraps `routes` in the layers every request goes through, outermost first:
+///
+/// 1. sensitive-header marking (`Authorization`, `Cookie`, ... print as `Sensitive`);
+/// 2. the correlation id (it must exist before anything logs), then metrics;
+/// 3. security headers and CORS (so every answer below, errors included, carries them);
+/// 4. the request's route group and client address (`groups::context`);
+/// 5. header count/size (431);
+/// 6. (the authentication layer goes here: it sets `idempotency::CallerScope`);
+/// 7. rate limits per group (429);
+/// 8. body: size (413), read under the request timeout, JSON depth (422), card data
+///    (422, 6101);
+/// 9. `Idempotency-Key` on POST (outside the timeout, so a timed-out request's key is
+///    released rather than left locked);
+/// 10. panic -> 500, request timeout -> 503;
+///
+/// plus the envelope fallbacks for unknown routes and methods. Route groups come from
+/// the path (`groups::classify`), so resource routers need no per-handler code. Public
+/// so tests can put probe routes behind the same stack. Fails only for an unusable
+/// `ratelimit.redis_url`.
+pub fn with_layers(routes: Router, state: &AppState) -> anyhow::Result<Router> {
+    let s = &state.settings;
+    let http = &s.http;
+    let timeout = Duration::from_millis(http.request_timeout_ms);
+    let limits = guard::Limits {
+        max_headers: http.max_headers,
+        max_header_bytes: http.max_header_bytes,
+        json_max_depth: http.json_max_depth,
+        body_timeout: timeout,
+    };
+    let trusted: Arc<Vec<caller::IpNet>> = Arc::new(
+        s.ratelimit
+            .trusted_proxies
+            .iter()
+            .filter_map(|p| caller::IpNet::parse(p))
+            .collect(),
+    );
+    let limiter = Arc::new(ratelimit::RateLimiter::new(&s.ratelimit)?);
+    let idem = idempotency::Idempotency::new(state.pool.clone(), &s.idempotency);
+    use axum::middleware::{from_fn, from_fn_with_state};
+    Ok(routes
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(
             ServiceBuilder::new()
-                .layer(axum::middleware::from_fn(correlation::middleware))
-                .layer(axum::middleware::from_fn(middleware::metrics))
+                .layer(SetSensitiveRequestHeadersLayer::new(
+                    security::SENSITIVE_REQUEST_HEADERS,
+                ))
+                .layer(SetSensitiveResponseHeadersLayer::new(
+                    security::SENSITIVE_RESPONSE_HEADERS,
+                ))
+                .layer(from_fn(correlation::middleware))
+                .layer(from_fn(middleware::metrics))
+                .layer(from_fn_with_state(s.security.clone(), security::headers))
+                .layer(security::cors(&s.cors))
+                .layer(from_fn_with_state(trusted, groups::context))
+                .layer(from_fn_with_state(limits, guard::headers))
+                .layer(from_fn_with_state(limiter, ratelimit::middleware))
+                .layer(DefaultBodyLimit::max(http.body_limit_bytes))
+                .layer(from_fn_with_state(limits, guard::body))
+                .layer(from_fn_with_state(idem, idempotency::middleware))
                 .layer(CatchPanicLayer::custom(middleware::panic_response))
                 .layer(HandleErrorLayer::new(middleware::timeout_error))
-                .layer(tower::timeout::TimeoutLayer::new(Duration::from_millis(
-                    http.request_timeout_ms,
-                )))
-                .layer(DefaultBodyLimit::max(http.body_limit_bytes)),
-        )
+                .layer(tower::timeout::TimeoutLayer::new(timeout)),
+        ))
 }
 
 /// Prometheus metrics of this process (HTTP requests by route and status, jobs,
@@ -130,6 +187,10 @@ pub async fn serve(
     shutdown: CancellationToken,
     grace: Duration,
 ) -> anyhow::Result<()> {
+    // Small JSON answers should leave at once, not wait for Nagle.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let server = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -52,7 +52,7 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
         tx,
         shutdown.clone(),
     ));
-    let router = api::router(super::app_state(pool, &settings)).merge(sandbox::router(sandbox));
+    let router = api::router(super::app_state(pool, &settings))?.merge(sandbox::router(sandbox));
     let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
     api::serve(listener, router, shutdown.clone(), grace).await?;
     let _ = tokio::time::timeout(grace, async {

@@ -12,7 +12,7 @@ pub async fn serve(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()>
     let shutdown = super::shutdown_token();
     let port = listen.port.unwrap_or(settings.http.port);
     let listener = super::bind(SocketAddr::new(settings.http.host, port), "api").await?;
-    let router = api::router(super::app_state(pool, &settings));
+    let router = api::router(super::app_state(pool, &settings))?;
     api::serve(
         listener,
         router,

@@ -6,11 +6,10 @@ use axum::Router;
 use axum::routing::{get, post};
 use checkout::api::extract::ApiJson;
 use checkout::api::{self, envelope::Reply};
-use checkout::config::HttpSettings;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::helpers::TestApp;
+use crate::helpers::{ProbeServer, TestApp};
 
 async fn json(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
@@ -168,26 +167,13 @@ async fn slow() -> Reply<&'static str> {
     Reply::ok("done")
 }
 
-async fn probe_server() -> (String, CancellationToken) {
-    let http = HttpSettings {
-        request_timeout_ms: 300,
-        ..HttpSettings::default()
-    };
+async fn probe_server() -> (String, ProbeServer) {
     let routes = Router::new()
         .route("/echo", post(echo))
         .route("/boom", get(boom))
         .route("/slow", get(slow));
-    let router = api::with_layers(routes, &http);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let token = CancellationToken::new();
-    tokio::spawn(api::serve(
-        listener,
-        router,
-        token.clone(),
-        Duration::from_secs(2),
-    ));
-    (base, token)
+    let probe = ProbeServer::spawn(routes, false, |s| s.http.request_timeout_ms = 300).await;
+    (probe.base.clone(), probe)
 }
 
 #[tokio::test]
@@ -312,8 +298,14 @@ async fn oversized_body_is_413() {
 
 #[tokio::test]
 async fn shutdown_lets_in_flight_requests_finish() {
-    let http = HttpSettings::default();
-    let router = api::with_layers(Router::new().route("/slow", get(slow)), &http);
+    let url = format!("{}/postgres", crate::helpers::server_url());
+    let settings = crate::helpers::test_settings(&url);
+    let state = api::AppState {
+        pool: checkout::store::pool(&url, &settings.database).unwrap(),
+        settings: std::sync::Arc::new(settings),
+        metrics: checkout::telemetry::metrics_handle(),
+    };
+    let router = api::with_layers(Router::new().route("/slow", get(slow)), &state).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let token = CancellationToken::new();

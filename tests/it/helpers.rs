@@ -107,7 +107,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
-        let router = api::router(state);
+        let router = api::router(state).unwrap();
         tokio::spawn(api::serve(
             listener,
             router,
@@ -145,10 +145,23 @@ impl Drop for TestApp {
 pub struct Proc {
     pub child: Child,
     pub addr: Option<SocketAddr>,
+    /// Its stderr (the logs), when started with [`Proc::spawn_logged`].
+    pub log: Option<Arc<std::sync::Mutex<String>>>,
 }
 
 impl Proc {
     pub fn spawn(args: &[&str], database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::start(args, database_url, env, false)
+    }
+
+    /// Like `spawn`, capturing stderr into `log` (for asserting what is, and is not,
+    /// logged).
+    #[allow(dead_code)]
+    pub fn spawn_logged(args: &[&str], database_url: &str, env: &[(&str, &str)]) -> Self {
+        Self::start(args, database_url, env, true)
+    }
+
+    fn start(args: &[&str], database_url: &str, env: &[(&str, &str)], capture: bool) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_checkout"));
         cmd.args(args)
             .env("DATABASE_URL", database_url)
@@ -158,11 +171,27 @@ impl Proc {
             .env("CHECKOUT__LOG__LEVEL", "warn,checkout=info")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(if capture {
+                Stdio::piped()
+            } else {
+                Stdio::inherit()
+            });
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("spawn checkout");
+        let log = child.stderr.take().map(|stderr| {
+            let log = Arc::new(std::sync::Mutex::new(String::new()));
+            let sink = log.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let mut buf = sink.lock().unwrap();
+                    buf.push_str(&line);
+                    buf.push('\n');
+                }
+            });
+            log
+        });
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -177,7 +206,7 @@ impl Proc {
             .ok()
             .and_then(|a| a.parse().ok());
         assert!(addr.is_some(), "checkout {args:?} did not report ready");
-        Proc { child, addr }
+        Proc { child, addr, log }
     }
 
     pub fn kill9(&mut self) {
@@ -214,5 +243,74 @@ where
             return None;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Probe routes (test handlers) behind the real `api::with_layers` stack, on port 0.
+/// With `with_db` they get a fresh migrated database (idempotency needs one); without,
+/// a lazy pool that is never used unless a request needs the database.
+#[allow(dead_code)]
+pub struct ProbeServer {
+    pub base: String,
+    pub pool: PgPool,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+    // last: dropped after the server stopped
+    pub db: Option<TestDb>,
+}
+
+#[allow(dead_code)]
+impl ProbeServer {
+    pub async fn spawn(
+        routes: axum::Router,
+        with_db: bool,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
+        let db = if with_db {
+            Some(TestDb::create().await)
+        } else {
+            None
+        };
+        let url = db
+            .as_ref()
+            .map_or_else(|| format!("{}/postgres", server_url()), |d| d.url.clone());
+        let mut settings = test_settings(&url);
+        configure(&mut settings);
+        let pool = store::pool(&url, &settings.database).unwrap();
+        if with_db {
+            store::migrate(&pool).await.unwrap();
+        }
+        let state = api::AppState {
+            pool: pool.clone(),
+            settings: Arc::new(settings),
+            metrics: telemetry::metrics_handle(),
+        };
+        let router = api::with_layers(routes, &state).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let shutdown = CancellationToken::new();
+        tokio::spawn(api::serve(
+            listener,
+            router,
+            shutdown.clone(),
+            Duration::from_secs(2),
+        ));
+        ProbeServer {
+            base,
+            pool,
+            client: reqwest::Client::new(),
+            shutdown,
+            db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
+impl Drop for ProbeServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
     }
 }

@@ -5,5 +5,8 @@
 
 mod api;
 mod cli;
+mod contract;
 mod helpers;
+mod idempotency;
+mod limits;
 mod worker;

@@ -1,0 +1,56 @@
+//! In-process GCRA with governor: one keyed limiter per route group.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota as GQuota, RateLimiter};
+
+use crate::api::groups::RouteGroup;
+use crate::config::{Quota, RateLimitSettings};
+
+/// Keys idle long enough to be full again are dropped once a limiter holds this many.
+const RETAIN_ABOVE: usize = 50_000;
+
+pub struct MemoryBackend {
+    limiters: HashMap<RouteGroup, DefaultKeyedRateLimiter<String>>,
+    clock: DefaultClock,
+}
+
+fn quota(q: Quota) -> Option<GQuota> {
+    let period = Duration::from_secs_f64(60.0 / f64::from(q.per_minute.max(1)));
+    Some(GQuota::with_period(period)?.allow_burst(NonZeroU32::new(q.burst)?))
+}
+
+impl MemoryBackend {
+    pub fn new(s: &RateLimitSettings) -> Self {
+        let limiters = [
+            RouteGroup::Auth,
+            RouteGroup::CartWrite,
+            RouteGroup::Order,
+            RouteGroup::Default,
+        ]
+        .into_iter()
+        .filter_map(|g| Some((g, RateLimiter::keyed(quota(s.quota(g.name())?)?))))
+        .collect();
+        Self {
+            limiters,
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Checks every key (a refused key is not charged; the others may be: governor has
+    /// no multi-key transaction, and the leak is one cell per refused request).
+    pub fn check(&self, group: RouteGroup, keys: &[String]) -> Option<Duration> {
+        let limiter = self.limiters.get(&group)?;
+        if limiter.len() > RETAIN_ABOVE {
+            limiter.retain_recent();
+        }
+        let now = self.clock.now();
+        keys.iter()
+            .filter_map(|k| limiter.check_key(k).err())
+            .map(|not_until| not_until.wait_time_from(now))
+            .max()
+    }
+}

@@ -1,0 +1,179 @@
+//! Settings of the hardening layers: the `idempotency`, `ratelimit`, `cors` and
+//! `security` sections (the `http` limits live with `HttpSettings` in `config`).
+//! Like every section they deny unknown keys and have defaults, so an empty file works.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdempotencySettings {
+    /// How long a stored response is replayed; afterwards the key is free again and
+    /// `store::idempotency::prune_expired` deletes the row.
+    pub ttl_hours: u64,
+    /// A request still `in_progress` after this long is presumed crashed and a retry
+    /// with the same key may take it over (run the handler again).
+    pub lock_timeout_secs: u64,
+}
+
+impl Default for IdempotencySettings {
+    fn default() -> Self {
+        Self {
+            ttl_hours: 24,
+            lock_timeout_secs: 60,
+        }
+    }
+}
+
+/// A GCRA quota: `per_minute` sustained, up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub per_minute: u32,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitSettings {
+    /// `redis://host:port/db`: counters shared by every API process. Unset -> counted in
+    /// process (each instance allows the full quota). When Redis fails, requests are let
+    /// through (fail open) with a warning and `ratelimit_backend_errors_total`.
+    pub redis_url: Option<SecretString>,
+    /// Prefix of the Redis keys, so several deployments (or tests) can share a server.
+    pub key_prefix: String,
+    /// Peers whose `X-Forwarded-For` is believed (IPs or CIDRs, e.g. `10.0.0.0/8`).
+    /// Anyone else is identified by the socket's address.
+    pub trusted_proxies: Vec<String>,
+    /// Quotas per route group, as flat keys so one can be set alone from the
+    /// environment (`CHECKOUT__RATELIMIT__ORDER_BURST=2`); see [`Self::quota`].
+    /// `auth`: `/auth/*` and `/cart/{token}/auth/*` (credential stuffing).
+    pub auth_per_minute: u32,
+    pub auth_burst: u32,
+    /// `cart_write`: writes under `/cart`.
+    pub cart_write_per_minute: u32,
+    pub cart_write_burst: u32,
+    /// `order`: writes under `/order` and `/payments`.
+    pub order_per_minute: u32,
+    pub order_burst: u32,
+    /// `default`: everything else except webhooks (exempt: gateways retry and are
+    /// verified by signature; they are bounded by `http.body_limit_bytes`).
+    pub default_per_minute: u32,
+    pub default_burst: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            redis_url: None,
+            key_prefix: "checkout:rl:".into(),
+            trusted_proxies: Vec::new(),
+            auth_per_minute: 10,
+            auth_burst: 5,
+            cart_write_per_minute: 120,
+            cart_write_burst: 30,
+            order_per_minute: 20,
+            order_burst: 5,
+            default_per_minute: 600,
+            default_burst: 100,
+        }
+    }
+}
+
+impl RateLimitSettings {
+    pub fn redis_url(&self) -> Option<&str> {
+        self.redis_url.as_ref().map(|u| u.expose_secret())
+    }
+
+    /// The quota of a group by name (`auth`, `cart_write`, `order`, `default`).
+    pub fn quota(&self, group: &str) -> Option<Quota> {
+        let (per_minute, burst) = match group {
+            "auth" => (self.auth_per_minute, self.auth_burst),
+            "cart_write" => (self.cart_write_per_minute, self.cart_write_burst),
+            "order" => (self.order_per_minute, self.order_burst),
+            "default" => (self.default_per_minute, self.default_burst),
+            _ => return None,
+        };
+        Some(Quota { per_minute, burst })
+    }
+
+    /// Sets a group's quota (tests, `dev`).
+    pub fn set_quota(&mut self, group: &str, per_minute: u32, burst: u32) {
+        let slot = match group {
+            "auth" => (&mut self.auth_per_minute, &mut self.auth_burst),
+            "cart_write" => (&mut self.cart_write_per_minute, &mut self.cart_write_burst),
+            "order" => (&mut self.order_per_minute, &mut self.order_burst),
+            "default" => (&mut self.default_per_minute, &mut self.default_burst),
+            _ => return,
+        };
+        (*slot.0, *slot.1) = (per_minute, burst);
+    }
+}
+
+/// The groups with a quota (webhooks have none).
+pub const LIMITED_GROUPS: [&str; 4] = ["auth", "cart_write", "order", "default"];
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsSettings {
+    /// Exact origins (`https://shop.example.com`) browsers may call the API from. Empty
+    /// -> no CORS headers (same-origin only). `*` is refused.
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySettings {
+    /// Sends `Strict-Transport-Security: max-age=N; includeSubDomains` when set. Only set
+    /// it when the API is reached over HTTPS exclusively.
+    pub hsts_max_age_secs: Option<u64>,
+}
+
+/// Problems with these sections, as `key: why` strings for `Settings::validate`.
+pub fn problems(
+    idempotency: &IdempotencySettings,
+    ratelimit: &RateLimitSettings,
+    cors: &CorsSettings,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if !(1..=24 * 30).contains(&idempotency.ttl_hours) {
+        out.push("idempotency.ttl_hours: must be between 1 and 720".into());
+    }
+    if idempotency.lock_timeout_secs < 5 {
+        out.push("idempotency.lock_timeout_secs: must be at least 5".into());
+    }
+    for name in LIMITED_GROUPS {
+        if let Some(q) = ratelimit.quota(name)
+            && (q.per_minute == 0 || q.burst == 0)
+        {
+            out.push(format!(
+                "ratelimit.{name}_per_minute/{name}_burst: must be at least 1"
+            ));
+        }
+    }
+    if let Some(url) = ratelimit.redis_url()
+        && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+    {
+        out.push("ratelimit.redis_url: must start with redis:// or rediss://".into());
+    }
+    for p in &ratelimit.trusted_proxies {
+        if crate::api::caller::IpNet::parse(p).is_none() {
+            out.push(format!(
+                "ratelimit.trusted_proxies: `{p}` is not an IP or CIDR"
+            ));
+        }
+    }
+    for o in &cors.allowed_origins {
+        let ok = (o.starts_with("https://") || o.starts_with("http://"))
+            && !o.contains('*')
+            && !o.ends_with('/')
+            && o.split("://")
+                .nth(1)
+                .is_some_and(|h| !h.is_empty() && !h.contains('/'));
+        if !ok {
+            out.push(format!(
+                "cors.allowed_origins: `{o}` must be scheme://host[:port], no path, no wildcard"
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,319 @@
+//! Rate limits (in process and shared through Redis by two `checkout serve` processes),
+//! header, depth and card-data guards, CORS and security headers.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::post;
+use checkout::api::envelope::Reply;
+use checkout::api::extract::ApiJson;
+use serde_json::{Value, json};
+
+use crate::helpers::{ProbeServer, Proc, TestApp, TestDb};
+
+fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+async fn echo(ApiJson(v): ApiJson<Value>) -> Reply<Value> {
+    Reply::ok(v)
+}
+
+async fn status_and_code(r: reqwest::Response) -> (u16, Option<u64>) {
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    (status, body["error"]["code"].as_u64())
+}
+
+#[tokio::test]
+async fn over_the_limit_is_429_with_retry_after() {
+    let app = TestApp::spawn_with(|s| {
+        s.ratelimit.set_quota("default", 1, 3);
+    })
+    .await;
+    for _ in 0..3 {
+        let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let retry_after: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert_eq!(status_and_code(r).await, (429, Some(429)));
+}
+
+#[tokio::test]
+async fn webhooks_are_exempt_from_rate_limits() {
+    let routes = Router::new().route("/api/v1/webhooks/probe", post(echo));
+    let p = ProbeServer::spawn(routes, false, |s| {
+        s.ratelimit.set_quota("default", 1, 1);
+    })
+    .await;
+    for _ in 0..5 {
+        let r = p
+            .client
+            .post(p.url("/api/v1/webhooks/probe"))
+            .json(&json!({"payment": {"card": {"exp_month": 12, "last4": "4242"}}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "webhook limited or refused");
+    }
+}
+
+#[tokio::test]
+async fn redis_counters_are_shared_by_two_api_processes() {
+    let db = TestDb::create().await;
+    let prefix = format!("checkout-test:{}:", uuid::Uuid::new_v4().simple());
+    let redis = redis_url();
+    let env = [
+        ("CHECKOUT__RATELIMIT__REDIS_URL", redis.as_str()),
+        ("CHECKOUT__RATELIMIT__KEY_PREFIX", prefix.as_str()),
+        ("CHECKOUT__RATELIMIT__DEFAULT_PER_MINUTE", "1"),
+        ("CHECKOUT__RATELIMIT__DEFAULT_BURST", "4"),
+    ];
+    let a = Proc::spawn(&["serve", "--port", "0"], &db.url, &env);
+    let b = Proc::spawn(&["serve", "--port", "0"], &db.url, &env);
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let addr = if i % 2 == 0 { a.addr } else { b.addr }.unwrap();
+        let r = client
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+    }
+    // 4 in total across both processes, not 4 each
+    assert_eq!(statuses, [200, 200, 200, 200, 429, 429]);
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_fails_open() {
+    let app = TestApp::spawn_with(|s| {
+        s.ratelimit.redis_url = Some("redis://127.0.0.1:1".to_owned().into());
+        s.ratelimit.set_quota("default", 1, 1);
+    })
+    .await;
+    for _ in 0..3 {
+        let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("ratelimit_backend_errors_total"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn too_many_or_too_large_headers_are_431() {
+    let app = TestApp::spawn().await;
+    let mut req = app.client.get(app.url("/healthz"));
+    for i in 0..70 {
+        req = req.header(format!("x-h{i}"), "v");
+    }
+    assert_eq!(
+        status_and_code(req.send().await.unwrap()).await,
+        (431, Some(9009))
+    );
+    let r = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-big", "v".repeat(20 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status_and_code(r).await, (431, Some(9009)));
+}
+
+async fn echo_probe() -> ProbeServer {
+    ProbeServer::spawn(Router::new().route("/echo", post(echo)), false, |_| {}).await
+}
+
+#[tokio::test]
+async fn deeply_nested_json_is_422() {
+    let p = echo_probe().await;
+    let deep = format!("{}1{}", "[".repeat(40), "]".repeat(40));
+    let r = p
+        .client
+        .post(p.url("/echo"))
+        .header("content-type", "application/json")
+        .body(deep)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status_and_code(r).await, (422, Some(9002)));
+    let ok = format!("{}1{}", "[".repeat(10), "]".repeat(10));
+    let r = p
+        .client
+        .post(p.url("/echo"))
+        .header("content-type", "application/json")
+        .body(ok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn card_data_is_refused() {
+    let p = echo_probe().await;
+    for body in [
+        json!({"payment": {"card_number": "4111111111111111"}}),
+        json!({"cvv": "123"}),
+        json!({"note": "5555 5555 5555 4444"}),
+    ] {
+        let r = p
+            .client
+            .post(p.url("/echo"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let json: Value = r.json().await.unwrap();
+        assert_eq!(json["error"]["code"], 6101, "{body}: {json}");
+        let message = json["error"]["message"].as_str().unwrap();
+        assert!(message.contains("hosted checkout"), "{message}");
+        assert!(!json.to_string().contains("4111") && !json.to_string().contains("5555"));
+    }
+    let r = p
+        .client
+        .post(p.url("/echo"))
+        .json(&json!({"name": "ok", "phone": "+919876543210"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn card_data_never_reaches_the_logs() {
+    let db = TestDb::create().await;
+    let env = [("CHECKOUT__LOG__LEVEL", "trace"), ("RUST_LOG", "trace")];
+    let mut serve = Proc::spawn_logged(&["serve", "--port", "0"], &db.url, &env);
+    let addr = serve.addr.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/api/v1/order"))
+        .header("x-correlation-id", "card-probe-1")
+        .header("authorization", "Bearer secret-bearer-token")
+        .json(&json!({"card_number": "4242424242424242", "cvv": "918", "exp_month": 4}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status_and_code(r).await, (422, Some(6101)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    serve.terminate();
+    let log = serve.log.as_ref().unwrap().lock().unwrap().clone();
+    assert!(
+        log.contains("card-probe-1"),
+        "logs were not captured: {log}"
+    );
+    for secret in ["4242424242424242", "\"918\"", "secret-bearer-token"] {
+        assert!(!log.contains(secret), "{secret} logged:\n{log}");
+    }
+}
+
+#[tokio::test]
+async fn cors_allows_listed_origins_only() {
+    let app = TestApp::spawn_with(|s| {
+        s.cors.allowed_origins = vec!["https://shop.example".into()];
+    })
+    .await;
+    let get = |origin: &'static str| {
+        app.client
+            .get(app.url("/healthz"))
+            .header("origin", origin)
+            .send()
+    };
+    let r = get("https://shop.example").await.unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    assert!(
+        r.headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    let r = get("https://evil.example").await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/api/v1/order"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type,idempotency-key",
+            )
+            .send()
+    };
+    let r = preflight("https://shop.example").await.unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let h = r.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://shop.example");
+    assert!(
+        h["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    assert!(
+        h["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("idempotency-key")
+    );
+    let r = preflight("https://evil.example").await.unwrap();
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn security_headers_on_every_response() {
+    let app = TestApp::spawn_with(|s| s.security.hsts_max_age_secs = Some(31_536_000)).await;
+    for path in ["/healthz", "/no/such/route", "/docs"] {
+        let r = app.client.get(app.url(path)).send().await.unwrap();
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(
+            h["strict-transport-security"],
+            "max-age=31536000; includeSubDomains"
+        );
+        let csp = h.get("content-security-policy");
+        if path == "/docs" {
+            assert!(csp.is_none(), "the docs page runs a script");
+        } else {
+            assert!(
+                csp.unwrap()
+                    .to_str()
+                    .unwrap()
+                    .contains("default-src 'none'"),
+                "{path}"
+            );
+        }
+    }
+    let plain = TestApp::spawn().await;
+    let r = plain
+        .client
+        .get(plain.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("strict-transport-security").is_none());
+}
