@@ -57,9 +57,33 @@ pub enum Command {
     Migrate,
     /// Everything in one process on a local Postgres it finds or provisions.
     Dev(ListenArgs),
+    /// Operator commands (catalog, ...) against the configured database.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// A local payment gateway speaking the Razorpay and Stripe subsets we use, with a
     /// hosted pay page, signed webhooks, a control API and fault injection.
     Sandbox(SandboxArgs),
+}
+
+/// `checkout admin ...`; one variant per group, implemented in `admin::run`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Programs, plans, cohorts, coupons, sales and FX rates as one JSON file.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Validates FILE completely, then inserts or updates everything in it in one
+    /// transaction (idempotent). Any problem: nothing is written, every problem is
+    /// listed with its JSON path, exit status 1.
+    Import {
+        /// The catalog JSON file (format: README "Catalog file", examples/catalog.json).
+        file: PathBuf,
+    },
+    /// Prints the stored catalog as JSON in the import format.
+    Export,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -33,6 +33,9 @@ pub struct Settings {
     pub log: LogSettings,
     /// The checkout workflow (session TTL, retries, redirect allow-list).
     pub checkout: CheckoutSettings,
+    pub cart: CartSettings,
+    pub pricing: PricingSettings,
+    pub auth: AuthSettings,
     /// Razorpay client (`CHECKOUT__RAZORPAY__KEY_ID`, `..__KEY_SECRET`, `..__WEBHOOK_SECRET`,
     /// `..__BASE_URL`). A gateway without keys is not offered.
     pub razorpay: RazorpaySettings,
@@ -201,7 +204,77 @@ impl Default for CheckoutSettings {
                 "http://localhost:8080".into(),
             ],
             public_base_url: "http://127.0.0.1:8080".into(),
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CartSettings {
+    /// Lifetime of a cart (s), renewed by every write; a cart past it answers 1002.
+    pub ttl_secs: u64,
+    /// Distinct items (program + plan) one cart may hold; one more -> 1005.
+    pub max_items: u32,
+    /// Largest quantity of one item; more (or less than 1) -> 1006.
+    pub max_quantity: u32,
+    /// Analytics events kept per cart (the oldest are dropped), so a client cannot grow
+    /// a row without bound.
+    pub max_analytics_events: u32,
+}
+
+impl Default for CartSettings {
+    fn default() -> Self {
+        Self {
+            ttl_secs: 24 * 60 * 60,
+            max_items: 10,
+            max_quantity: 5,
+            max_analytics_events: 50,
         }
+    }
+}
+
+impl CartSettings {
+    pub fn ttl(&self) -> chrono::Duration {
+        chrono::Duration::seconds(i64::try_from(self.ttl_secs).unwrap_or(i64::MAX / 1000))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PricingSettings {
+    /// The state of our GST registration: buyers there pay CGST + SGST, buyers in other
+    /// states IGST. Code ("KA"), GST code ("29") or name.
+    pub supplier_state: String,
+    /// Oldest FX rate (hours) a non-INR price may use; older -> 2003 instead of a
+    /// silently stale price.
+    pub fx_max_age_hours: u64,
+    /// Currency of a cart whose creation request names none.
+    pub default_currency: String,
+}
+
+impl Default for PricingSettings {
+    fn default() -> Self {
+        Self {
+            supplier_state: "KA".into(),
+            fx_max_age_hours: 72,
+            default_currency: "INR".into(),
+        }
+    }
+}
+
+impl PricingSettings {
+    /// The supplier state (checked by `Settings::validate`).
+    pub fn supplier_state(
+        &self,
+    ) -> Result<crate::domain::IndianState, crate::domain::india::UnknownState> {
+        crate::domain::IndianState::parse(&self.supplier_state)
+    }
+
+    /// The default cart currency (checked by `Settings::validate`).
+    pub fn default_currency(&self) -> Result<crate::domain::Currency, crate::domain::MoneyError> {
+        crate::domain::Currency::parse(&self.default_currency)
+    }
+
+    pub fn fx_max_age(&self) -> chrono::Duration {
+        chrono::Duration::hours(
+            i64::try_from(self.fx_max_age_hours).unwrap_or(i64::MAX / 3_600_000),
+        )
     }
 }
 
@@ -228,6 +301,127 @@ impl Default for LogSettings {
             format: LogFormat::Json,
             level: "info,sqlx::postgres::notice=warn".into(),
         }
+    }
+}
+
+/// Accounts and tokens. Access tokens are short-lived HS256 JWTs signed with
+/// `jwt_secret`; refresh tokens are random, stored hashed, rotated on every use.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// HS256 signing key of access tokens, at least 32 bytes. Required by `serve`;
+    /// `dev` makes up a random one when unset (tokens then die with the process).
+    pub jwt_secret: Option<SecretString>,
+    /// `iss` of the tokens we issue, and the only one we accept for HS256.
+    pub issuer: String,
+    /// `aud` of the tokens we issue, and the only one we accept for HS256.
+    pub audience: String,
+    /// Lifetime of an access token (s). Short: access tokens are not revocable
+    /// one by one, only through their session.
+    pub access_ttl_secs: u64,
+    /// Idle lifetime of a session (s): each refresh pushes its expiry this far ahead.
+    pub refresh_ttl_secs: u64,
+    /// Clock skew tolerated on `exp` and `iat` (s).
+    pub leeway_secs: u64,
+    /// PEM public key (RSA) of an external identity provider whose RS256 tokens are
+    /// accepted too. All three `external_*` keys or none.
+    pub external_public_key_pem: Option<String>,
+    /// `iss` the external provider's tokens must carry.
+    pub external_issuer: Option<String>,
+    /// `aud` the external provider's tokens must carry.
+    pub external_audience: Option<String>,
+    /// Window in which failed logins are counted (s).
+    pub login_window_secs: u64,
+    /// Failed logins per normalised email within the window before 429.
+    pub login_max_per_account: u32,
+    /// Failed logins per client address within the window before 429.
+    pub login_max_per_address: u32,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            issuer: "checkout".into(),
+            audience: "checkout-api".into(),
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_secs: 30 * 24 * 3600,
+            leeway_secs: 10,
+            external_public_key_pem: None,
+            external_issuer: None,
+            external_audience: None,
+            login_window_secs: 15 * 60,
+            login_max_per_account: 5,
+            login_max_per_address: 50,
+        }
+    }
+}
+
+/// Shortest accepted `auth.jwt_secret` (bytes): 256 bits for HS256.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl AuthSettings {
+    fn problems(&self, check: &mut impl FnMut(bool, &str, &str)) {
+        if let Some(secret) = &self.jwt_secret {
+            check(
+                secret.expose_secret().len() >= MIN_JWT_SECRET_BYTES,
+                "auth.jwt_secret",
+                "must be at least 32 bytes",
+            );
+        }
+        check(!self.issuer.is_empty(), "auth.issuer", "must not be empty");
+        check(
+            !self.audience.is_empty(),
+            "auth.audience",
+            "must not be empty",
+        );
+        check(
+            (60..=24 * 3600).contains(&self.access_ttl_secs),
+            "auth.access_ttl_secs",
+            "must be between 60 and 86400",
+        );
+        check(
+            self.refresh_ttl_secs > self.access_ttl_secs && self.refresh_ttl_secs <= 366 * 86400,
+            "auth.refresh_ttl_secs",
+            "must be longer than auth.access_ttl_secs and at most 366 days",
+        );
+        check(
+            self.leeway_secs <= 300,
+            "auth.leeway_secs",
+            "must be at most 300",
+        );
+        let external = [
+            self.external_public_key_pem.is_some(),
+            self.external_issuer.is_some(),
+            self.external_audience.is_some(),
+        ];
+        check(
+            external.iter().all(|x| *x) || external.iter().all(|x| !*x),
+            "auth.external_public_key_pem",
+            "set external_public_key_pem, external_issuer and external_audience together",
+        );
+        if let Some(pem) = &self.external_public_key_pem {
+            check(
+                jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes()).is_ok(),
+                "auth.external_public_key_pem",
+                "is not an RSA public key in PEM",
+            );
+        }
+        check(
+            self.login_window_secs >= 1,
+            "auth.login_window_secs",
+            "must be at least 1",
+        );
+        check(
+            self.login_max_per_account >= 1,
+            "auth.login_max_per_account",
+            "must be at least 1",
+        );
+        check(
+            self.login_max_per_address >= 1,
+            "auth.login_max_per_address",
+            "must be at least 1",
+        );
     }
 }
 
@@ -336,6 +530,42 @@ impl Settings {
                 "each origin must start with http:// or https://",
             );
         }
+        self.auth.problems(&mut check);
+        check(
+            self.cart.ttl_secs >= 60,
+            "cart.ttl_secs",
+            "must be at least 60",
+        );
+        check(
+            (1..=100).contains(&self.cart.max_items),
+            "cart.max_items",
+            "must be between 1 and 100",
+        );
+        check(
+            (1..=1000).contains(&self.cart.max_quantity),
+            "cart.max_quantity",
+            "must be between 1 and 1000",
+        );
+        check(
+            self.cart.max_analytics_events <= 10_000,
+            "cart.max_analytics_events",
+            "must be at most 10000",
+        );
+        check(
+            crate::domain::IndianState::parse(&self.pricing.supplier_state).is_ok(),
+            "pricing.supplier_state",
+            "must be an Indian state code, GST code or name",
+        );
+        check(
+            crate::domain::Currency::parse(&self.pricing.default_currency).is_ok(),
+            "pricing.default_currency",
+            "must be a supported currency code",
+        );
+        check(
+            self.pricing.fx_max_age_hours >= 1,
+            "pricing.fx_max_age_hours",
+            "must be at least 1",
+        );
         check(
             (8..=99).contains(&self.http.max_headers),
             "http.max_headers",
@@ -480,6 +710,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("worker.batch_size"), "{err}");
+    }
+
+    #[test]
+    fn short_jwt_secret_is_named() {
+        let err = load_with_env(&[("CHECKOUT__AUTH__JWT_SECRET", "short")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("auth.jwt_secret"), "{err}");
+        assert!(!err.contains("short"), "the secret leaked: {err}");
+        let ok = load_with_env(&[("CHECKOUT__AUTH__JWT_SECRET", &"k".repeat(32))]).unwrap();
+        assert!(ok.auth.jwt_secret.is_some());
+    }
+
+    #[test]
+    fn external_idp_keys_go_together() {
+        let err = load_with_env(&[("CHECKOUT__AUTH__EXTERNAL_ISSUER", "https://idp")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("auth.external_public_key_pem"), "{err}");
     }
 
     #[test]

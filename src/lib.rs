@@ -8,9 +8,16 @@
 //!
 //! - [`config`]: typed settings, defaults -> file -> `CHECKOUT__*` env, validated at start.
 //! - [`cli`] and [`roles`]: the binary's roles (`serve`, `worker`, `scheduler`, `migrate`,
-//!   `dev`); `main.rs` parses and calls one.
+//!   `dev`, `admin`); `main.rs` parses and calls one.
 //! - [`domain`]: pure rules, no I/O: money, GST, coupons, sales, FX, the pricing engine.
 //! - [`api`]: axum routers per resource, the envelope, the one error enum, middleware.
+//! - [`carts`]: cart operations over the store and the pricing engine; every cart load
+//!   goes through [`carts::load_cart`].
+//! - [`admin`]: `checkout admin ...` (catalog import and export).
+//! - [`api`]: axum routers per resource, the envelope, the one error enum, middleware,
+//!   the `Caller` extractor (`api::bearer`).
+//! - [`auth`]: accounts and tokens: argon2id passwords, JWT access tokens, rotating
+//!   refresh-token sessions, login throttling, external identity providers.
 //! - [`store`]: sqlx access per aggregate; functions take a connection or transaction.
 //! - [`gateways`]: the `Gateway` trait, Razorpay and Stripe clients, webhook verification,
 //!   circuit breakers and failover. [`sandbox`]: a local gateway speaking both APIs.
@@ -18,7 +25,10 @@
 //! - [`workflows`]: the checkout saga and cron jobs; scheduler leadership.
 //! - [`telemetry`]: tracing and metrics. [`shutdown`]: the one shutdown signal.
 
+pub mod admin;
 pub mod api;
+pub mod auth;
+pub mod carts;
 pub mod cli;
 pub mod config;
 pub mod domain;

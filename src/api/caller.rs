@@ -8,6 +8,9 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, header};
 use sha2::{Digest, Sha256};
 
+/// The authenticated-user extractor lives with the bearer-token code.
+pub use super::bearer::Caller;
+
 /// The verified caller, as set in request extensions by the authentication layer once a
 /// JWT is verified (`request.extensions_mut().insert(CallerScope(user_id))`). It must
 /// run before the rate-limit and idempotency layers (see `api::with_layers`). Until

@@ -21,10 +21,44 @@ use super::correlation;
 pub enum ErrorCode {
     CartNotFound = 1001,
     CartExpired = 1002,
+    CartConverted = 1003,
+    CartItemNotFound = 1004,
+    TooManyItems = 1005,
+    InvalidQuantity = 1006,
+    ProgramNotFound = 1101,
+    PlanNotFound = 1102,
+    CohortNotFound = 1103,
+    ProgramArchived = 1104,
+    UnsupportedCurrency = 2001,
+    FxRateMissing = 2002,
+    FxRateStale = 2003,
+    /// The PRD's invalid-coupon code; the coupon does not exist.
     InvalidCoupon = 2004,
+    CouponOnePerCart = 2040,
+    CouponInactive = 2041,
+    CouponNotYetValid = 2042,
+    CouponExpired = 2043,
+    CouponUsageLimitReached = 2044,
+    CouponRequiresLogin = 2045,
+    CouponPerUserLimitReached = 2046,
+    CouponFirstOrderOnly = 2047,
+    CouponNotApplicable = 2048,
+    CouponMinimumNotMet = 2049,
+    CouponNothingToDiscount = 2050,
+    SaleUnknown = 2051,
+    SaleNotActive = 2052,
+    InvalidBillingAddress = 2061,
     PaymentFailed = 3001,
     InsufficientBalance = 3002,
     GatewayTimeout = 4001,
+    AuthenticationRequired = 5001,
+    TokenExpired = 5002,
+    TokenInvalid = 5003,
+    InvalidCredentials = 5004,
+    EmailAlreadyRegistered = 5005,
+    RefreshTokenInvalid = 5006,
+    UserGone = 5007,
+    SessionNotFound = 5008,
     IdempotencyKeyReused = 6001,
     IdempotencyInProgress = 6002,
     InvalidIdempotencyKey = 6003,
@@ -97,6 +131,27 @@ pub enum ApiError {
     Unavailable(String),
     #[error("rate limit exceeded")]
     RateLimited { retry_after_secs: u64 },
+    /// No bearer token where one is required.
+    #[error("authentication required")]
+    AuthRequired,
+    #[error("access token expired")]
+    TokenExpired,
+    /// Bad signature, `alg: none`, wrong key, tampered, wrong `aud`/`iss`, ended session.
+    #[error("access token invalid: {0}")]
+    TokenInvalid(&'static str),
+    /// Unknown email and wrong password alike (no account enumeration).
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("email already registered")]
+    EmailTaken,
+    /// Unknown, expired, revoked or already used (replay: the session is revoked).
+    #[error("refresh token invalid, expired, revoked or already used")]
+    RefreshTokenInvalid,
+    /// A valid token whose user was deleted.
+    #[error("the user of this token no longer exists")]
+    UserGone,
+    #[error("session not found")]
+    SessionNotFound,
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
     #[error("a request with this Idempotency-Key is still in progress")]
@@ -117,14 +172,17 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
     #[error("the request handler panicked")]
     Panic,
+    /// A cart, catalog or pricing refusal; codes 1xxx and 2xxx (see `domain_errors`).
+    #[error(transparent)]
+    Cart(super::domain_errors::CartRefusal),
 }
 
 /// What a variant means on the wire.
-struct Spec {
-    status: StatusCode,
-    code: ErrorCode,
-    retryable: bool,
-    action: Option<&'static str>,
+pub(super) struct Spec {
+    pub(super) status: StatusCode,
+    pub(super) code: ErrorCode,
+    pub(super) retryable: bool,
+    pub(super) action: Option<&'static str>,
 }
 
 impl ApiError {
@@ -185,6 +243,54 @@ impl ApiError {
                 true,
                 Some("wait for Retry-After seconds"),
             ),
+            AuthRequired => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::AuthenticationRequired,
+                false,
+                Some("send Authorization: Bearer <access token>"),
+            ),
+            TokenExpired => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::TokenExpired,
+                false,
+                Some("get a new access token from /api/v1/auth/refresh"),
+            ),
+            TokenInvalid(_) => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::TokenInvalid,
+                false,
+                Some("log in again"),
+            ),
+            InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidCredentials,
+                false,
+                Some("check the email and password"),
+            ),
+            EmailTaken => (
+                StatusCode::CONFLICT,
+                ErrorCode::EmailAlreadyRegistered,
+                false,
+                Some("log in instead"),
+            ),
+            RefreshTokenInvalid => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::RefreshTokenInvalid,
+                false,
+                Some("log in again"),
+            ),
+            UserGone => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::UserGone,
+                false,
+                Some("log in with an existing account"),
+            ),
+            SessionNotFound => (
+                StatusCode::NOT_FOUND,
+                ErrorCode::SessionNotFound,
+                false,
+                Some("list sessions at /api/v1/auth/sessions"),
+            ),
             IdempotencyKeyReused => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorCode::IdempotencyKeyReused,
@@ -227,6 +333,7 @@ impl ApiError {
                 true,
                 Some("retry later; quote the correlation id to support if it persists"),
             ),
+            Cart(refusal) => return refusal.spec(),
         };
         Spec {
             status,
@@ -294,6 +401,7 @@ impl IntoResponse for ApiError {
         }
         let validation_messages = match &self {
             ApiError::Validation(messages) => messages.clone(),
+            ApiError::Cart(refusal) => refusal.validation_messages(),
             _ => Vec::new(),
         };
         let body = ErrorEnvelope {
@@ -309,6 +417,19 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (spec.status, axum::Json(body)).into_response();
+        if spec.status == StatusCode::UNAUTHORIZED {
+            // RFC 6750: a 401 names the scheme, and says when the token was the problem.
+            let challenge = match spec.code {
+                ErrorCode::TokenExpired | ErrorCode::TokenInvalid | ErrorCode::UserGone => {
+                    r#"Bearer error="invalid_token""#
+                }
+                _ => "Bearer",
+            };
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
         // Lets outer layers (idempotency) know which error this was without parsing.
         response.extensions_mut().insert(spec.code);
         let retry_after = match self {
@@ -326,6 +447,27 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Auth failures keep their meaning; each becomes its own code.
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(error: crate::auth::AuthError) -> Self {
+        use crate::auth::{AuthError as A, TokenError};
+        match error {
+            A::Required => ApiError::AuthRequired,
+            A::Token(TokenError::Expired) => ApiError::TokenExpired,
+            A::Token(TokenError::Invalid(why)) => ApiError::TokenInvalid(why),
+            A::InvalidCredentials => ApiError::InvalidCredentials,
+            A::EmailTaken => ApiError::EmailTaken,
+            A::RefreshInvalid => ApiError::RefreshTokenInvalid,
+            A::UserGone => ApiError::UserGone,
+            A::SessionNotFound => ApiError::SessionNotFound,
+            A::Invalid(messages) => ApiError::Validation(messages),
+            A::RateLimited { retry_after_secs } => ApiError::RateLimited { retry_after_secs },
+            A::Database(e) => ApiError::Database(e),
+            A::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -367,6 +509,19 @@ mod tests {
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(json["error"]["message"], "internal error");
         assert!(!json.to_string().contains("hunter2"));
+    }
+
+    #[tokio::test]
+    async fn auth_errors_are_401_with_a_challenge() {
+        let response = ApiError::TokenExpired.into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer error="invalid_token""#
+        );
+        let (status, json) = body_json(ApiError::EmailTaken).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(json["error"]["code"], 5005);
     }
 
     #[tokio::test]

@@ -50,7 +50,8 @@ pub fn classify(method: &Method, path: &str) -> RouteGroup {
     let write = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     match segments.as_slice() {
         ["webhooks", ..] => RouteGroup::Webhook,
-        ["auth", ..] | ["cart", _, "auth", ..] => RouteGroup::Auth,
+        // reads (`GET /auth/me`, `/auth/sessions`) are ordinary traffic
+        ["auth", ..] | ["cart", _, "auth", ..] if write => RouteGroup::Auth,
         ["order" | "orders" | "payments", ..] if write => RouteGroup::Order,
         ["cart", ..] if write => RouteGroup::CartWrite,
         _ => RouteGroup::Default,
@@ -82,6 +83,10 @@ mod tests {
         let post = Method::POST;
         let get = Method::GET;
         assert_eq!(classify(&post, "/api/v1/auth/login"), RouteGroup::Auth);
+        assert_eq!(
+            classify(&Method::GET, "/api/v1/auth/me"),
+            RouteGroup::Default
+        );
         assert_eq!(
             classify(&post, "/api/v1/cart/t/auth/login"),
             RouteGroup::Auth

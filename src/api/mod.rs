@@ -2,10 +2,15 @@
 //! the layers every request goes through. Handlers stay thin: extract, authorize, call
 //! the workflow or domain, reply.
 
+pub mod auth;
+pub mod bearer;
 pub mod caller;
 pub mod card;
+pub mod carts;
+pub mod catalog;
 pub mod correlation;
 pub mod docs;
+pub mod domain_errors;
 pub mod envelope;
 pub mod error;
 pub mod extract;
@@ -42,6 +47,7 @@ use utoipa_axum::routes;
 
 pub use error::{ApiError, ApiResult};
 
+use crate::auth::Auth;
 use crate::config::Settings;
 
 /// What handlers can reach.
@@ -50,6 +56,30 @@ pub struct AppState {
     pub pool: PgPool,
     pub settings: Arc<Settings>,
     pub metrics: PrometheusHandle,
+    /// Parsed signing and verification keys, built once at start-up.
+    pub auth: Arc<Auth>,
+}
+
+impl AppState {
+    /// Fails when the auth settings cannot produce keys (no `auth.jwt_secret`).
+    pub fn new(
+        pool: PgPool,
+        settings: Settings,
+        metrics: PrometheusHandle,
+    ) -> anyhow::Result<Self> {
+        Ok(AppState {
+            auth: Arc::new(Auth::from_settings(&settings.auth)?),
+            pool,
+            settings: Arc::new(settings),
+            metrics,
+        })
+    }
+}
+
+impl FromRef<AppState> for Arc<Auth> {
+    fn from_ref(state: &AppState) -> Arc<Auth> {
+        state.auth.clone()
+    }
 }
 
 impl FromRef<AppState> for PgPool {
@@ -66,9 +96,29 @@ impl FromRef<AppState> for PgPool {
             `{status, success, data}` or `{status, success: false, error: {code, message, \
             validation_messages, correlation_id, retryable, suggested_action}}`."
     ),
-    components(schemas(error::ErrorEnvelope, error::ErrorBody, error::ErrorCode))
+    components(schemas(error::ErrorEnvelope, error::ErrorBody, error::ErrorCode)),
+    modifiers(&BearerScheme)
 )]
 struct ApiDoc;
+
+/// Declares the `bearer` security scheme the auth routes refer to.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The OpenAPI document of every route [`router`] serves.
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -82,6 +132,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
         .routes(routes!(openapi_json))
         .routes(routes!(docs::page))
+        .merge(catalog::router())
+        .merge(carts::router())
+        .merge(auth::router())
 }
 
 /// The whole API with its layers, ready to serve.
@@ -98,7 +151,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
 /// 3. security headers and CORS (so every answer below, errors included, carries them);
 /// 4. the request's route group and client address (`groups::context`);
 /// 5. header count/size (431);
-/// 6. (the authentication layer goes here: it sets `idempotency::CallerScope`);
+/// 6. bearer token -> `caller::CallerScope` (`bearer::scope`, signature only);
 /// 7. rate limits per group (429);
 /// 8. body: size (413), read under the request timeout, JSON depth (422), card data
 ///    (422, 6101);
@@ -147,6 +200,7 @@ pub fn with_layers(routes: Router, state: &AppState) -> anyhow::Result<Router> {
                 .layer(security::cors(&s.cors))
                 .layer(from_fn_with_state(trusted, groups::context))
                 .layer(from_fn_with_state(limits, guard::headers))
+                .layer(from_fn_with_state(state.auth.clone(), bearer::scope))
                 .layer(from_fn_with_state(limiter, ratelimit::middleware))
                 .layer(DefaultBodyLimit::max(http.body_limit_bytes))
                 .layer(from_fn_with_state(limits, guard::body))

@@ -1,4 +1,5 @@
-//! Pure pricing rules: money, GST, coupons, sales, FX and the price breakdown.
+//! Pure rules: money, GST, coupons, sales, FX and the price breakdown; account rules
+//! (email, password policy) in [`account`]; the guest-cart merge rule in [`cart_merge`].
 //!
 //! Nothing here does I/O. Callers load the catalog lines, the sale, the coupon
 //! and its usage counters, the FX rate and the supplier state, call
@@ -55,7 +56,9 @@
 //! silently dropping a discount. Usage counters are atomic in the store; the
 //! rule they implement is [`coupon::usage_allows_one_more`].
 
+pub mod account;
 pub mod allocation;
+pub mod cart_merge;
 pub mod coupon;
 pub mod discount;
 pub mod fx;

@@ -28,6 +28,14 @@ const DEV_DB: &str = "checkout_dev";
 
 pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
     let mut settings = super::load_settings(&global)?;
+    if settings.auth.jwt_secret.is_none() {
+        let random: [u8; 32] = rand::random();
+        settings.auth.jwt_secret = Some(SecretString::from(hex::encode(random)));
+        tracing::warn!(
+            "auth.jwt_secret is not set: using a random one; tokens die with this process \
+             (set CHECKOUT__AUTH__JWT_SECRET to keep them)"
+        );
+    }
     let url = match settings.database_url() {
         Some(url) => url.to_owned(),
         None => resolve_database().await?,
@@ -36,6 +44,8 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
     tracing::info!(database = %redact(&url), "dev database");
     let pool = super::pool(&settings)?;
     store::migrate(&pool).await?;
+    let summary = crate::admin::catalog::import_sample(&pool).await?;
+    tracing::info!(%summary, "sample catalog loaded");
 
     let shutdown = super::shutdown_token();
     let port = listen.port.unwrap_or(settings.http.port);
@@ -52,7 +62,7 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
         tx,
         shutdown.clone(),
     ));
-    let router = api::router(super::app_state(pool, &settings))?.merge(sandbox::router(sandbox));
+    let router = api::router(super::app_state(pool, &settings)?)?.merge(sandbox::router(sandbox));
     let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
     api::serve(listener, router, shutdown.clone(), grace).await?;
     let _ = tokio::time::timeout(grace, async {

@@ -10,7 +10,6 @@ mod serve;
 mod worker;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use anyhow::Context;
 use secrecy::SecretString;
@@ -39,7 +38,8 @@ pub fn load_settings(global: &GlobalArgs) -> anyhow::Result<Settings> {
     Ok(settings)
 }
 
-fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
+/// A lazy pool on the configured database.
+pub fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
     let url = settings.database_url().context(
         "no database configured: set DATABASE_URL, --database-url or CHECKOUT__DATABASE__URL",
     )?;
@@ -89,12 +89,8 @@ async fn health_server(
     }))
 }
 
-fn app_state(pool: PgPool, settings: &Settings) -> api::AppState {
-    api::AppState {
-        pool,
-        settings: Arc::new(settings.clone()),
-        metrics: telemetry::metrics_handle(),
-    }
+fn app_state(pool: PgPool, settings: &Settings) -> anyhow::Result<api::AppState> {
+    api::AppState::new(pool, settings.clone(), telemetry::metrics_handle())
 }
 
 /// `checkout migrate`.

@@ -8,11 +8,13 @@ use crate::{api, store};
 pub async fn serve(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
     let settings = super::load_settings(&global)?;
     let pool = super::pool(&settings)?;
+    // Before migrating or binding, so a missing secret stops start-up at once.
+    let state = super::app_state(pool.clone(), &settings)?;
     store::migrate(&pool).await?;
     let shutdown = super::shutdown_token();
     let port = listen.port.unwrap_or(settings.http.port);
     let listener = super::bind(SocketAddr::new(settings.http.host, port), "api").await?;
-    let router = api::router(super::app_state(pool, &settings))?;
+    let router = api::router(state)?;
     api::serve(
         listener,
         router,

@@ -6,8 +6,16 @@
 //! get) and ours in `migrations/` (tracked in `_checkout_migrations`, so neither set sees
 //! the other's versions as unknown).
 
+pub mod carts;
+pub mod catalog;
+pub mod coupons;
+pub mod fx;
 pub mod idempotency;
+pub mod login_attempts;
 pub mod pings;
+pub mod sales;
+pub mod sessions;
+pub mod users;
 
 use std::time::Duration;
 

@@ -300,11 +300,8 @@ async fn oversized_body_is_413() {
 async fn shutdown_lets_in_flight_requests_finish() {
     let url = format!("{}/postgres", crate::helpers::server_url());
     let settings = crate::helpers::test_settings(&url);
-    let state = api::AppState {
-        pool: checkout::store::pool(&url, &settings.database).unwrap(),
-        settings: std::sync::Arc::new(settings),
-        metrics: checkout::telemetry::metrics_handle(),
-    };
+    let pool = checkout::store::pool(&url, &settings.database).unwrap();
+    let state = api::AppState::new(pool, settings, checkout::telemetry::metrics_handle()).unwrap();
     let router = api::with_layers(Router::new().route("/slow", get(slow)), &state).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -74,8 +74,12 @@ pub fn test_settings(url: &str) -> Settings {
     s.http.shutdown_grace_secs = 2;
     s.worker.heartbeat_secs = 1;
     s.worker.missed_heartbeats = 2;
+    s.auth.jwt_secret = Some(SecretString::from(TEST_JWT_SECRET.to_owned()));
     s
 }
+
+/// The HS256 secret of every test app and of child processes started by [`Proc`].
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123";
 
 #[allow(dead_code)]
 pub struct TestApp {
@@ -99,11 +103,8 @@ impl TestApp {
         configure(&mut settings);
         let pool = store::pool(&db.url, &settings.database).unwrap();
         store::migrate(&pool).await.unwrap();
-        let state = api::AppState {
-            pool: pool.clone(),
-            settings: Arc::new(settings.clone()),
-            metrics: telemetry::metrics_handle(),
-        };
+        let state = api::AppState::new(pool.clone(), settings.clone(), telemetry::metrics_handle())
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
@@ -169,6 +170,7 @@ impl Proc {
             .env("CHECKOUT__WORKER__MISSED_HEARTBEATS", "2")
             .env("CHECKOUT__WORKER__JOB_TIMEOUT_SECS", "30")
             .env("CHECKOUT__LOG__LEVEL", "warn,checkout=info")
+            .env("CHECKOUT__AUTH__JWT_SECRET", TEST_JWT_SECRET)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(if capture {
@@ -280,11 +282,8 @@ impl ProbeServer {
         if with_db {
             store::migrate(&pool).await.unwrap();
         }
-        let state = api::AppState {
-            pool: pool.clone(),
-            settings: Arc::new(settings),
-            metrics: telemetry::metrics_handle(),
-        };
+        let state =
+            api::AppState::new(pool.clone(), settings, telemetry::metrics_handle()).unwrap();
         let router = api::with_layers(routes, &state).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

@@ -3,9 +3,15 @@
 //! sockets; worker tests start real `checkout worker` processes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod admin_catalog;
 mod api;
+mod auth;
+mod cart;
+mod catalog;
 mod cli;
 mod contract;
+mod coupons;
+mod fixtures;
 mod helpers;
 mod idempotency;
 mod limits;

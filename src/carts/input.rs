@@ -1,0 +1,96 @@
+//! Request bodies. Every struct denies unknown fields, so a client can never slip in a
+//! price, total, tax, discount or status.
+
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::BillingAddress;
+use crate::store::catalog::Period;
+
+fn one() -> i64 {
+    1
+}
+
+/// An internship and either a plan or a billing period of it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemInput {
+    /// Program id or slug.
+    pub internship_id: String,
+    /// A plan of that program; or give `period`.
+    #[serde(default)]
+    pub plan_id: Option<Uuid>,
+    /// The billing period, e.g. `{"value": 3, "unit": "month"}`; or give `plan_id`.
+    #[serde(default)]
+    pub period: Option<Period>,
+    /// The cohort (start date) chosen, if any.
+    #[serde(default)]
+    pub cohort_id: Option<Uuid>,
+    /// 1 by default, at most `cart.max_quantity`.
+    #[serde(default = "one")]
+    pub quantity: i64,
+    /// Analytics event(s) appended to the cart's analytics data.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub analytics: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCart {
+    #[serde(default)]
+    pub items: Vec<ItemInput>,
+    /// A running sale applied to the whole cart; unknown or not running -> 2051/2052.
+    #[serde(default)]
+    pub sale_slug: Option<String>,
+    /// Currency to price in (`pricing.default_currency` if absent).
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// The storefront's device id, for guest tracking.
+    #[serde(default)]
+    pub device_id: Option<String>,
+    /// Analytics event(s) appended to the cart's analytics data.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub analytics: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyCoupon {
+    pub code: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BillingAddressInput {
+    /// ISO 3166-1 alpha-2 ("IN").
+    pub country: String,
+    /// Required for India: code ("KA"), GST code ("29") or name.
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub postal_code: Option<String>,
+}
+
+impl From<BillingAddressInput> for BillingAddress {
+    fn from(a: BillingAddressInput) -> Self {
+        BillingAddress {
+            country: a.country,
+            state: a.state,
+            postal_code: a.postal_code,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EstimateRequest {
+    pub cart_token: String,
+    pub billing_address: BillingAddressInput,
+    /// Price in this currency instead of the cart's.
+    #[serde(default)]
+    pub currency: Option<String>,
+}

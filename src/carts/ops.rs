@@ -1,0 +1,354 @@
+//! Cart operations, one per endpoint. Writes run in one transaction holding the cart
+//! row lock (see the module doc of `carts`).
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::input::{ApplyCoupon, CreateCart, EstimateRequest, ItemInput};
+use super::pricing::{CouponMode, PricingContext, coupon_input, parse_currency};
+use super::view::{CartView, Estimate, cart_view};
+use super::{Access, CartError, load_cart, new_token};
+use crate::config::Settings;
+use crate::domain::coupon::normalize_code;
+use crate::domain::{CouponRefusal, SaleRefusal};
+use crate::store::carts::{self, CartRow, NewCart};
+use crate::store::{catalog, coupons, sales};
+
+/// `POST /cart`: validates everything, then creates the cart with its items in one
+/// transaction, so a bad item, sale or currency leaves no cart behind.
+pub async fn create(
+    pool: &PgPool,
+    settings: &Settings,
+    req: CreateCart,
+) -> Result<CartView, CartError> {
+    let now = Utc::now();
+    let currency = match &req.currency {
+        Some(code) => parse_currency(code)?,
+        None => settings
+            .pricing
+            .default_currency()
+            .map_err(|e| anyhow::anyhow!("pricing.default_currency: {e}"))?,
+    };
+    check_device_id(req.device_id.as_deref())?;
+    let mut tx = pool.begin().await?;
+    let sale_id = match &req.sale_slug {
+        Some(slug) => {
+            let stored =
+                sales::find_by_slug(&mut tx, slug)
+                    .await?
+                    .ok_or_else(|| SaleRefusal::Unknown {
+                        slug: slug.trim().to_owned(),
+                    })?;
+            stored.sale.check_running(now)?;
+            Some(stored.id)
+        }
+        None => None,
+    };
+    let token = new_token();
+    let cart = carts::create(
+        &mut tx,
+        &NewCart {
+            token: &token,
+            currency: currency.code(),
+            sale_id,
+            device_id: req.device_id.as_deref(),
+            expires_at: now + settings.cart.ttl(),
+        },
+    )
+    .await?;
+    append_analytics(&mut tx, &cart, settings, req.analytics.as_ref(), now).await?;
+    add(&mut tx, &cart, settings, &req.items).await?;
+    let view = finish_write(&mut tx, cart, settings, now).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// `GET /cart/{token}`: the cart priced now.
+pub async fn get(pool: &PgPool, settings: &Settings, token: &str) -> Result<CartView, CartError> {
+    let mut conn = pool.acquire().await?;
+    let cart = load_cart(&mut conn, token, Access::Read).await?;
+    let items = carts::items(&mut conn, cart.id).await?;
+    let currency = parse_currency(&cart.currency)?;
+    let ctx = PricingContext::load(
+        &mut conn,
+        &cart,
+        &items,
+        &settings.pricing,
+        currency,
+        Utc::now(),
+    )
+    .await?;
+    let priced = ctx.price(None, CouponMode::Lenient)?;
+    let sale_slug = ctx.sale.as_ref().map(|s| s.slug.clone());
+    Ok(cart_view(cart, &items, sale_slug, priced))
+}
+
+/// `POST /cart/{token}/items`.
+pub async fn add_item(
+    pool: &PgPool,
+    settings: &Settings,
+    token: &str,
+    item: ItemInput,
+) -> Result<CartView, CartError> {
+    let now = Utc::now();
+    let mut tx = pool.begin().await?;
+    let cart = load_cart(&mut tx, token, Access::Write).await?;
+    append_analytics(&mut tx, &cart, settings, item.analytics.as_ref(), now).await?;
+    add(&mut tx, &cart, settings, std::slice::from_ref(&item)).await?;
+    let view = finish_write(&mut tx, cart, settings, now).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// `PUT /cart/{token}/plan/{plan_id}`: moves the item of that plan's program to it.
+pub async fn switch_plan(
+    pool: &PgPool,
+    settings: &Settings,
+    token: &str,
+    plan_id: Uuid,
+) -> Result<CartView, CartError> {
+    let now = Utc::now();
+    let mut tx = pool.begin().await?;
+    let cart = load_cart(&mut tx, token, Access::Write).await?;
+    let plan = catalog::find_plan(&mut tx, plan_id)
+        .await?
+        .ok_or_else(|| CartError::PlanNotFound(plan_id.to_string()))?;
+    let program = catalog::find_program(&mut tx, &plan.program_id.to_string())
+        .await?
+        .ok_or_else(|| CartError::ProgramNotFound(plan.program_id.to_string()))?;
+    if !program.is_active() {
+        return Err(CartError::ProgramArchived(program.slug));
+    }
+    let quantity = carts::switch_plan(&mut tx, cart.id, program.id, plan.id)
+        .await?
+        .ok_or_else(|| CartError::ItemNotFound(format!("for internship {}", program.slug)))?;
+    check_quantity(i64::from(quantity), settings)?;
+    let view = finish_write(&mut tx, cart, settings, now).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// `DELETE /cart/{token}/item/{item_id}`.
+pub async fn remove_item(
+    pool: &PgPool,
+    settings: &Settings,
+    token: &str,
+    item_id: Uuid,
+) -> Result<CartView, CartError> {
+    let now = Utc::now();
+    let mut tx = pool.begin().await?;
+    let cart = load_cart(&mut tx, token, Access::Write).await?;
+    if !carts::remove_item(&mut tx, cart.id, item_id).await? {
+        return Err(CartError::ItemNotFound(item_id.to_string()));
+    }
+    let view = finish_write(&mut tx, cart, settings, now).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// `POST /cart/{token}/coupon`: checks the coupon against the cart now (every refusal
+/// is an error with its own code) and records it. It is not redeemed: orders do that.
+/// One coupon per cart: another code must be removed first (2040); the same code again
+/// is accepted.
+pub async fn apply_coupon(
+    pool: &PgPool,
+    settings: &Settings,
+    token: &str,
+    req: ApplyCoupon,
+) -> Result<CartView, CartError> {
+    let now = Utc::now();
+    let mut tx = pool.begin().await?;
+    let mut cart = load_cart(&mut tx, token, Access::Write).await?;
+    let stored =
+        coupons::find(&mut tx, &req.code)
+            .await?
+            .ok_or_else(|| CouponRefusal::NotFound {
+                code: normalize_code(&req.code),
+            })?;
+    if let Some(applied) = &cart.coupon_code
+        && *applied != stored.coupon.code
+    {
+        return Err(CouponRefusal::OneCouponPerCart {
+            applied: applied.clone(),
+        }
+        .into());
+    }
+    let items = carts::items(&mut tx, cart.id).await?;
+    let currency = parse_currency(&cart.currency)?;
+    let input = coupon_input(&mut tx, &stored, cart.user_id).await?;
+    PricingContext::load(&mut tx, &cart, &items, &settings.pricing, currency, now)
+        .await?
+        .with_coupon(Some(input))
+        .price(None, CouponMode::Strict)?;
+    carts::set_coupon(&mut tx, cart.id, Some(&stored.coupon.code)).await?;
+    cart.coupon_code = Some(stored.coupon.code);
+    let view = finish_write(&mut tx, cart, settings, now).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// `DELETE /cart/{token}/coupon`: idempotent.
+pub async fn remove_coupon(
+    pool: &PgPool,
+    settings: &Settings,
+    token: &str,
+) -> Result<CartView, CartError> {
+    let now = Utc::now();
+    let mut tx = pool.begin().await?;
+    let mut cart = load_cart(&mut tx, token, Access::Write).await?;
+    carts::set_coupon(&mut tx, cart.id, None).await?;
+    cart.coupon_code = None;
+    let view = finish_write(&mut tx, cart, settings, now).await?;
+    tx.commit().await?;
+    Ok(view)
+}
+
+/// `POST /cart/estimate`: the full breakdown for a billing address, optionally in
+/// another currency. Reads only.
+pub async fn estimate(
+    pool: &PgPool,
+    settings: &Settings,
+    req: EstimateRequest,
+) -> Result<Estimate, CartError> {
+    let mut conn = pool.acquire().await?;
+    let cart = load_cart(&mut conn, &req.cart_token, Access::Read).await?;
+    let currency = parse_currency(req.currency.as_deref().unwrap_or(&cart.currency))?;
+    let items = carts::items(&mut conn, cart.id).await?;
+    let ctx = PricingContext::load(
+        &mut conn,
+        &cart,
+        &items,
+        &settings.pricing,
+        currency,
+        Utc::now(),
+    )
+    .await?;
+    let priced = ctx.price(Some(req.billing_address.into()), CouponMode::Lenient)?;
+    Ok(Estimate {
+        cart_token: cart.token,
+        status: cart.status,
+        currency: currency.code().to_owned(),
+        pricing: priced.breakdown,
+        notices: priced.notices,
+    })
+}
+
+/// Adds items to a locked cart, enforcing the quantity and item-count limits.
+async fn add(
+    conn: &mut PgConnection,
+    cart: &CartRow,
+    settings: &Settings,
+    items: &[ItemInput],
+) -> Result<(), CartError> {
+    for item in items {
+        check_quantity(item.quantity, settings)?;
+        let (program_id, plan_id, cohort_id) = resolve(conn, item).await?;
+        let quantity = i32::try_from(item.quantity).unwrap_or(i32::MAX);
+        let total =
+            carts::add_item(conn, cart.id, program_id, plan_id, cohort_id, quantity).await?;
+        check_quantity(i64::from(total), settings)?;
+    }
+    let max = settings.cart.max_items;
+    if carts::count_items(conn, cart.id).await? > i64::from(max) {
+        return Err(CartError::TooManyItems { max });
+    }
+    Ok(())
+}
+
+fn check_quantity(quantity: i64, settings: &Settings) -> Result<(), CartError> {
+    let max = settings.cart.max_quantity;
+    if quantity < 1 || quantity > i64::from(max) {
+        return Err(CartError::InvalidQuantity { quantity, max });
+    }
+    Ok(())
+}
+
+fn check_device_id(device_id: Option<&str>) -> Result<(), CartError> {
+    if device_id.is_some_and(|d| d.chars().count() > 255) {
+        return Err(CartError::Invalid(vec![
+            "device_id: at most 255 characters".into(),
+        ]));
+    }
+    Ok(())
+}
+
+/// Program, plan and cohort of an item, from the catalog.
+async fn resolve(
+    conn: &mut PgConnection,
+    item: &ItemInput,
+) -> Result<(Uuid, Uuid, Option<Uuid>), CartError> {
+    let program = catalog::find_program(conn, &item.internship_id)
+        .await?
+        .ok_or_else(|| CartError::ProgramNotFound(item.internship_id.clone()))?;
+    if !program.is_active() {
+        return Err(CartError::ProgramArchived(program.slug));
+    }
+    let plan = match (item.plan_id, item.period) {
+        (Some(id), None) => catalog::find_plan(conn, id)
+            .await?
+            .filter(|p| p.program_id == program.id)
+            .ok_or_else(|| CartError::PlanNotFound(id.to_string()))?,
+        (None, Some(period)) => catalog::find_plan_by_period(conn, program.id, period)
+            .await?
+            .ok_or_else(|| CartError::PlanNotFound(format!("{period} of {}", program.slug)))?,
+        _ => {
+            return Err(CartError::Invalid(vec![
+                "items: give either plan_id or period".into(),
+            ]));
+        }
+    };
+    let cohort_id = match item.cohort_id {
+        Some(id) => Some(
+            catalog::find_cohort(conn, id)
+                .await?
+                .filter(|c| c.program_id == program.id)
+                .ok_or_else(|| CartError::CohortNotFound(id.to_string()))?
+                .id,
+        ),
+        None => None,
+    };
+    Ok((program.id, plan.id, cohort_id))
+}
+
+/// Appends the request's analytics event(s), stamped with the time received.
+async fn append_analytics(
+    conn: &mut PgConnection,
+    cart: &CartRow,
+    settings: &Settings,
+    analytics: Option<&Value>,
+    now: DateTime<Utc>,
+) -> Result<(), CartError> {
+    let events: Vec<Value> = match analytics {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Array(events)) => events.clone(),
+        Some(event) => vec![event.clone()],
+    };
+    let stamped: Vec<Value> = events
+        .into_iter()
+        .map(|data| json!({"received_at": now, "data": data}))
+        .collect();
+    carts::append_analytics(conn, cart.id, &stamped, settings.cart.max_analytics_events).await?;
+    Ok(())
+}
+
+/// Ends every write: prices the cart from the catalog (a coupon that stopped applying
+/// is kept on the cart and reported in `notices`), stores status, pricing, a renewed
+/// expiry and the next version, and returns the view.
+pub async fn finish_write(
+    conn: &mut PgConnection,
+    cart: CartRow,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<CartView, CartError> {
+    let items = carts::items(conn, cart.id).await?;
+    let currency = parse_currency(&cart.currency)?;
+    let ctx = PricingContext::load(conn, &cart, &items, &settings.pricing, currency, now).await?;
+    let priced = ctx.price(None, CouponMode::Lenient)?;
+    let status = if items.is_empty() { "draft" } else { "active" };
+    let pricing = serde_json::to_value(&priced.breakdown).map_err(anyhow::Error::from)?;
+    let saved = carts::save(conn, cart.id, status, &pricing, now + settings.cart.ttl()).await?;
+    let sale_slug = ctx.sale.as_ref().map(|s| s.slug.clone());
+    Ok(cart_view(saved, &items, sale_slug, priced))
+}

@@ -1,0 +1,246 @@
+//! Carts and cart items. Every cart read goes through [`load`], called only by
+//! `carts::load_cart`, where access rules (expiry, read-only, ownership) live.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct CartRow {
+    pub id: Uuid,
+    pub token: String,
+    pub user_id: Option<Uuid>,
+    /// draft | active | expired | converted
+    pub status: String,
+    pub currency: String,
+    pub sale_id: Option<Uuid>,
+    pub coupon_code: Option<String>,
+    pub device_id: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+}
+
+const CART_COLS: &str = "id, token, user_id, status, currency, sale_id, coupon_code, device_id, \
+    expires_at, created_at, updated_at, version";
+
+/// An item with the catalog facts pricing needs.
+#[derive(Debug, Clone, FromRow)]
+pub struct ItemRow {
+    pub id: Uuid,
+    pub program_id: Uuid,
+    pub program_slug: String,
+    pub program_title: String,
+    pub plan_id: Uuid,
+    pub period_value: i32,
+    pub period_unit: String,
+    pub price_minor: i64,
+    pub tax_inclusive: bool,
+    pub cohort_id: Option<Uuid>,
+    pub quantity: i32,
+}
+
+/// What a new cart starts with.
+pub struct NewCart<'a> {
+    pub token: &'a str,
+    pub currency: &'a str,
+    pub sale_id: Option<Uuid>,
+    pub device_id: Option<&'a str>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn create(conn: &mut PgConnection, new: &NewCart<'_>) -> sqlx::Result<CartRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "insert into carts (id, token, currency, sale_id, device_id, expires_at)
+         values ($1, $2, $3, $4, $5, $6) returning {CART_COLS}"
+    )))
+    .bind(Uuid::now_v7())
+    .bind(new.token)
+    .bind(new.currency)
+    .bind(new.sale_id)
+    .bind(new.device_id)
+    .bind(new.expires_at)
+    .fetch_one(conn)
+    .await
+}
+
+/// The cart with this token; `for_update` locks its row until the transaction ends,
+/// which serialises every write to one cart (no lost items).
+pub async fn load(
+    conn: &mut PgConnection,
+    token: &str,
+    for_update: bool,
+) -> sqlx::Result<Option<CartRow>> {
+    let lock = if for_update { "for update" } else { "" };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {CART_COLS} from carts where token = $1 {lock}"
+    )))
+    .bind(token)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Items in the order they were added.
+pub async fn items(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<Vec<ItemRow>> {
+    sqlx::query_as(
+        "select i.id, i.program_id, p.slug as program_slug, p.title as program_title,
+             i.plan_id, pl.period_value, pl.period_unit, pl.price_minor, pl.tax_inclusive,
+             i.cohort_id, i.quantity
+         from cart_items i
+         join programs p on p.id = i.program_id
+         join plans pl on pl.id = i.plan_id
+         where i.cart_id = $1
+         order by i.id",
+    )
+    .bind(cart_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Adds `quantity` of a program's plan: a new item, or more of the existing one (one
+/// row per program and plan; a cohort given now replaces the earlier choice). Returns
+/// the item's quantity afterwards.
+pub async fn add_item(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+    program_id: Uuid,
+    plan_id: Uuid,
+    cohort_id: Option<Uuid>,
+    quantity: i32,
+) -> sqlx::Result<i32> {
+    sqlx::query_scalar(
+        "insert into cart_items as i (id, cart_id, program_id, plan_id, cohort_id, quantity)
+         values ($1, $2, $3, $4, $5, $6)
+         on conflict (cart_id, program_id, plan_id) do update
+             set quantity = i.quantity + excluded.quantity,
+                 cohort_id = coalesce(excluded.cohort_id, i.cohort_id)
+         returning quantity",
+    )
+    .bind(Uuid::now_v7())
+    .bind(cart_id)
+    .bind(program_id)
+    .bind(plan_id)
+    .bind(cohort_id)
+    .bind(quantity)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn count_items(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from cart_items where cart_id = $1")
+        .bind(cart_id)
+        .fetch_one(conn)
+        .await
+}
+
+/// Removes one item; false when the cart has no such item.
+pub async fn remove_item(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+    item_id: Uuid,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query("delete from cart_items where cart_id = $1 and id = $2")
+        .bind(cart_id)
+        .bind(item_id)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+/// Moves the cart's items of `program_id` to `plan_id`, merging them into the earliest
+/// one (quantities add up). Returns the merged quantity, or None when the cart has no
+/// item of that program.
+pub async fn switch_plan(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+    program_id: Uuid,
+    plan_id: Uuid,
+) -> sqlx::Result<Option<i32>> {
+    let rows: Vec<(Uuid, i32)> = sqlx::query_as(
+        "select id, quantity from cart_items where cart_id = $1 and program_id = $2 order by id",
+    )
+    .bind(cart_id)
+    .bind(program_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let Some((keep, _)) = rows.first().copied() else {
+        return Ok(None);
+    };
+    let total: i32 = rows.iter().map(|(_, q)| *q).fold(0, i32::saturating_add);
+    sqlx::query("delete from cart_items where cart_id = $1 and program_id = $2 and id <> $3")
+        .bind(cart_id)
+        .bind(program_id)
+        .bind(keep)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("update cart_items set plan_id = $2, quantity = $3 where id = $1")
+        .bind(keep)
+        .bind(plan_id)
+        .bind(total)
+        .execute(&mut *conn)
+        .await?;
+    Ok(Some(total))
+}
+
+/// Appends analytics events, keeping the newest `keep`.
+pub async fn append_analytics(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+    events: &[Value],
+    keep: u32,
+) -> sqlx::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "update carts set analytics_data = (
+             select coalesce(jsonb_agg(e order by n), '[]'::jsonb) from (
+                 select e, n from jsonb_array_elements(analytics_data || $2::jsonb)
+                     with ordinality as t(e, n)
+                 order by n desc limit $3
+             ) newest)
+         where id = $1",
+    )
+    .bind(cart_id)
+    .bind(Value::Array(events.to_vec()))
+    .bind(i64::from(keep))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_coupon(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+    code: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query("update carts set coupon_code = $2 where id = $1")
+        .bind(cart_id)
+        .bind(code)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends a write: status from the items, the fresh pricing, a renewed expiry and the
+/// next version.
+pub async fn save(
+    conn: &mut PgConnection,
+    cart_id: Uuid,
+    status: &str,
+    pricing: &Value,
+    expires_at: DateTime<Utc>,
+) -> sqlx::Result<CartRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "update carts set status = $2, pricing = $3, expires_at = $4, version = version + 1
+         where id = $1 returning {CART_COLS}"
+    )))
+    .bind(cart_id)
+    .bind(status)
+    .bind(pricing)
+    .bind(expires_at)
+    .fetch_one(conn)
+    .await
+}

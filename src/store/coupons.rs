@@ -1,0 +1,303 @@
+//! Coupons and their usage counters.
+//!
+//! Applying a coupon to a cart only reads; orders redeem with [`use_one`] and give a
+//! redemption back with [`give_back`]. Each counter changes in one guarded `update`
+//! (the rule of [`crate::domain::usage_allows_one_more`] in SQL), so a limit of 1 under
+//! any number of concurrent redemptions is used exactly once.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::{FromRow, PgConnection};
+use uuid::Uuid;
+
+use crate::domain::coupon::normalize_code;
+use crate::domain::{Coupon, CouponRefusal, CouponUsage, DiscountKind};
+
+/// A stored coupon: the domain definition plus what only the store knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCoupon {
+    pub coupon: Coupon,
+    pub description: String,
+    pub listed: bool,
+    pub used_count: u32,
+}
+
+#[derive(FromRow)]
+struct Row {
+    code: String,
+    description: String,
+    kind: String,
+    percent: Option<Decimal>,
+    fixed_minor: Option<i64>,
+    min_subtotal: Option<i64>,
+    max_discount: Option<i64>,
+    valid_from: Option<DateTime<Utc>>,
+    valid_until: Option<DateTime<Utc>>,
+    global_limit: Option<i32>,
+    per_user_limit: Option<i32>,
+    program_ids: Vec<Uuid>,
+    plan_ids: Vec<Uuid>,
+    first_order_only: bool,
+    active: bool,
+    listed: bool,
+    used_count: i32,
+}
+
+const COLS: &str = "code, description, kind, percent, fixed_minor, min_subtotal, max_discount, \
+    valid_from, valid_until, global_limit, per_user_limit, program_ids, plan_ids, \
+    first_order_only, active, listed, used_count";
+
+fn count(v: i32) -> u32 {
+    u32::try_from(v).unwrap_or(0)
+}
+
+/// Splits a discount into the (kind, percent, fixed_minor) columns.
+pub fn discount_columns(kind: &DiscountKind) -> (&'static str, Option<Decimal>, Option<i64>) {
+    match *kind {
+        DiscountKind::Percent(p) => ("percent", Some(p), None),
+        DiscountKind::Fixed(f) => ("fixed", None, Some(f)),
+    }
+}
+
+/// The discount from its columns (the table's checks guarantee one is set).
+pub fn discount_from_columns(
+    kind: &str,
+    percent: Option<Decimal>,
+    fixed: Option<i64>,
+) -> DiscountKind {
+    match (kind, percent) {
+        ("percent", Some(p)) => DiscountKind::Percent(p),
+        _ => DiscountKind::Fixed(fixed.unwrap_or(0)),
+    }
+}
+
+impl From<Row> for StoredCoupon {
+    fn from(r: Row) -> Self {
+        StoredCoupon {
+            coupon: Coupon {
+                code: r.code,
+                kind: discount_from_columns(&r.kind, r.percent, r.fixed_minor),
+                min_subtotal: r.min_subtotal,
+                max_discount: r.max_discount,
+                valid_from: r.valid_from,
+                valid_until: r.valid_until,
+                global_limit: r.global_limit.map(count),
+                per_user_limit: r.per_user_limit.map(count),
+                program_ids: r.program_ids,
+                plan_ids: r.plan_ids,
+                first_order_only: r.first_order_only,
+                active: r.active,
+            },
+            description: r.description,
+            listed: r.listed,
+            used_count: count(r.used_count),
+        }
+    }
+}
+
+/// A coupon by code as typed (case and surrounding spaces ignored).
+pub async fn find(conn: &mut PgConnection, code: &str) -> sqlx::Result<Option<StoredCoupon>> {
+    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS} from coupons where code = $1"
+    )))
+    .bind(normalize_code(code))
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(Into::into))
+}
+
+/// Listed coupons that are active and inside their window at `now`.
+pub async fn listed_now(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<StoredCoupon>> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS} from coupons
+         where listed and active and (valid_from is null or valid_from <= $1)
+             and (valid_until is null or valid_until > $1)
+         order by code"
+    )))
+    .bind(now)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+pub async fn all(conn: &mut PgConnection) -> sqlx::Result<Vec<StoredCoupon>> {
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS} from coupons order by code"
+    )))
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// The counters pricing needs. A guest (`user` None) has no per-user figures, so
+/// coupons limited per user or to first orders ask the student to log in.
+/// `user_has_prior_orders` is `Some(false)` for a user until orders exist (a later
+/// change reads it from the orders table).
+pub async fn usage(
+    conn: &mut PgConnection,
+    stored: &StoredCoupon,
+    user: Option<Uuid>,
+) -> sqlx::Result<CouponUsage> {
+    let user_used = match user {
+        Some(user) => {
+            let used: Option<i32> = sqlx::query_scalar(
+                "select used_count from coupon_user_uses where code = $1 and user_id = $2",
+            )
+            .bind(&stored.coupon.code)
+            .bind(user)
+            .fetch_optional(&mut *conn)
+            .await?;
+            Some(count(used.unwrap_or(0)))
+        }
+        None => None,
+    };
+    Ok(CouponUsage {
+        global_used: stored.used_count,
+        user_used,
+        user_has_prior_orders: user.map(|_| false),
+    })
+}
+
+/// Redeems one use of `code` (for `user` when given): the global counter, then the
+/// user's, each in one guarded statement. Run it in the order's transaction. When the
+/// user's limit refuses, the global use just taken is given back before returning, so
+/// a refusal leaves both counters as they were even if the caller commits.
+pub async fn use_one(
+    conn: &mut PgConnection,
+    code: &str,
+    user: Option<Uuid>,
+) -> Result<(), UseError> {
+    let code = normalize_code(code);
+    let taken: Option<i32> = sqlx::query_scalar(
+        "update coupons set used_count = used_count + 1
+         where code = $1 and (global_limit is null or used_count < global_limit)
+         returning used_count",
+    )
+    .bind(&code)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if taken.is_none() {
+        let exists: bool =
+            sqlx::query_scalar("select exists(select 1 from coupons where code = $1)")
+                .bind(&code)
+                .fetch_one(&mut *conn)
+                .await?;
+        return Err(if exists {
+            UseError::Refused(CouponRefusal::UsageLimitReached)
+        } else {
+            UseError::Refused(CouponRefusal::NotFound { code })
+        });
+    }
+    let Some(user) = user else { return Ok(()) };
+    // Insert the first use, or add one while below the limit; a zero limit never
+    // inserts. No row back = the user's limit is reached.
+    let user_taken: Option<i32> = sqlx::query_scalar(
+        "insert into coupon_user_uses as u (code, user_id, used_count)
+         select c.code, $2, 1 from coupons c
+         where c.code = $1 and (c.per_user_limit is null or c.per_user_limit > 0)
+         on conflict (code, user_id) do update set used_count = u.used_count + 1
+         where (select c.per_user_limit from coupons c where c.code = u.code) is null
+             or u.used_count < (select c.per_user_limit from coupons c where c.code = u.code)
+         returning used_count",
+    )
+    .bind(&code)
+    .bind(user)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if user_taken.is_none() {
+        give_back_global(conn, &code).await?;
+        let limit: Option<i32> =
+            sqlx::query_scalar("select per_user_limit from coupons where code = $1")
+                .bind(&code)
+                .fetch_one(&mut *conn)
+                .await?;
+        return Err(UseError::Refused(CouponRefusal::PerUserLimitReached {
+            limit: limit.map_or(0, count),
+        }));
+    }
+    Ok(())
+}
+
+/// Gives back one use taken by [`use_one`] (compensation of a failed order). Counters
+/// never go below zero. Not idempotent by itself: the caller (a saga step that runs at
+/// least once) records that it gave the use back in the same transaction.
+pub async fn give_back(
+    conn: &mut PgConnection,
+    code: &str,
+    user: Option<Uuid>,
+) -> sqlx::Result<()> {
+    let code = normalize_code(code);
+    give_back_global(conn, &code).await?;
+    if let Some(user) = user {
+        sqlx::query(
+            "update coupon_user_uses set used_count = used_count - 1
+             where code = $1 and user_id = $2 and used_count > 0",
+        )
+        .bind(&code)
+        .bind(user)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn give_back_global(conn: &mut PgConnection, code: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "update coupons set used_count = used_count - 1 where code = $1 and used_count > 0",
+    )
+    .bind(code)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Why [`use_one`] did not redeem.
+#[derive(Debug, thiserror::Error)]
+pub enum UseError {
+    #[error(transparent)]
+    Refused(CouponRefusal),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Inserts or updates a coupon definition by code; the usage counters are kept.
+pub async fn upsert(conn: &mut PgConnection, c: &StoredCoupon) -> sqlx::Result<()> {
+    let (kind, percent, fixed) = discount_columns(&c.coupon.kind);
+    let limit = |v: Option<u32>| v.map(|v| i32::try_from(v).unwrap_or(i32::MAX));
+    sqlx::query(
+        "insert into coupons (code, description, kind, percent, fixed_minor, min_subtotal,
+             max_discount, valid_from, valid_until, global_limit, per_user_limit, program_ids,
+             plan_ids, first_order_only, active, listed)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+         on conflict (code) do update set description = excluded.description,
+             kind = excluded.kind, percent = excluded.percent,
+             fixed_minor = excluded.fixed_minor, min_subtotal = excluded.min_subtotal,
+             max_discount = excluded.max_discount, valid_from = excluded.valid_from,
+             valid_until = excluded.valid_until, global_limit = excluded.global_limit,
+             per_user_limit = excluded.per_user_limit, program_ids = excluded.program_ids,
+             plan_ids = excluded.plan_ids, first_order_only = excluded.first_order_only,
+             active = excluded.active, listed = excluded.listed",
+    )
+    .bind(normalize_code(&c.coupon.code))
+    .bind(&c.description)
+    .bind(kind)
+    .bind(percent)
+    .bind(fixed)
+    .bind(c.coupon.min_subtotal)
+    .bind(c.coupon.max_discount)
+    .bind(c.coupon.valid_from)
+    .bind(c.coupon.valid_until)
+    .bind(limit(c.coupon.global_limit))
+    .bind(limit(c.coupon.per_user_limit))
+    .bind(&c.coupon.program_ids)
+    .bind(&c.coupon.plan_ids)
+    .bind(c.coupon.first_order_only)
+    .bind(c.coupon.active)
+    .bind(c.listed)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
