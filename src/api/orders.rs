@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::AppState;
-use super::caller::Caller;
+use super::bearer::Caller;
 use super::envelope::{Envelope, Reply};
 use super::error::{ApiError, ApiResult, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath};

@@ -126,18 +126,15 @@ pub async fn by_cart(conn: &mut PgConnection, cart_token: &str) -> sqlx::Result<
     .await
 }
 
-/// Freezes the price snapshot and the amounts copied from it. Only once: a second
-/// `price` run finds the snapshot and leaves it alone.
+/// Freezes the immutable price snapshot and the amounts copied from it. Only once: a
+/// second `price` run finds the snapshot and leaves it alone.
 pub async fn freeze_price(
     conn: &mut PgConnection,
     id: Uuid,
-    snapshot: &Value,
-    currency: &str,
-    subtotal: i64,
-    discount: i64,
-    tax: i64,
-    total: i64,
+    breakdown: &crate::domain::PriceBreakdown,
 ) -> sqlx::Result<()> {
+    let snapshot = serde_json::to_value(breakdown).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let t = &breakdown.totals;
     sqlx::query(
         "update orders set price_snapshot = $2, currency = $3, subtotal = $4, discount = $5,
                 tax = $6, total = $7
@@ -145,11 +142,11 @@ pub async fn freeze_price(
     )
     .bind(id)
     .bind(snapshot)
-    .bind(currency)
-    .bind(subtotal)
-    .bind(discount)
-    .bind(tax)
-    .bind(total)
+    .bind(breakdown.currency.code())
+    .bind(t.subtotal)
+    .bind(t.discount)
+    .bind(t.tax.unwrap_or(0))
+    .bind(t.total)
     .execute(conn)
     .await?;
     Ok(())

@@ -46,8 +46,8 @@ pub async fn webhook(
     };
     let payment_status = event
         .status
-        .map(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)))
-        .flatten();
+        .and_then(|s| serde_json::to_value(s).ok())
+        .and_then(|v| v.as_str().map(str::to_owned));
     let stored = webhooks::insert(
         conn,
         &webhooks::NewEvent {

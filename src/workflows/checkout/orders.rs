@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 use super::runner::enqueue_step;
 use crate::api::AppState;
-use crate::api::caller::Caller;
+use crate::api::bearer::Caller;
 use crate::api::error::{ApiError, ApiResult};
+use crate::carts::CartError;
 use crate::domain::order::{OrderStatus, Step};
 use crate::gateways::GatewayKind;
 use crate::store::{enrollments, holds, orders, payments, sagas};
@@ -52,7 +53,7 @@ pub async fn create(state: &AppState, caller: &Caller, req: OrderRequest) -> Api
         let existing = orders::by_cart(&mut tx, &req.cart_token).await?;
         return match existing {
             Some(o) if o.user_id == caller.user_id() => Ok((o.id, false)),
-            _ => Err(ApiError::CartConverted),
+            _ => Err(CartError::Converted.into()),
         };
     }
     // Price now so a cart that cannot be priced (coupon no longer valid, FX rate
@@ -60,7 +61,8 @@ pub async fn create(state: &AppState, caller: &Caller, req: OrderRequest) -> Api
     cart_pricing::price_cart(&mut tx, &req.cart_token, &req.billing_address, caller.user_id(), &state.settings)
         .await?;
     let order_id = Uuid::now_v7();
-    let order_token = crate::api::tokens::random_token();
+    // 192 bits in 32 characters: Razorpay's `receipt` holds at most 40
+    let order_token = crate::carts::random_token(24);
     let correlation_id = crate::api::correlation::current();
     let inserted = orders::insert(
         &mut tx,
@@ -82,7 +84,7 @@ pub async fn create(state: &AppState, caller: &Caller, req: OrderRequest) -> Api
         let existing = orders::by_cart(&mut tx, &req.cart_token).await?;
         return match existing {
             Some(o) if o.user_id == caller.user_id() => Ok((o.id, false)),
-            _ => Err(ApiError::CartConverted),
+            _ => Err(CartError::Converted.into()),
         };
     }
     cart_pricing::freeze_cart(&mut tx, &req.cart_token, caller.user_id()).await?;

@@ -47,18 +47,7 @@ async fn freeze(
     order_id: Uuid,
     b: &PriceBreakdown,
 ) -> Result<(), StepError> {
-    let snapshot = serde_json::to_value(b).map_err(anyhow::Error::from)?;
-    orders::freeze_price(
-        conn,
-        order_id,
-        &snapshot,
-        b.currency.code(),
-        b.totals.subtotal,
-        b.totals.discount,
-        b.totals.tax.unwrap_or(0),
-        b.totals.total,
-    )
-    .await?;
+    orders::freeze_price(conn, order_id, b).await?;
     outbox::record(
         conn,
         order_id,

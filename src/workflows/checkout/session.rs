@@ -8,9 +8,10 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::prepare::skip;
-use super::runner::{Outcome, StepError, StepResult, begin, enqueue_step_at};
+use super::runner::{Failure, Outcome, StepError, StepResult, begin, enqueue_step_at};
+use crate::api::error::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
-use crate::gateways::{CreateSession, GatewayKind, Gateways, PaymentSession};
+use crate::gateways::{CreateSession, GatewayError, GatewayKind, Gateways, PaymentSession};
 use crate::store::{orders, outbox, payments, sagas};
 use crate::workers::jobs::JobContext;
 
@@ -64,12 +65,22 @@ pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     }
     let Some(session) = report.session().cloned() else {
         tx.commit().await?;
-        let error = report
-            .into_result()
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_else(|| "no gateway configured".into());
-        return Err(StepError::Gateway(error));
+        return match report.into_result() {
+            // an outage (timeouts, 5xx, open breakers): retry later with backoff
+            Err(e) if e.is_retryable() || matches!(e, GatewayError::CircuitOpen { .. }) => {
+                Err(StepError::Gateway(e.to_string()))
+            }
+            // refused for good (bad request, auth, no gateway): retrying cannot help
+            Err(e) => Ok((
+                ctx.pool.begin().await?,
+                Outcome::Fail(Failure::new(
+                    OrderStatus::Failed,
+                    ErrorCode::GatewayRefused.as_u32(),
+                    format!("the payment gateway refused the session: {e}"),
+                )),
+            )),
+            Ok(_) => Err(StepError::Gateway("no session created".into())),
+        };
     };
     tx.commit().await?;
 
@@ -106,7 +117,7 @@ async fn record(
     order_id: Uuid,
     session: &PaymentSession,
 ) -> Result<(), StepError> {
-    let token = crate::api::tokens::random_token();
+    let token = crate::carts::random_token(24);
     let expires_at = session.expires_at.unwrap_or_else(Utc::now);
     payments::record_session(
         conn,
