@@ -7,6 +7,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::AppState;
+use super::bearer::Caller;
 use super::envelope::{Envelope, Reply};
 use super::error::{ApiResult, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath};
@@ -37,10 +38,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 422, description = "1005, 1006, 1104, 2001, 2002, 2051, 2052, 9002", body = ErrorEnvelope)))]
 async fn create(
     State(state): State<AppState>,
+    caller: Option<Caller>,
     ApiJson(body): ApiJson<CreateCart>,
 ) -> ApiResult<Reply<CartView>> {
     Ok(Reply::created(
-        ops::create(&state.pool, &state.settings, body).await?,
+        ops::create(&state.pool, &state.settings, body, viewer(&caller)).await?,
     ))
 }
 
@@ -52,9 +54,10 @@ async fn create(
         (status = 422, description = "as POST /api/v1/cart", body = ErrorEnvelope)))]
 async fn create_via_proxy_path(
     state: State<AppState>,
+    caller: Option<Caller>,
     body: ApiJson<CreateCart>,
 ) -> ApiResult<Reply<CartView>> {
-    create(state, body).await
+    create(state, caller, body).await
 }
 
 /// The cart, priced now from the catalog.
@@ -66,10 +69,11 @@ async fn create_via_proxy_path(
         (status = 410, description = "1002 cart expired", body = ErrorEnvelope)))]
 async fn get(
     State(state): State<AppState>,
+    caller: Option<Caller>,
     ApiPath(token): ApiPath<String>,
 ) -> ApiResult<Reply<CartView>> {
     Ok(Reply::ok(
-        ops::get(&state.pool, &state.settings, &token).await?,
+        ops::get(&state.pool, &state.settings, &token, viewer(&caller)).await?,
     ))
 }
 
@@ -83,11 +87,12 @@ async fn get(
         (status = 422, description = "1005 too many items, 1006 invalid quantity, 1104", body = ErrorEnvelope)))]
 async fn add_item(
     State(state): State<AppState>,
+    caller: Option<Caller>,
     ApiPath(token): ApiPath<String>,
     ApiJson(body): ApiJson<ItemInput>,
 ) -> ApiResult<Reply<CartView>> {
     Ok(Reply::ok(
-        ops::add_item(&state.pool, &state.settings, &token, body).await?,
+        ops::add_item(&state.pool, &state.settings, &token, body, viewer(&caller)).await?,
     ))
 }
 
@@ -99,10 +104,18 @@ async fn add_item(
         (status = 404, description = "1001, 1004 no item of that program, 1102", body = ErrorEnvelope)))]
 async fn switch_plan(
     State(state): State<AppState>,
+    caller: Option<Caller>,
     ApiPath((token, plan_id)): ApiPath<(String, Uuid)>,
 ) -> ApiResult<Reply<CartView>> {
     Ok(Reply::ok(
-        ops::switch_plan(&state.pool, &state.settings, &token, plan_id).await?,
+        ops::switch_plan(
+            &state.pool,
+            &state.settings,
+            &token,
+            plan_id,
+            viewer(&caller),
+        )
+        .await?,
     ))
 }
 
@@ -114,10 +127,18 @@ async fn switch_plan(
         (status = 404, description = "1001, 1004", body = ErrorEnvelope)))]
 async fn remove_item(
     State(state): State<AppState>,
+    caller: Option<Caller>,
     ApiPath((token, item_id)): ApiPath<(String, Uuid)>,
 ) -> ApiResult<Reply<CartView>> {
     Ok(Reply::ok(
-        ops::remove_item(&state.pool, &state.settings, &token, item_id).await?,
+        ops::remove_item(
+            &state.pool,
+            &state.settings,
+            &token,
+            item_id,
+            viewer(&caller),
+        )
+        .await?,
     ))
 }
 
@@ -129,11 +150,12 @@ async fn remove_item(
         (status = 422, description = "2004 unknown coupon, 2040-2050 refusals", body = ErrorEnvelope)))]
 async fn apply_coupon(
     State(state): State<AppState>,
+    caller: Option<Caller>,
     ApiPath(token): ApiPath<String>,
     ApiJson(body): ApiJson<ApplyCoupon>,
 ) -> ApiResult<Reply<CartView>> {
     Ok(Reply::ok(
-        ops::apply_coupon(&state.pool, &state.settings, &token, body).await?,
+        ops::apply_coupon(&state.pool, &state.settings, &token, body, viewer(&caller)).await?,
     ))
 }
 
@@ -143,10 +165,11 @@ async fn apply_coupon(
     responses((status = 200, description = "the cart", body = inline(Envelope<CartView>))))]
 async fn remove_coupon(
     State(state): State<AppState>,
+    caller: Option<Caller>,
     ApiPath(token): ApiPath<String>,
 ) -> ApiResult<Reply<CartView>> {
     Ok(Reply::ok(
-        ops::remove_coupon(&state.pool, &state.settings, &token).await?,
+        ops::remove_coupon(&state.pool, &state.settings, &token, viewer(&caller)).await?,
     ))
 }
 
@@ -156,10 +179,11 @@ async fn remove_coupon(
     responses((status = 200, description = "discounts", body = inline(Envelope<Discounts>))))]
 async fn discounts(
     State(state): State<AppState>,
+    caller: Option<Caller>,
     ApiPath(token): ApiPath<String>,
 ) -> ApiResult<Reply<Discounts>> {
     Ok(Reply::ok(
-        discounts::available(&state.pool, &state.settings, &token).await?,
+        discounts::available(&state.pool, &state.settings, &token, viewer(&caller)).await?,
     ))
 }
 
@@ -172,9 +196,17 @@ async fn discounts(
         (status = 503, description = "2003 stale FX rate", body = ErrorEnvelope)))]
 async fn estimate(
     State(state): State<AppState>,
+    caller: Option<Caller>,
     ApiJson(body): ApiJson<EstimateRequest>,
 ) -> ApiResult<Reply<Estimate>> {
     Ok(Reply::ok(
-        ops::estimate(&state.pool, &state.settings, body).await?,
+        ops::estimate(&state.pool, &state.settings, body, viewer(&caller)).await?,
     ))
+}
+
+/// The caller's user id: carts bound to a user open only for them (`carts::load_cart`).
+/// A request without `Authorization` is a guest; a bad token is refused (401) rather
+/// than silently treated as a guest.
+fn viewer(caller: &Option<Caller>) -> Option<Uuid> {
+    caller.as_ref().map(Caller::user_id)
 }

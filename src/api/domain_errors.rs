@@ -154,3 +154,13 @@ impl CartRefusal {
         }
     }
 }
+
+/// Logging in to a cart fails as a login or as a cart.
+impl From<crate::carts::auth::CartLoginError> for ApiError {
+    fn from(e: crate::carts::auth::CartLoginError) -> Self {
+        match e {
+            crate::carts::auth::CartLoginError::Auth(e) => e.into(),
+            crate::carts::auth::CartLoginError::Cart(e) => e.into(),
+        }
+    }
+}

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bearer;
 pub mod caller;
 pub mod card;
+pub mod cart_auth;
 pub mod carts;
 pub mod catalog;
 pub mod correlation;
@@ -145,6 +146,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(orders::router())
         .merge(payments::router())
+        .merge(cart_auth::router())
 }
 
 /// The whole API with its layers, ready to serve.

@@ -45,10 +45,11 @@ pub async fn available(
     pool: &PgPool,
     settings: &Settings,
     token: &str,
+    viewer: Option<uuid::Uuid>,
 ) -> Result<Discounts, CartError> {
     let now = Utc::now();
     let mut conn = pool.acquire().await?;
-    let cart = load_cart(&mut conn, token, Access::Read).await?;
+    let cart = load_cart(&mut conn, token, Access::Read, viewer).await?;
     let items = carts::items(&mut conn, cart.id).await?;
     let currency = parse_currency(&cart.currency)?;
     let ctx = PricingContext::load(&mut conn, &cart, &items, &settings.pricing, currency, now)

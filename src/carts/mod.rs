@@ -4,7 +4,11 @@
 //! Rules kept in one place:
 //! - Every cart is loaded through [`load_cart`]: unknown -> 1001; expired (by status
 //!   or because `expires_at` passed, even before the cleanup cron flips it) -> 1002;
-//!   converted -> readable, but a write -> 1003. Ownership checks belong there too.
+//!   converted -> readable, but a write -> 1003; merged into another cart -> 1001.
+//!   Ownership: a guest cart (no `user_id`) opens with its token alone; a cart bound to
+//!   a user opens only for that user's bearer token; anyone else gets 1001 (404, never
+//!   403, so a token of someone else's cart reveals nothing). Checked before every other
+//!   rule, so expiry and conversion do not leak either.
 //! - Every write runs in one transaction holding the cart row `for update`, so
 //!   concurrent writes to one cart serialise and none is lost; it ends in
 //!   [`ops::finish_write`], which recomputes pricing from the catalog, sets the status
@@ -12,6 +16,7 @@
 //! - Adding a program + plan already in the cart raises that item's quantity (one row
 //!   per program and plan).
 
+pub mod auth;
 pub mod discounts;
 pub mod error;
 pub mod input;
@@ -21,6 +26,7 @@ pub mod view;
 
 use chrono::Utc;
 use sqlx::PgConnection;
+use uuid::Uuid;
 
 pub use error::CartError;
 
@@ -36,15 +42,23 @@ pub enum Access {
 }
 
 /// The one way to get a cart: looks it up by token (locking it for a write) and
-/// applies the access rules in the module doc.
+/// applies the access rules in the module doc. `viewer` is the authenticated caller's
+/// user id, if any.
 pub async fn load_cart(
     conn: &mut PgConnection,
     token: &str,
     access: Access,
+    viewer: Option<Uuid>,
 ) -> Result<CartRow, CartError> {
     let cart = carts::load(conn, token, access == Access::Write)
         .await?
         .ok_or(CartError::NotFound)?;
+    if cart.user_id.is_some() && cart.user_id != viewer {
+        return Err(CartError::NotFound);
+    }
+    if cart.status == "merged" {
+        return Err(CartError::NotFound);
+    }
     if cart.status == "converted" {
         return match access {
             Access::Read => Ok(cart),

@@ -17,11 +17,13 @@ use crate::store::carts::{self, CartRow, NewCart};
 use crate::store::{catalog, coupons, sales};
 
 /// `POST /cart`: validates everything, then creates the cart with its items in one
-/// transaction, so a bad item, sale or currency leaves no cart behind.
+/// transaction, so a bad item, sale or currency leaves no cart behind. A cart created
+/// with a valid bearer token belongs to that user (`owner`) from the start.
 pub async fn create(
     pool: &PgPool,
     settings: &Settings,
     req: CreateCart,
+    owner: Option<Uuid>,
 ) -> Result<CartView, CartError> {
     let now = Utc::now();
     let currency = match &req.currency {
@@ -54,6 +56,7 @@ pub async fn create(
             currency: currency.code(),
             sale_id,
             device_id: req.device_id.as_deref(),
+            user_id: owner,
             expires_at: now + settings.cart.ttl(),
         },
     )
@@ -66,9 +69,14 @@ pub async fn create(
 }
 
 /// `GET /cart/{token}`: the cart priced now.
-pub async fn get(pool: &PgPool, settings: &Settings, token: &str) -> Result<CartView, CartError> {
+pub async fn get(
+    pool: &PgPool,
+    settings: &Settings,
+    token: &str,
+    viewer: Option<Uuid>,
+) -> Result<CartView, CartError> {
     let mut conn = pool.acquire().await?;
-    let cart = load_cart(&mut conn, token, Access::Read).await?;
+    let cart = load_cart(&mut conn, token, Access::Read, viewer).await?;
     let items = carts::items(&mut conn, cart.id).await?;
     let currency = parse_currency(&cart.currency)?;
     let ctx = PricingContext::load(
@@ -91,10 +99,11 @@ pub async fn add_item(
     settings: &Settings,
     token: &str,
     item: ItemInput,
+    viewer: Option<Uuid>,
 ) -> Result<CartView, CartError> {
     let now = Utc::now();
     let mut tx = pool.begin().await?;
-    let cart = load_cart(&mut tx, token, Access::Write).await?;
+    let cart = load_cart(&mut tx, token, Access::Write, viewer).await?;
     append_analytics(&mut tx, &cart, settings, item.analytics.as_ref(), now).await?;
     add(&mut tx, &cart, settings, std::slice::from_ref(&item)).await?;
     let view = finish_write(&mut tx, cart, settings, now).await?;
@@ -108,10 +117,11 @@ pub async fn switch_plan(
     settings: &Settings,
     token: &str,
     plan_id: Uuid,
+    viewer: Option<Uuid>,
 ) -> Result<CartView, CartError> {
     let now = Utc::now();
     let mut tx = pool.begin().await?;
-    let cart = load_cart(&mut tx, token, Access::Write).await?;
+    let cart = load_cart(&mut tx, token, Access::Write, viewer).await?;
     let plan = catalog::find_plan(&mut tx, plan_id)
         .await?
         .ok_or_else(|| CartError::PlanNotFound(plan_id.to_string()))?;
@@ -136,10 +146,11 @@ pub async fn remove_item(
     settings: &Settings,
     token: &str,
     item_id: Uuid,
+    viewer: Option<Uuid>,
 ) -> Result<CartView, CartError> {
     let now = Utc::now();
     let mut tx = pool.begin().await?;
-    let cart = load_cart(&mut tx, token, Access::Write).await?;
+    let cart = load_cart(&mut tx, token, Access::Write, viewer).await?;
     if !carts::remove_item(&mut tx, cart.id, item_id).await? {
         return Err(CartError::ItemNotFound(item_id.to_string()));
     }
@@ -157,10 +168,11 @@ pub async fn apply_coupon(
     settings: &Settings,
     token: &str,
     req: ApplyCoupon,
+    viewer: Option<Uuid>,
 ) -> Result<CartView, CartError> {
     let now = Utc::now();
     let mut tx = pool.begin().await?;
-    let mut cart = load_cart(&mut tx, token, Access::Write).await?;
+    let mut cart = load_cart(&mut tx, token, Access::Write, viewer).await?;
     let stored =
         coupons::find(&mut tx, &req.code)
             .await?
@@ -194,10 +206,11 @@ pub async fn remove_coupon(
     pool: &PgPool,
     settings: &Settings,
     token: &str,
+    viewer: Option<Uuid>,
 ) -> Result<CartView, CartError> {
     let now = Utc::now();
     let mut tx = pool.begin().await?;
-    let mut cart = load_cart(&mut tx, token, Access::Write).await?;
+    let mut cart = load_cart(&mut tx, token, Access::Write, viewer).await?;
     carts::set_coupon(&mut tx, cart.id, None).await?;
     cart.coupon_code = None;
     let view = finish_write(&mut tx, cart, settings, now).await?;
@@ -211,9 +224,10 @@ pub async fn estimate(
     pool: &PgPool,
     settings: &Settings,
     req: EstimateRequest,
+    viewer: Option<Uuid>,
 ) -> Result<Estimate, CartError> {
     let mut conn = pool.acquire().await?;
-    let cart = load_cart(&mut conn, &req.cart_token, Access::Read).await?;
+    let cart = load_cart(&mut conn, &req.cart_token, Access::Read, viewer).await?;
     let currency = parse_currency(req.currency.as_deref().unwrap_or(&cart.currency))?;
     let items = carts::items(&mut conn, cart.id).await?;
     let ctx = PricingContext::load(
@@ -236,7 +250,7 @@ pub async fn estimate(
 }
 
 /// Adds items to a locked cart, enforcing the quantity and item-count limits.
-async fn add(
+pub(super) async fn add(
     conn: &mut PgConnection,
     cart: &CartRow,
     settings: &Settings,

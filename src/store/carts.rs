@@ -23,7 +23,7 @@ pub struct CartRow {
     pub version: i64,
 }
 
-const CART_COLS: &str = "id, token, user_id, status, currency, sale_id, coupon_code, device_id, \
+pub(crate) const CART_COLS: &str = "id, token, user_id, status, currency, sale_id, coupon_code, device_id, \
     expires_at, created_at, updated_at, version";
 
 /// An item with the catalog facts pricing needs.
@@ -48,13 +48,15 @@ pub struct NewCart<'a> {
     pub currency: &'a str,
     pub sale_id: Option<Uuid>,
     pub device_id: Option<&'a str>,
+    /// The owner when created by a logged-in student.
+    pub user_id: Option<Uuid>,
     pub expires_at: DateTime<Utc>,
 }
 
 pub async fn create(conn: &mut PgConnection, new: &NewCart<'_>) -> sqlx::Result<CartRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into carts (id, token, currency, sale_id, device_id, expires_at)
-         values ($1, $2, $3, $4, $5, $6) returning {CART_COLS}"
+        "insert into carts (id, token, currency, sale_id, device_id, expires_at, user_id)
+         values ($1, $2, $3, $4, $5, $6, $7) returning {CART_COLS}"
     )))
     .bind(Uuid::now_v7())
     .bind(new.token)
@@ -62,6 +64,7 @@ pub async fn create(conn: &mut PgConnection, new: &NewCart<'_>) -> sqlx::Result<
     .bind(new.sale_id)
     .bind(new.device_id)
     .bind(new.expires_at)
+    .bind(new.user_id)
     .fetch_one(conn)
     .await
 }

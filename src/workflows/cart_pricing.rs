@@ -23,14 +23,14 @@ pub struct CartForOrder {
     pub coupon_code: Option<String>,
 }
 
-/// Locks the caller's cart for order creation. A guest cart is claimed by the caller
-/// (ownership is then the caller's); a cart of someone else is not found.
+/// Locks the caller's cart for order creation. Ownership is `load_cart`'s rule (a cart
+/// bound to someone else is not found); a guest cart is claimed by the caller.
 pub async fn lock_cart_for_order(
     conn: &mut PgConnection,
     token: &str,
     caller: &Caller,
 ) -> ApiResult<CartForOrder> {
-    let cart = match load_cart(conn, token, Access::Write).await {
+    let cart = match load_cart(conn, token, Access::Write, Some(caller.user_id())).await {
         Ok(cart) => cart,
         Err(CartError::Converted) => {
             return Ok(CartForOrder {
@@ -40,9 +40,6 @@ pub async fn lock_cart_for_order(
         }
         Err(e) => return Err(e.into()),
     };
-    if cart.user_id.is_some_and(|u| u != caller.user_id()) {
-        return Err(CartError::NotFound.into());
-    }
     if carts::count_items(conn, cart.id).await? == 0 {
         return Err(ApiError::CartEmpty);
     }

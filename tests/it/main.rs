@@ -7,6 +7,7 @@ mod admin_catalog;
 mod api;
 mod auth;
 mod cart;
+mod cart_auth;
 mod catalog;
 mod cli;
 mod contract;
