@@ -256,6 +256,12 @@ pub struct CheckoutSettings {
     pub step_timeout_secs: u64,
     /// Orders awaiting payment longer than this are reconciled with the gateway (s).
     pub reconcile_after_secs: u64,
+    /// How often the scheduler leader sweeps for such orders (s).
+    pub reconcile_every_secs: u64,
+    /// Crash testing only (0 = off): a worker sleeps this long right after a step's
+    /// side effect (the gateway call of `payment_session`, the commit of the others),
+    /// before the job is acknowledged, so a test can SIGKILL it there.
+    pub pause_after_side_effect_ms: u64,
     /// Origins `return_url`/`cancel_url` may point to (no open redirects).
     pub allowed_redirect_origins: Vec<String>,
     /// Base URL of the storefront, for default return and cancel URLs.
@@ -273,6 +279,8 @@ impl Default for CheckoutSettings {
             retry_cap_ms: 60_000,
             step_timeout_secs: 30,
             reconcile_after_secs: 10 * 60,
+            reconcile_every_secs: 60,
+            pause_after_side_effect_ms: 0,
             allowed_redirect_origins: vec![
                 "http://127.0.0.1:8080".into(),
                 "http://localhost:8080".into(),
@@ -566,6 +574,7 @@ impl Settings {
             "must be at least checkout.retry_base_ms (>= 1)",
         );
         check(c.order_wait_ms <= 30_000, "checkout.order_wait_ms", "must be at most 30000");
+        check(c.reconcile_every_secs >= 1, "checkout.reconcile_every_secs", "must be at least 1");
         for origin in &c.allowed_redirect_origins {
             check(
                 origin.starts_with("http://") || origin.starts_with("https://"),

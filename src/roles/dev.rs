@@ -55,7 +55,14 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
 
     let context = Arc::new(JobContext::new(pool.clone(), Arc::new(settings.clone()))?);
     let worker = tokio::spawn(runtime::run(context, shutdown.clone()));
-    let (tx, _rx) = watch::channel(false);
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(crate::workflows::checkout::reconcile::run(
+        pool.clone(),
+        Duration::from_secs(settings.checkout.reconcile_after_secs),
+        Duration::from_secs(settings.checkout.reconcile_every_secs),
+        rx,
+        shutdown.clone(),
+    ));
     let scheduler = tokio::spawn(leader::run(
         url,
         Duration::from_millis(settings.scheduler.leader_poll_ms),

@@ -30,6 +30,7 @@ pub mod fulfil;
 pub mod intake;
 pub mod orders;
 pub mod prepare;
+pub mod reconcile;
 pub mod runner;
 pub mod session;
 

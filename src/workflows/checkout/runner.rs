@@ -101,6 +101,7 @@ pub async fn run_step(ctx: &JobContext, order_id: Uuid, step: Step) -> anyhow::R
         Ok((mut tx, outcome)) => {
             finish(&mut tx, order_id, step, outcome, started).await?;
             tx.commit().await?;
+            crash_test_pause(ctx).await;
         }
         Err(e) => retry(ctx, order_id, step, &e.to_string(), started).await?,
     }
@@ -282,4 +283,13 @@ pub async fn fail(conn: &mut PgConnection, order_id: Uuid, failure: &Failure) ->
     .await?;
     tracing::info!(%order_id, status = %failure.status, code = failure.code, reason = %failure.reason, "order failed; compensating");
     Ok(())
+}
+
+/// See `checkout.pause_after_side_effect_ms`: a window for crash tests to SIGKILL a
+/// worker after a step's effect and before its job is acknowledged.
+pub async fn crash_test_pause(ctx: &JobContext) {
+    let ms = ctx.settings.checkout.pause_after_side_effect_ms;
+    if ms > 0 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
 }

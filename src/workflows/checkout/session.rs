@@ -52,11 +52,19 @@ pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     };
     let gateways = preferred_first(&ctx.gateways, order.gateway.as_deref());
     let report = gateways.create_session(&request).await;
+    super::runner::crash_test_pause(ctx).await;
 
-    // Record every session created, even if another run of this step got there first:
-    // a payment on any of them must be seen.
-    let mut tx = ctx.pool.begin().await?;
-    orders::lock(&mut tx, order_id).await?;
+    // Record every session created, even if another run of this step got there first
+    // (then only record): a payment on any of them must be seen. When the saga is still
+    // here, recording and advancing share one transaction.
+    let Some((mut tx, order)) = begin(ctx, order_id, Step::PaymentSession).await? else {
+        let mut tx = ctx.pool.begin().await?;
+        orders::lock(&mut tx, order_id).await?;
+        for session in report.created() {
+            record(&mut tx, order_id, session).await?;
+        }
+        return Ok((tx, Outcome::Skip));
+    };
     for session in report.created() {
         record(&mut tx, order_id, session).await?;
     }
@@ -81,11 +89,6 @@ pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
             )),
             Ok(_) => Err(StepError::Gateway("no session created".into())),
         };
-    };
-    tx.commit().await?;
-
-    let Some((mut tx, order)) = begin(ctx, order_id, Step::PaymentSession).await? else {
-        return skip(ctx).await;
     };
     orders::transition(&mut tx, &order, OrderStatus::AwaitingPayment, None).await?;
     // At expiry, `confirm` reconciles once more and expires the order if unpaid.
