@@ -15,13 +15,25 @@ use crate::store::orders;
 /// Enqueues `confirm` for up to `limit` orders awaiting payment for longer than
 /// `older_than`. The job key carries the sweep's time bucket, so repeated or concurrent
 /// sweeps wake each order at most once per bucket. Returns how many were woken.
-pub async fn sweep(pool: &PgPool, older_than: Duration, bucket: Duration, limit: i64) -> anyhow::Result<usize> {
+pub async fn sweep(
+    pool: &PgPool,
+    older_than: Duration,
+    bucket: Duration,
+    limit: i64,
+) -> anyhow::Result<usize> {
     let mut tx = pool.begin().await?;
     let due = orders::awaiting_payment_since(&mut tx, older_than.as_secs() as i64, limit).await?;
     let bucket_id = chrono::Utc::now().timestamp() / bucket.as_secs().max(1) as i64;
     let mut woken = 0;
     for order_id in due {
-        if enqueue_step(&mut tx, order_id, Step::Confirm, Some(&format!("rc:{bucket_id}"))).await? {
+        if enqueue_step(
+            &mut tx,
+            order_id,
+            Step::Confirm,
+            Some(&format!("rc:{bucket_id}")),
+        )
+        .await?
+        {
             woken += 1;
         }
     }
