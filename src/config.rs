@@ -31,6 +31,8 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub scheduler: SchedulerSettings,
     pub log: LogSettings,
+    /// The checkout workflow (session TTL, retries, redirect allow-list).
+    pub checkout: CheckoutSettings,
     pub cart: CartSettings,
     pub pricing: PricingSettings,
     pub auth: AuthSettings,
@@ -231,6 +233,60 @@ impl PricingSettings {
         chrono::Duration::hours(
             i64::try_from(self.fx_max_age_hours).unwrap_or(i64::MAX / 3_600_000),
         )
+    }
+}
+
+/// The checkout workflow.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckoutSettings {
+    /// How long a payment session stays payable (s); seat holds last this plus
+    /// `hold_grace_secs`, so a payment at the last second still finds its seat.
+    pub session_ttl_secs: u64,
+    pub hold_grace_secs: u64,
+    /// How long `POST /api/v1/order` waits for the payment session before answering
+    /// 202 with a `Location` to poll (ms).
+    pub order_wait_ms: u64,
+    /// Runs of one step before the order fails and is compensated.
+    pub step_max_attempts: u32,
+    /// Backoff of delayed retries: first wait up to `retry_base_ms`, doubling, capped.
+    pub retry_base_ms: u64,
+    pub retry_cap_ms: u64,
+    /// Upper bound for one step run (s); a hung gateway call is retried.
+    pub step_timeout_secs: u64,
+    /// Orders awaiting payment longer than this are reconciled with the gateway (s).
+    pub reconcile_after_secs: u64,
+    /// How often the scheduler leader sweeps for such orders (s).
+    pub reconcile_every_secs: u64,
+    /// Crash testing only (0 = off): a worker sleeps this long right after a step's
+    /// side effect (the gateway call of `payment_session`, the commit of the others),
+    /// before the job is acknowledged, so a test can SIGKILL it there.
+    pub pause_after_side_effect_ms: u64,
+    /// Origins `return_url`/`cancel_url` may point to (no open redirects).
+    pub allowed_redirect_origins: Vec<String>,
+    /// Base URL of the storefront, for default return and cancel URLs.
+    pub public_base_url: String,
+}
+
+impl Default for CheckoutSettings {
+    fn default() -> Self {
+        Self {
+            session_ttl_secs: 30 * 60,
+            hold_grace_secs: 5 * 60,
+            order_wait_ms: 3_000,
+            step_max_attempts: 8,
+            retry_base_ms: 500,
+            retry_cap_ms: 60_000,
+            step_timeout_secs: 30,
+            reconcile_after_secs: 10 * 60,
+            reconcile_every_secs: 60,
+            pause_after_side_effect_ms: 0,
+            allowed_redirect_origins: vec![
+                "http://127.0.0.1:8080".into(),
+                "http://localhost:8080".into(),
+            ],
+            public_base_url: "http://127.0.0.1:8080".into(),
+        }
     }
 }
 
@@ -509,6 +565,39 @@ impl Settings {
             "http.json_max_depth",
             "must be between 2 and 128",
         );
+        let c = &self.checkout;
+        check(
+            c.session_ttl_secs >= 60,
+            "checkout.session_ttl_secs",
+            "must be at least 60",
+        );
+        check(
+            c.step_max_attempts >= 1,
+            "checkout.step_max_attempts",
+            "must be at least 1",
+        );
+        check(
+            c.retry_base_ms >= 1 && c.retry_cap_ms >= c.retry_base_ms,
+            "checkout.retry_cap_ms",
+            "must be at least checkout.retry_base_ms (>= 1)",
+        );
+        check(
+            c.order_wait_ms <= 30_000,
+            "checkout.order_wait_ms",
+            "must be at most 30000",
+        );
+        check(
+            c.reconcile_every_secs >= 1,
+            "checkout.reconcile_every_secs",
+            "must be at least 1",
+        );
+        for origin in &c.allowed_redirect_origins {
+            check(
+                origin.starts_with("http://") || origin.starts_with("https://"),
+                "checkout.allowed_redirect_origins",
+                "each origin must start with http:// or https://",
+            );
+        }
         if let Some(url) = &self.database.url {
             let url = url.expose_secret();
             check(

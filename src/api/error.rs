@@ -25,6 +25,7 @@ pub enum ErrorCode {
     CartItemNotFound = 1004,
     TooManyItems = 1005,
     InvalidQuantity = 1006,
+    CartEmpty = 1007,
     ProgramNotFound = 1101,
     PlanNotFound = 1102,
     CohortNotFound = 1103,
@@ -50,7 +51,31 @@ pub enum ErrorCode {
     InvalidBillingAddress = 2061,
     PaymentFailed = 3001,
     InsufficientBalance = 3002,
+    /// A capture whose amount or currency differs from the order's (refunded).
+    PaymentMismatch = 3003,
+    InvalidPaymentSignature = 3004,
+    InvalidWebhookSignature = 3005,
+    /// The payment session expired before a payment arrived (order expired).
+    PaymentExpired = 3006,
+    PaymentNotFound = 3007,
     GatewayTimeout = 4001,
+    /// Every gateway refused to create a session (order failed).
+    GatewayRefused = 4002,
+    /// Order failure codes (shown in `failure.code` of an order) and order errors.
+    OrderNotFound = 7001,
+    /// No seat left in a cohort of the order (order failed, nothing held).
+    CohortFull = 7002,
+    /// The coupon's last use went to someone else between estimate and order.
+    CouponUnavailable = 7003,
+    /// The cohort filled up before the payment arrived (payment refunded).
+    NoSeatAfterPayment = 7004,
+    /// Already enrolled in that cohort through another order (payment refunded).
+    AlreadyEnrolled = 7005,
+    OrderCancelled = 7006,
+    OrderNotCancellable = 7007,
+    /// A workflow step kept failing (e.g. every gateway down) past its attempts.
+    StepExhausted = 7008,
+    NothingToPay = 7009,
     AuthenticationRequired = 5001,
     TokenExpired = 5002,
     TokenInvalid = 5003,
@@ -172,6 +197,18 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
     #[error("the request handler panicked")]
     Panic,
+    #[error("the cart is empty; add an internship first")]
+    CartEmpty,
+    #[error("order not found")]
+    OrderNotFound,
+    #[error("the order is {0} and can no longer be cancelled")]
+    OrderNotCancellable(String),
+    #[error("payment not found")]
+    PaymentNotFound,
+    #[error("the payment signature does not match")]
+    InvalidPaymentSignature,
+    #[error("webhook rejected: {0}")]
+    InvalidWebhook(String),
     /// A cart, catalog or pricing refusal; codes 1xxx and 2xxx (see `domain_errors`).
     #[error(transparent)]
     Cart(super::domain_errors::CartRefusal),
@@ -326,6 +363,37 @@ impl ApiError {
                 ErrorCode::ServiceUnavailable,
                 true,
                 Some("retry later"),
+            ),
+            CartEmpty => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::CartEmpty,
+                false,
+                Some("add an internship to the cart"),
+            ),
+            OrderNotFound => (StatusCode::NOT_FOUND, ErrorCode::OrderNotFound, false, None),
+            OrderNotCancellable(_) => (
+                StatusCode::CONFLICT,
+                ErrorCode::OrderNotCancellable,
+                false,
+                Some("a paid order is refunded by support, not cancelled"),
+            ),
+            PaymentNotFound => (
+                StatusCode::NOT_FOUND,
+                ErrorCode::PaymentNotFound,
+                false,
+                None,
+            ),
+            InvalidPaymentSignature => (
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidPaymentSignature,
+                false,
+                Some("send the fields exactly as the gateway's checkout returned them"),
+            ),
+            InvalidWebhook(_) => (
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidWebhookSignature,
+                false,
+                Some("check the webhook secret configured at the gateway"),
             ),
             Database(_) | Internal(_) | Panic => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -20,6 +20,8 @@ pub mod guard;
 pub mod health;
 pub mod idempotency;
 pub mod middleware;
+pub mod orders;
+pub mod payments;
 pub mod ratelimit;
 pub mod security;
 pub mod settings;
@@ -50,6 +52,7 @@ pub use error::{ApiError, ApiResult};
 
 use crate::auth::Auth;
 use crate::config::Settings;
+use crate::gateways::Gateways;
 
 /// What handlers can reach.
 #[derive(Clone)]
@@ -59,6 +62,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Parsed signing and verification keys, built once at start-up.
     pub auth: Arc<Auth>,
+    /// The payment gateways in failover order (only those with keys).
+    pub gateways: Arc<Gateways>,
 }
 
 impl AppState {
@@ -68,8 +73,11 @@ impl AppState {
         settings: Settings,
         metrics: PrometheusHandle,
     ) -> anyhow::Result<Self> {
+        let gateways =
+            Gateways::from_settings(&settings.razorpay, &settings.stripe, &settings.payments)?;
         Ok(AppState {
             auth: Arc::new(Auth::from_settings(&settings.auth)?),
+            gateways: Arc::new(gateways),
             pool,
             settings: Arc::new(settings),
             metrics,
@@ -136,6 +144,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(catalog::router())
         .merge(carts::router())
         .merge(auth::router())
+        .merge(orders::router())
+        .merge(payments::router())
         .merge(cart_auth::router())
 }
 

@@ -75,11 +75,17 @@ pub async fn load_cart(
 /// (43 characters). Never derived from time or ids, so tokens cannot be guessed from
 /// one another.
 pub fn new_token() -> String {
+    random_token(32)
+}
+
+/// `bytes` random bytes from the OS-seeded CSPRNG, base64url without padding: the one
+/// way bearer tokens (carts, orders, payments) are made.
+pub fn random_token(bytes: usize) -> String {
     use base64::Engine;
     use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
 }
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ pub mod discount;
 pub mod fx;
 pub mod india;
 pub mod money;
+pub mod order;
 pub mod pricing;
 pub mod sale;
 pub mod tax;

@@ -14,7 +14,10 @@ use sqlx::{Connection, PgConnection};
 use tokio::sync::watch;
 
 use crate::cli::{GlobalArgs, ListenArgs};
+use std::sync::Arc;
+
 use crate::sandbox::{self, SandboxState};
+use crate::workers::jobs::JobContext;
 use crate::workers::runtime;
 use crate::workflows::leader;
 use crate::{api, store};
@@ -50,12 +53,16 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
     let public = format!("http://{}", listener.local_addr()?);
     let sandbox = wire_sandbox(&mut settings, &public);
 
-    let worker = tokio::spawn(runtime::run(
+    let context = Arc::new(JobContext::new(pool.clone(), Arc::new(settings.clone()))?);
+    let worker = tokio::spawn(runtime::run(context, shutdown.clone()));
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(crate::workflows::checkout::reconcile::run(
         pool.clone(),
-        settings.worker.clone(),
+        Duration::from_secs(settings.checkout.reconcile_after_secs),
+        Duration::from_secs(settings.checkout.reconcile_every_secs),
+        rx,
         shutdown.clone(),
     ));
-    let (tx, _rx) = watch::channel(false);
     let scheduler = tokio::spawn(leader::run(
         url,
         Duration::from_millis(settings.scheduler.leader_poll_ms),

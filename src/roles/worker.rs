@@ -1,6 +1,9 @@
 use std::time::Duration;
 
 use crate::cli::GlobalArgs;
+use std::sync::Arc;
+
+use crate::workers::jobs::JobContext;
 use crate::workers::runtime;
 
 /// `checkout worker`: run every queue until shutdown; a database outage only pauses it.
@@ -17,7 +20,8 @@ pub async fn worker(global: GlobalArgs) -> anyhow::Result<()> {
     )
     .await?;
     let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
-    let run = runtime::run(pool, settings.worker.clone(), shutdown.clone());
+    let context = Arc::new(JobContext::new(pool, Arc::new(settings.clone()))?);
+    let run = runtime::run(context, shutdown.clone());
     tokio::pin!(run);
     tokio::select! {
         _ = &mut run => {}

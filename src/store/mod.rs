@@ -10,13 +10,20 @@ pub mod cart_binding;
 pub mod carts;
 pub mod catalog;
 pub mod coupons;
+pub mod enrollments;
 pub mod fx;
+pub mod holds;
 pub mod idempotency;
 pub mod login_attempts;
+pub mod orders;
+pub mod outbox;
+pub mod payments;
 pub mod pings;
+pub mod sagas;
 pub mod sales;
 pub mod sessions;
 pub mod users;
+pub mod webhooks;
 
 use std::time::Duration;
 

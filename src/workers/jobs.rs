@@ -10,7 +10,11 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::config::Settings;
+use crate::domain::order::Step;
+use crate::gateways::Gateways;
 use crate::store;
+use crate::workflows::checkout;
 
 /// A job as stored in `apalis.jobs.job` (JSON). The tag is stable: renaming a variant
 /// would strand jobs already queued.
@@ -20,6 +24,12 @@ pub enum Job {
     /// Proves the path enqueue -> NOTIFY -> worker process -> database. `hold_ms` makes
     /// it last long enough to kill a worker in the middle (tests).
     Ping { id: Uuid, hold_ms: u64 },
+    /// One step of an order's checkout saga.
+    Step { order_id: Uuid, step: Step },
+    /// Undo what a failed, expired, cancelled or refunded order holds.
+    Compensate { order_id: Uuid },
+    /// Execute a decided refund at its gateway.
+    Refund { refund_id: Uuid },
 }
 
 impl Job {
@@ -27,19 +37,39 @@ impl Job {
     pub fn queue(&self) -> &'static str {
         match self {
             Job::Ping { .. } => PING_QUEUE,
+            Job::Step { .. } => STEP_QUEUE,
+            Job::Compensate { .. } => COMPENSATE_QUEUE,
+            Job::Refund { .. } => REFUND_QUEUE,
         }
     }
 }
 
 pub const PING_QUEUE: &str = "system.ping";
+pub const STEP_QUEUE: &str = "checkout.steps";
+pub const COMPENSATE_QUEUE: &str = "checkout.compensate";
+pub const REFUND_QUEUE: &str = "checkout.refunds";
 
 /// Every queue a `checkout worker` serves.
-pub const QUEUES: &[&str] = &[PING_QUEUE];
+pub const QUEUES: &[&str] = &[PING_QUEUE, STEP_QUEUE, COMPENSATE_QUEUE, REFUND_QUEUE];
 
 /// What a running job can reach.
 #[derive(Clone)]
 pub struct JobContext {
     pub pool: PgPool,
+    pub settings: Arc<Settings>,
+    pub gateways: Arc<Gateways>,
+}
+
+impl JobContext {
+    pub fn new(pool: PgPool, settings: Arc<Settings>) -> anyhow::Result<Self> {
+        let gateways =
+            Gateways::from_settings(&settings.razorpay, &settings.stripe, &settings.payments)?;
+        Ok(JobContext {
+            pool,
+            settings,
+            gateways: Arc::new(gateways),
+        })
+    }
 }
 
 /// The worker's one handler: decode happened in apalis (JSON codec); dispatch by kind.
@@ -74,6 +104,15 @@ async fn run(job: Job, ctx: &JobContext, worker: &WorkerContext) -> Result<(), B
             }
             store::pings::finish(&ctx.pool, id, worker.name()).await?;
             tracing::debug!(%id, worker = worker.name(), "ping ran");
+        }
+        Job::Step { order_id, step } => {
+            checkout::run_step(ctx, order_id, step).await?;
+        }
+        Job::Compensate { order_id } => {
+            checkout::compensate::compensate(ctx, order_id).await?;
+        }
+        Job::Refund { refund_id } => {
+            checkout::compensate::refund(ctx, refund_id).await?;
         }
     }
     Ok(())

@@ -39,10 +39,11 @@ fn apalis_config(queue: &str, settings: &WorkerSettings) -> Config {
 }
 
 /// Runs one worker per queue until `shutdown`, each supervised.
-pub async fn run(pool: PgPool, settings: WorkerSettings, shutdown: CancellationToken) {
+pub async fn run(context: Arc<JobContext>, shutdown: CancellationToken) {
+    let pool = context.pool.clone();
+    let settings = context.settings.worker.clone();
     let wakeups = Wakeups::default();
     let listener = tokio::spawn(wakeups.clone().listen(pool.clone(), shutdown.clone()));
-    let context = Arc::new(JobContext { pool: pool.clone() });
     let mut supervisors = Vec::new();
     for queue in jobs::QUEUES {
         supervisors.push(tokio::spawn(supervise(

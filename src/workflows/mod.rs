@@ -1,4 +1,6 @@
 //! Workflows: the checkout saga (steps, transitions, compensation) and the scheduler's
 //! cron jobs, which run only on the advisory-lock [`leader`].
 
+pub mod cart_pricing;
+pub mod checkout;
 pub mod leader;

@@ -1,0 +1,199 @@
+//! Orders: create (starts the checkout saga), read, cancel; the caller's enrollments.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::AppState;
+use super::bearer::Caller;
+use super::envelope::{Envelope, Reply};
+use super::error::{ApiError, ApiResult, ErrorEnvelope};
+use super::extract::{ApiJson, ApiPath};
+use crate::domain::order::OrderStatus;
+use crate::store::{enrollments, orders};
+use crate::workflows::checkout::{self, orders as flow};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_order))
+        .routes(routes!(get_order))
+        .routes(routes!(cancel_order))
+        .routes(routes!(list_enrollments))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BillingAddress {
+    /// ISO 3166-1 alpha-2, e.g. `IN`.
+    pub country: String,
+    /// Indian state code or name (required for India), e.g. `KA` or `Karnataka`.
+    pub state: Option<String>,
+    pub postal_code: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrder {
+    pub cart_token: String,
+    pub billing_address: BillingAddress,
+    /// `razorpay` or `stripe`: tried first; the others remain the fallback.
+    pub gateway: Option<String>,
+    /// Where the gateway sends the buyer back; its origin must be allowed.
+    pub return_url: Option<String>,
+    pub cancel_url: Option<String>,
+}
+
+/// Starts the checkout of the caller's cart. Waits briefly for the payment session:
+/// 201 with `payment` when it is ready, else 202 with a `Location` to poll. Repeating it
+/// for a cart that already has an order answers that order (one order per cart).
+#[utoipa::path(post, path = "/api/v1/order", tag = "orders", request_body = CreateOrder,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Stripe-style idempotency key")),
+    responses(
+        (status = 201, description = "order created, payment session ready", body = inline(Envelope<flow::OrderView>)),
+        (status = 202, description = "order created, payment session not ready yet; poll Location", body = inline(Envelope<flow::OrderView>)),
+        (status = 200, description = "the cart's existing order", body = inline(Envelope<flow::OrderView>)),
+        (status = 401, description = "not authenticated", body = ErrorEnvelope),
+        (status = 404, description = "cart not found", body = ErrorEnvelope),
+        (status = 422, description = "cart empty, expired, not priceable, or a bad field", body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn create_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<CreateOrder>,
+) -> ApiResult<Response> {
+    let request = flow::OrderRequest {
+        cart_token: body.cart_token,
+        billing_address: serde_json::json!({
+            "country": body.billing_address.country,
+            "state": body.billing_address.state,
+            "postal_code": body.billing_address.postal_code,
+        }),
+        gateway: body.gateway,
+        return_url: body.return_url,
+        cancel_url: body.cancel_url,
+    };
+    let (order_id, created) = flow::create(&state, &caller, request).await?;
+    let wait = Duration::from_millis(state.settings.checkout.order_wait_ms);
+    let view = wait_for_session(
+        &state,
+        order_id,
+        if created { wait } else { Duration::ZERO },
+    )
+    .await?;
+    let status = match (created, view.payment.is_some() || view.is_terminal()) {
+        (false, _) => StatusCode::OK,
+        (true, true) => StatusCode::CREATED,
+        (true, false) => StatusCode::ACCEPTED,
+    };
+    let location = format!("/api/v1/order/{}", view.order_token);
+    let mut response = Reply(status, view).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(response)
+}
+
+/// Polls for the payment session (or an early failure) for at most `wait`.
+async fn wait_for_session(
+    state: &AppState,
+    order_id: Uuid,
+    wait: Duration,
+) -> ApiResult<flow::OrderView> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let view = flow::view(&state.pool, order_id).await?;
+        if view.payment.is_some() || view.is_terminal() || Instant::now() >= deadline {
+            return Ok(view);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The order with its amounts, payments, enrollments and step timeline. Only its owner
+/// sees it; anyone else gets 404.
+#[utoipa::path(get, path = "/api/v1/order/{order_token}", tag = "orders",
+    params(("order_token" = String, Path)),
+    responses(
+        (status = 200, description = "the order", body = inline(Envelope<flow::OrderView>)),
+        (status = 401, description = "not authenticated", body = ErrorEnvelope),
+        (status = 404, description = "no such order for this caller", body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn get_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(token): ApiPath<String>,
+) -> ApiResult<Reply<flow::OrderView>> {
+    let order = owned(&state, &caller, &token).await?;
+    Ok(Reply::ok(flow::view(&state.pool, order.id).await?))
+}
+
+/// Cancels an order that is not paid yet; seats, coupon and sessions are given back
+/// and the cart reopens. A paid order cannot be cancelled (409).
+#[utoipa::path(post, path = "/api/v1/order/{order_token}/cancel", tag = "orders",
+    params(("order_token" = String, Path)),
+    responses(
+        (status = 200, description = "cancelled (compensation runs in the background)", body = inline(Envelope<flow::OrderView>)),
+        (status = 404, description = "no such order for this caller", body = ErrorEnvelope),
+        (status = 409, description = "the order is paid or already ended", body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn cancel_order(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(token): ApiPath<String>,
+) -> ApiResult<Reply<flow::OrderView>> {
+    let order = owned(&state, &caller, &token).await?;
+    let mut tx = state.pool.begin().await?;
+    let Some(locked) = orders::lock(&mut tx, order.id).await? else {
+        return Err(ApiError::OrderNotFound);
+    };
+    if !locked.status().accepts_payment() {
+        return Err(ApiError::OrderNotCancellable(locked.status));
+    }
+    checkout::runner::fail(
+        &mut tx,
+        order.id,
+        &checkout::Failure::new(
+            OrderStatus::Cancelled,
+            super::error::ErrorCode::OrderCancelled.as_u32(),
+            "cancelled by the student",
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Reply::ok(flow::view(&state.pool, order.id).await?))
+}
+
+async fn owned(state: &AppState, caller: &Caller, token: &str) -> ApiResult<orders::Order> {
+    let mut conn = state.pool.acquire().await?;
+    match orders::by_token(&mut conn, token).await? {
+        Some(o) if o.user_id == caller.user_id() => Ok(o),
+        _ => Err(ApiError::OrderNotFound),
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrollmentList {
+    pub enrollments: Vec<enrollments::Enrollment>,
+}
+
+/// The caller's enrollments, newest first.
+#[utoipa::path(get, path = "/api/v1/enrollments", tag = "orders",
+    responses(
+        (status = 200, description = "the caller's enrollments", body = inline(Envelope<EnrollmentList>)),
+        (status = 401, description = "not authenticated", body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn list_enrollments(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Reply<EnrollmentList>> {
+    let mut conn = state.pool.acquire().await?;
+    let enrollments = enrollments::for_user(&mut conn, caller.user_id()).await?;
+    Ok(Reply::ok(EnrollmentList { enrollments }))
+}

@@ -1,0 +1,160 @@
+//! Seat holds and the cohort seat counters they move.
+//!
+//! A cohort's `seats_held + seats_taken <= capacity` is a check constraint; every
+//! counter change is a single conditional UPDATE in the same transaction as the hold's
+//! status change, so 100 buyers for 10 seats get exactly 10 holds, and a hold is
+//! released or converted exactly once (the status guards the counter).
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct Hold {
+    pub id: Uuid,
+    pub cohort_id: Uuid,
+    pub program_id: Uuid,
+    /// held, converted or released
+    pub status: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The cohort a program's seat is held in: the one asked for, else the earliest
+/// upcoming cohort with a free seat.
+pub async fn pick_cohort(conn: &mut PgConnection, program_id: Uuid) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "select id from cohorts
+         where program_id = $1 and starts_on >= current_date
+           and seats_held + seats_taken < capacity
+         order by starts_on, id limit 1",
+    )
+    .bind(program_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Takes one held seat in `cohort_id` and records the hold. False when the cohort is
+/// full (nothing written).
+pub async fn hold(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    cohort_id: Uuid,
+    program_id: Uuid,
+    expires_at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let took = sqlx::query(
+        "update cohorts set seats_held = seats_held + 1
+         where id = $1 and seats_held + seats_taken < capacity",
+    )
+    .bind(cohort_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if took {
+        sqlx::query(
+            "insert into seat_holds (id, order_id, cohort_id, program_id, expires_at)
+             values ($1, $2, $3, $4, $5)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(order_id)
+        .bind(cohort_id)
+        .bind(program_id)
+        .bind(expires_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(took)
+}
+
+pub async fn for_order(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Vec<Hold>> {
+    sqlx::query_as(
+        "select id, cohort_id, program_id, status, expires_at from seat_holds
+         where order_id = $1 order by created_at, id",
+    )
+    .bind(order_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Releases every held seat of the order; returns how many were released.
+pub async fn release_all(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<u64> {
+    let released: Vec<Uuid> = sqlx::query_scalar(
+        "update seat_holds set status = 'released'
+         where order_id = $1 and status = 'held' returning cohort_id",
+    )
+    .bind(order_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for cohort in &released {
+        sqlx::query("update cohorts set seats_held = seats_held - 1 where id = $1")
+            .bind(cohort)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(released.len() as u64)
+}
+
+/// Turns a held seat into a taken one. For a hold that was released meanwhile (it
+/// expired before the payment arrived) a free seat is taken afresh if there is one.
+/// False when no seat can be had: the payment must be refunded.
+pub async fn convert(conn: &mut PgConnection, hold: &Hold) -> sqlx::Result<bool> {
+    let converted =
+        sqlx::query("update seat_holds set status = 'converted' where id = $1 and status = 'held'")
+            .bind(hold.id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            == 1;
+    if converted {
+        sqlx::query(
+            "update cohorts set seats_held = seats_held - 1, seats_taken = seats_taken + 1
+             where id = $1",
+        )
+        .bind(hold.cohort_id)
+        .execute(&mut *conn)
+        .await?;
+        return Ok(true);
+    }
+    let status: String = sqlx::query_scalar("select status from seat_holds where id = $1")
+        .bind(hold.id)
+        .fetch_one(&mut *conn)
+        .await?;
+    if status == "converted" {
+        return Ok(true);
+    }
+    let took = sqlx::query(
+        "update cohorts set seats_taken = seats_taken + 1
+         where id = $1 and seats_held + seats_taken < capacity",
+    )
+    .bind(hold.cohort_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if took {
+        sqlx::query("update seat_holds set status = 'converted' where id = $1")
+            .bind(hold.id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(took)
+}
+
+/// Gives back the seats of converted holds (an enrolled order refunded by an operator).
+pub async fn give_back_converted(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<u64> {
+    let cohorts: Vec<Uuid> = sqlx::query_scalar(
+        "update seat_holds set status = 'released'
+         where order_id = $1 and status = 'converted' returning cohort_id",
+    )
+    .bind(order_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for cohort in &cohorts {
+        sqlx::query("update cohorts set seats_taken = seats_taken - 1 where id = $1")
+            .bind(cohort)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(cohorts.len() as u64)
+}

@@ -1,0 +1,198 @@
+//! Orders and their saga row.
+
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::domain::order::{OrderStatus, Step};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Order {
+    pub id: Uuid,
+    pub order_token: String,
+    pub user_id: Uuid,
+    pub cart_token: String,
+    pub status: String,
+    pub currency: Option<String>,
+    pub subtotal: Option<i64>,
+    pub discount: Option<i64>,
+    pub tax: Option<i64>,
+    pub total: Option<i64>,
+    pub price_snapshot: Option<Value>,
+    pub billing_address: Value,
+    pub coupon_code: Option<String>,
+    pub gateway: Option<String>,
+    pub return_url: Option<String>,
+    pub cancel_url: Option<String>,
+    pub failure_code: Option<i32>,
+    pub failure_reason: Option<String>,
+    pub correlation_id: Option<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Order {
+    /// The stored status; the check constraint keeps it parseable.
+    pub fn status(&self) -> OrderStatus {
+        self.status.parse().unwrap_or(OrderStatus::Failed)
+    }
+}
+
+pub struct NewOrder<'a> {
+    pub id: Uuid,
+    pub order_token: &'a str,
+    pub user_id: Uuid,
+    pub cart_token: &'a str,
+    pub billing_address: &'a Value,
+    pub coupon_code: Option<&'a str>,
+    pub gateway: Option<&'a str>,
+    pub return_url: Option<&'a str>,
+    pub cancel_url: Option<&'a str>,
+    pub correlation_id: &'a str,
+}
+
+/// Inserts an order and its saga row at `price`. Returns false when the cart already
+/// has an order (the unique index decides, so concurrent requests make one order).
+pub async fn insert(conn: &mut PgConnection, o: &NewOrder<'_>) -> sqlx::Result<bool> {
+    let inserted = sqlx::query(
+        "insert into orders (id, order_token, user_id, cart_token, billing_address, coupon_code,
+                             gateway, return_url, cancel_url, correlation_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         on conflict (cart_token) do nothing",
+    )
+    .bind(o.id)
+    .bind(o.order_token)
+    .bind(o.user_id)
+    .bind(o.cart_token)
+    .bind(o.billing_address)
+    .bind(o.coupon_code)
+    .bind(o.gateway)
+    .bind(o.return_url)
+    .bind(o.cancel_url)
+    .bind(o.correlation_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if inserted {
+        sqlx::query("insert into sagas (order_id, step) values ($1, $2)")
+            .bind(o.id)
+            .bind(Step::Price.as_str())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(inserted)
+}
+
+const COLUMNS: &str =
+    "id, order_token, user_id, cart_token, status, currency, subtotal, discount, tax, total,
+    price_snapshot, billing_address, coupon_code, gateway, return_url, cancel_url, failure_code,
+    failure_reason, correlation_id, created_at, updated_at";
+
+/// Locks the order row for the rest of the transaction: every state change of an
+/// order happens under this lock, so concurrent steps and events serialise here.
+pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Order>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from orders where id = $1 for update"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Order>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from orders where id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn by_token(conn: &mut PgConnection, token: &str) -> sqlx::Result<Option<Order>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from orders where order_token = $1"
+    )))
+    .bind(token)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn by_cart(conn: &mut PgConnection, cart_token: &str) -> sqlx::Result<Option<Order>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from orders where cart_token = $1"
+    )))
+    .bind(cart_token)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Freezes the immutable price snapshot and the amounts copied from it. Only once: a
+/// second `price` run finds the snapshot and leaves it alone.
+pub async fn freeze_price(
+    conn: &mut PgConnection,
+    id: Uuid,
+    breakdown: &crate::domain::PriceBreakdown,
+) -> sqlx::Result<()> {
+    let snapshot = serde_json::to_value(breakdown).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let t = &breakdown.totals;
+    sqlx::query(
+        "update orders set price_snapshot = $2, currency = $3, subtotal = $4, discount = $5,
+                tax = $6, total = $7
+         where id = $1 and price_snapshot is null",
+    )
+    .bind(id)
+    .bind(snapshot)
+    .bind(breakdown.currency.code())
+    .bind(t.subtotal)
+    .bind(t.discount)
+    .bind(t.tax.unwrap_or(0))
+    .bind(t.total)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Moves the order to `next` if the transition table allows it from its current
+/// status. The caller holds the row lock. Returns whether it moved.
+pub async fn transition(
+    conn: &mut PgConnection,
+    order: &Order,
+    next: OrderStatus,
+    failure: Option<(u32, &str)>,
+) -> sqlx::Result<bool> {
+    if !order.status().can_become(next) {
+        return Ok(false);
+    }
+    sqlx::query(
+        "update orders set status = $2,
+                failure_code = coalesce($3, failure_code),
+                failure_reason = coalesce($4, failure_reason)
+         where id = $1 and status = $5",
+    )
+    .bind(order.id)
+    .bind(next.as_str())
+    .bind(failure.map(|(c, _)| c as i32))
+    .bind(failure.map(|(_, r)| r))
+    .bind(&order.status)
+    .execute(conn)
+    .await
+    .map(|r| r.rows_affected() == 1)
+}
+
+/// Orders waiting for payment longer than `older_than_secs` (reconciliation).
+pub async fn awaiting_payment_since(
+    conn: &mut PgConnection,
+    older_than_secs: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "select id from orders where status = 'awaiting_payment'
+           and updated_at < now() - make_interval(secs => $1)
+         order by updated_at limit $2",
+    )
+    .bind(older_than_secs as f64)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

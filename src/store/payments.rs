@@ -1,0 +1,275 @@
+//! Payment sessions (one row per session created at any gateway) and refunds.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Payment {
+    pub id: Uuid,
+    pub payment_token: String,
+    pub order_id: Uuid,
+    pub gateway: String,
+    pub gateway_order_id: String,
+    pub checkout_url: Option<String>,
+    pub client_params: Value,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    pub gateway_payment_id: Option<String>,
+    pub captured_amount: i64,
+    pub refunded_amount: i64,
+    pub flagged: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, payment_token, order_id, gateway, gateway_order_id, checkout_url,
+    client_params, amount, currency, status, gateway_payment_id, captured_amount,
+    refunded_amount, flagged, expires_at, created_at";
+
+pub struct NewPayment<'a> {
+    pub order_id: Uuid,
+    pub payment_token: &'a str,
+    pub gateway: &'a str,
+    pub gateway_order_id: &'a str,
+    pub checkout_url: Option<&'a str>,
+    pub client_params: &'a Value,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Records a session; a session already recorded (a re-run step got the same one back
+/// through the gateway's idempotency) is left as it is.
+pub async fn record_session(conn: &mut PgConnection, p: &NewPayment<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into payments (id, payment_token, order_id, gateway, gateway_order_id,
+                               checkout_url, client_params, amount, currency, expires_at)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         on conflict (gateway, gateway_order_id) do nothing",
+    )
+    .bind(Uuid::now_v7())
+    .bind(p.payment_token)
+    .bind(p.order_id)
+    .bind(p.gateway)
+    .bind(p.gateway_order_id)
+    .bind(p.checkout_url)
+    .bind(p.client_params)
+    .bind(p.amount)
+    .bind(p.currency)
+    .bind(p.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn for_order(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Vec<Payment>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from payments where order_id = $1 order by created_at, id"
+    )))
+    .bind(order_id)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn by_token(conn: &mut PgConnection, token: &str) -> sqlx::Result<Option<Payment>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from payments where payment_token = $1"
+    )))
+    .bind(token)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn by_gateway_order(
+    conn: &mut PgConnection,
+    gateway: &str,
+    gateway_order_id: &str,
+) -> sqlx::Result<Option<Payment>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from payments where gateway = $1 and gateway_order_id = $2"
+    )))
+    .bind(gateway)
+    .bind(gateway_order_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Records money taken on a session (the caller holds the order lock).
+pub async fn mark_captured(
+    conn: &mut PgConnection,
+    id: Uuid,
+    gateway_payment_id: &str,
+    amount: i64,
+    flagged: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update payments set status = 'captured', gateway_payment_id = $2, captured_amount = $3,
+                flagged = coalesce($4, flagged)
+         where id = $1 and status in ('created', 'failed', 'expired', 'cancelled')",
+    )
+    .bind(id)
+    .bind(gateway_payment_id)
+    .bind(amount)
+    .bind(flagged)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks still-open sessions of an order (after expiry, cancellation or failure).
+pub async fn close_open(conn: &mut PgConnection, order_id: Uuid, status: &str) -> sqlx::Result<()> {
+    sqlx::query("update payments set status = $2 where order_id = $1 and status = 'created'")
+        .bind(order_id)
+        .bind(status)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_failed(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("update payments set status = 'failed' where id = $1 and status = 'created'")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefundRow {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub payment_id: Option<Uuid>,
+    pub gateway: String,
+    pub gateway_payment_id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub reason: String,
+    pub idempotency_key: String,
+    pub gateway_refund_id: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+}
+
+pub struct NewRefund<'a> {
+    pub order_id: Uuid,
+    pub payment_id: Option<Uuid>,
+    pub gateway: &'a str,
+    pub gateway_payment_id: &'a str,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub reason: &'a str,
+    pub idempotency_key: &'a str,
+}
+
+/// Decides a refund: writes its row (once per idempotency key) in the caller's
+/// transaction. Returns the row id when it is new (the caller enqueues its job).
+pub async fn decide_refund(
+    conn: &mut PgConnection,
+    r: &NewRefund<'_>,
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar(
+        "insert into refunds (id, order_id, payment_id, gateway, gateway_payment_id, amount,
+                              currency, reason, idempotency_key)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         on conflict (idempotency_key) do nothing returning id",
+    )
+    .bind(Uuid::now_v7())
+    .bind(r.order_id)
+    .bind(r.payment_id)
+    .bind(r.gateway)
+    .bind(r.gateway_payment_id)
+    .bind(r.amount)
+    .bind(r.currency)
+    .bind(r.reason)
+    .bind(r.idempotency_key)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn lock_refund(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<RefundRow>> {
+    sqlx::query_as(
+        "select id, order_id, payment_id, gateway, gateway_payment_id, amount, currency, reason,
+                idempotency_key, gateway_refund_id, status, attempts
+         from refunds where id = $1 for update",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn refunds_for_order(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+) -> sqlx::Result<Vec<RefundRow>> {
+    sqlx::query_as(
+        "select id, order_id, payment_id, gateway, gateway_payment_id, amount, currency, reason,
+                idempotency_key, gateway_refund_id, status, attempts
+         from refunds where order_id = $1 order by created_at",
+    )
+    .bind(order_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Records the gateway's refund and moves the payment's refunded amount, once.
+pub async fn refund_processed(
+    conn: &mut PgConnection,
+    refund: &RefundRow,
+    gateway_refund_id: &str,
+) -> sqlx::Result<()> {
+    let moved = sqlx::query(
+        "update refunds set status = 'processed', gateway_refund_id = $2
+         where id = $1 and status <> 'processed'",
+    )
+    .bind(refund.id)
+    .bind(gateway_refund_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if moved && let Some(payment_id) = refund.payment_id {
+        sqlx::query(
+            "update payments set refunded_amount = least(captured_amount, refunded_amount + $2),
+                    status = case when refunded_amount + $2 >= captured_amount
+                                  then 'refunded' else 'partially_refunded' end
+             where id = $1",
+        )
+        .bind(payment_id)
+        .bind(refund.amount)
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn refund_failed(
+    conn: &mut PgConnection,
+    id: Uuid,
+    error: &str,
+    permanent: bool,
+) -> sqlx::Result<i32> {
+    sqlx::query_scalar(
+        "update refunds set attempts = attempts + 1, last_error = $2,
+                status = case when $3 then 'failed' else status end
+         where id = $1 returning attempts",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(permanent)
+    .fetch_one(conn)
+    .await
+}
+
+/// What is still refundable on a payment: captured minus refunds decided so far.
+pub async fn refundable(conn: &mut PgConnection, payment: &Payment) -> sqlx::Result<i64> {
+    let decided: i64 = sqlx::query_scalar(
+        "select coalesce(sum(amount), 0)::bigint from refunds where payment_id = $1 and status <> 'failed'",
+    )
+    .bind(payment.id)
+    .fetch_one(conn)
+    .await?;
+    Ok((payment.captured_amount - decided).max(0))
+}

@@ -1,0 +1,135 @@
+//! The saga row and its step timeline.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::domain::order::Step;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Saga {
+    pub order_id: Uuid,
+    pub step: String,
+    pub state: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub deadline_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Saga {
+    pub fn step(&self) -> Option<Step> {
+        self.step.parse().ok()
+    }
+}
+
+pub async fn lock(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Option<Saga>> {
+    sqlx::query_as(
+        "select order_id, step, state, attempts, last_error, deadline_at, updated_at
+         from sagas where order_id = $1 for update",
+    )
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Moves the saga to `step` in `state`, resetting the attempt count.
+pub async fn advance(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    step: Step,
+    state: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update sagas set step = $2, state = $3, attempts = 0, last_error = null,
+                deadline_at = null
+         where order_id = $1",
+    )
+    .bind(order_id)
+    .bind(step.as_str())
+    .bind(state)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt of the current step; returns the new attempt count.
+pub async fn record_failure(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    error: &str,
+) -> sqlx::Result<i32> {
+    sqlx::query_scalar(
+        "update sagas set attempts = attempts + 1, last_error = $2 where order_id = $1
+         returning attempts",
+    )
+    .bind(order_id)
+    .bind(error)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn set_state(conn: &mut PgConnection, order_id: Uuid, state: &str) -> sqlx::Result<()> {
+    sqlx::query("update sagas set state = $2 where order_id = $1")
+        .bind(order_id)
+        .bind(state)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// One line of the timeline.
+pub async fn log_step(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    step: &str,
+    attempt: i32,
+    outcome: &str,
+    error: Option<&str>,
+    started_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into saga_steps (order_id, step, attempt, outcome, error, started_at)
+         values ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(order_id)
+    .bind(step)
+    .bind(attempt)
+    .bind(outcome)
+    .bind(error)
+    .bind(started_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct StepRecord {
+    pub step: String,
+    pub attempt: i32,
+    /// succeeded, retrying, failed, waiting or skipped
+    pub outcome: String,
+    pub error: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+}
+
+pub async fn timeline(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Vec<StepRecord>> {
+    sqlx::query_as(
+        "select step, attempt, outcome, error, started_at, finished_at
+         from saga_steps where order_id = $1 order by id",
+    )
+    .bind(order_id)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn get(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Option<Saga>> {
+    sqlx::query_as(
+        "select order_id, step, state, attempts, last_error, deadline_at, updated_at
+         from sagas where order_id = $1",
+    )
+    .bind(order_id)
+    .fetch_optional(conn)
+    .await
+}

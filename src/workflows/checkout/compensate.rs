@@ -1,0 +1,233 @@
+//! Compensation of a failed, expired, cancelled or refunded order, and refunds.
+//!
+//! Runs backwards from wherever the order stopped; every part is guarded by a status
+//! so a re-run does nothing twice: release seat holds (and, for a refunded enrolled
+//! order, the taken seats and enrollments), give back the coupon use, decide refunds of
+//! captured money (each executed by its own [`refund`] job), reopen the cart if it has
+//! not expired, then cancel open gateway sessions. A gateway error schedules the job
+//! again with backoff.
+
+use std::time::{Duration, SystemTime};
+
+use uuid::Uuid;
+
+use crate::domain::order::{OrderStatus, backoff};
+use crate::gateways::{CancelOutcome, GatewayError, GatewayKind, RefundRequest};
+use crate::store::{coupons, enrollments, holds, orders, outbox, payments, sagas};
+use crate::workers::jobs::JobContext;
+use crate::workers::{EnqueueOptions, Job, enqueue};
+
+pub async fn compensate(ctx: &JobContext, order_id: Uuid) -> anyhow::Result<()> {
+    let mut tx = ctx.pool.begin().await?;
+    let Some(order) = orders::lock(&mut tx, order_id).await? else {
+        return Ok(());
+    };
+    let status = order.status();
+    holds::release_all(&mut tx, order_id).await?;
+    if status == OrderStatus::Refunded {
+        holds::give_back_converted(&mut tx, order_id).await?;
+        enrollments::remove_for_order(&mut tx, order_id).await?;
+    }
+    let returned: Option<(String, Uuid)> = sqlx::query_as(
+        "update coupon_redemptions set status = 'returned'
+         where order_id = $1 and status = 'used' returning code, user_id",
+    )
+    .bind(order_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((code, user)) = returned {
+        coupons::give_back(&mut tx, &code, Some(user)).await?;
+    }
+    for p in payments::for_order(&mut tx, order_id).await? {
+        let amount = payments::refundable(&mut tx, &p).await?;
+        let (Some(gateway_payment_id), true) = (&p.gateway_payment_id, amount > 0) else {
+            continue;
+        };
+        let key = format!("refund:{}:{}", p.gateway, gateway_payment_id);
+        let decided = payments::decide_refund(
+            &mut tx,
+            &payments::NewRefund {
+                order_id,
+                payment_id: Some(p.id),
+                gateway: &p.gateway,
+                gateway_payment_id,
+                amount,
+                currency: &p.currency,
+                reason: &format!("order {status}"),
+                idempotency_key: &key,
+            },
+        )
+        .await?;
+        if let Some(refund_id) = decided {
+            enqueue_refund(&mut tx, refund_id).await?;
+        }
+    }
+    sqlx::query(
+        "update carts set status = 'active'
+         where token = $1 and status = 'converted' and expires_at > now()",
+    )
+    .bind(&order.cart_token)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    // Outside the transaction: make open sessions unpayable where the gateway can.
+    let mut conn = ctx.pool.acquire().await?;
+    let open: Vec<_> = payments::for_order(&mut conn, order_id)
+        .await?
+        .into_iter()
+        .filter(|p| p.status == "created")
+        .collect();
+    drop(conn);
+    for p in open {
+        let Ok(kind) = p.gateway.parse::<GatewayKind>() else {
+            continue;
+        };
+        let Some(gateway) = ctx.gateways.get(kind) else {
+            continue;
+        };
+        match gateway.cancel_session(&p.gateway_order_id).await {
+            Ok(CancelOutcome::Cancelled | CancelOutcome::Unsupported) => {}
+            // Paid after all: confirm records it and refunds it (the order has ended).
+            Ok(CancelOutcome::AlreadyPaid) => {
+                let mut tx = ctx.pool.begin().await?;
+                crate::workflows::checkout::runner::enqueue_step(
+                    &mut tx,
+                    order_id,
+                    crate::domain::order::Step::Confirm,
+                    Some("late-capture"),
+                )
+                .await?;
+                tx.commit().await?;
+            }
+            Err(e) => return retry_compensation(ctx, order_id, &e.to_string()).await,
+        }
+    }
+    let mut tx = ctx.pool.begin().await?;
+    payments::close_open(&mut tx, order_id, "cancelled").await?;
+    sagas::set_state(&mut tx, order_id, "compensated").await?;
+    outbox::record(
+        &mut tx,
+        order_id,
+        "order.compensated",
+        serde_json::json!({"status": status}),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(%order_id, %status, "order compensated");
+    Ok(())
+}
+
+async fn retry_compensation(ctx: &JobContext, order_id: Uuid, error: &str) -> anyhow::Result<()> {
+    let mut tx = ctx.pool.begin().await?;
+    let attempts = sagas::record_failure(&mut tx, order_id, error).await?;
+    let s = &ctx.settings.checkout;
+    let delay = backoff(
+        attempts as u32,
+        Duration::from_millis(s.retry_base_ms),
+        Duration::from_millis(s.retry_cap_ms),
+        rand::random::<f64>(),
+    );
+    tracing::warn!(%order_id, attempts, ?delay, error, "compensation will be retried");
+    enqueue(
+        &mut tx,
+        &Job::Compensate { order_id },
+        EnqueueOptions {
+            idempotency_key: Some(format!("{order_id}:compensate:retry:{attempts}")),
+            run_at: Some(SystemTime::now() + delay),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn enqueue_refund(conn: &mut sqlx::PgConnection, refund_id: Uuid) -> anyhow::Result<()> {
+    enqueue(
+        conn,
+        &Job::Refund { refund_id },
+        EnqueueOptions {
+            idempotency_key: Some(format!("{refund_id}:refund")),
+            ..Default::default()
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Executes a decided refund at its gateway with the row's idempotency key, so a
+/// re-run refunds once. Retryable gateway errors schedule it again with backoff.
+pub async fn refund(ctx: &JobContext, refund_id: Uuid) -> anyhow::Result<()> {
+    let mut conn = ctx.pool.acquire().await?;
+    let Some(row) = payments::lock_refund(&mut conn, refund_id).await? else {
+        return Ok(());
+    };
+    drop(conn);
+    if row.status != "requested" {
+        return Ok(());
+    }
+    let kind: GatewayKind = row
+        .gateway
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!(e))?;
+    let Some(gateway) = ctx.gateways.get(kind) else {
+        anyhow::bail!("{kind} is not configured; refund {refund_id} cannot run");
+    };
+    let request = RefundRequest {
+        payment_id: row.gateway_payment_id.clone(),
+        amount: row.amount,
+        currency: row.currency.clone(),
+        idempotency_key: row.idempotency_key.clone(),
+        notes: [("order_id".to_owned(), row.order_id.to_string())].into(),
+    };
+    let result = gateway.refund(&request).await;
+    let mut tx = ctx.pool.begin().await?;
+    let Some(row) = payments::lock_refund(&mut tx, refund_id).await? else {
+        return Ok(());
+    };
+    match result {
+        Ok(done) => {
+            payments::refund_processed(&mut tx, &row, &done.refund_id).await?;
+            outbox::record(
+                &mut tx,
+                row.order_id,
+                "payment.refunded",
+                serde_json::json!({"refund_id": done.refund_id, "amount": row.amount, "reason": row.reason}),
+            )
+            .await?;
+        }
+        Err(e) => {
+            let permanent = !is_retryable(&e);
+            let attempts =
+                payments::refund_failed(&mut tx, refund_id, &e.to_string(), permanent).await?;
+            if permanent {
+                tracing::error!(%refund_id, error = %e, "refund refused by the gateway; needs an operator");
+            } else {
+                let s = &ctx.settings.checkout;
+                let delay = backoff(
+                    attempts as u32,
+                    Duration::from_millis(s.retry_base_ms),
+                    Duration::from_millis(s.retry_cap_ms),
+                    rand::random::<f64>(),
+                );
+                enqueue(
+                    &mut tx,
+                    &Job::Refund { refund_id },
+                    EnqueueOptions {
+                        idempotency_key: Some(format!("{refund_id}:refund:retry:{attempts}")),
+                        run_at: Some(SystemTime::now() + delay),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn is_retryable(e: &GatewayError) -> bool {
+    e.is_retryable()
+}

@@ -1,0 +1,77 @@
+//! `enroll` and `complete`.
+
+use uuid::Uuid;
+
+use super::prepare::skip;
+use super::runner::{Failure, Outcome, StepResult, begin};
+use crate::api::error::ErrorCode;
+use crate::domain::order::{OrderStatus, Step};
+use crate::store::{enrollments, holds, orders, outbox};
+use crate::workers::jobs::JobContext;
+
+/// Converts the order's seat holds into enrollments (an upsert per user and cohort).
+/// A hold that expired before the payment came is re-taken if a seat is free; when no
+/// seat can be had, or the student is already enrolled in that cohort through another
+/// order, the step rolls back and the order is refunded.
+pub async fn enroll(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
+    let Some((mut tx, order)) = begin(ctx, order_id, Step::Enroll).await? else {
+        return skip(ctx).await;
+    };
+    if order.status() != OrderStatus::Paid {
+        return Ok((tx, Outcome::Skip));
+    }
+    for hold in holds::for_order(&mut tx, order_id).await? {
+        if !holds::convert(&mut tx, &hold).await? {
+            return Ok((
+                tx,
+                Outcome::Fail(Failure::new(
+                    OrderStatus::Refunded,
+                    ErrorCode::NoSeatAfterPayment.as_u32(),
+                    "the cohort filled up before the payment arrived; the payment is refunded",
+                )),
+            ));
+        }
+        let owner = enrollments::upsert(
+            &mut tx,
+            order.user_id,
+            hold.cohort_id,
+            hold.program_id,
+            order_id,
+        )
+        .await?;
+        if owner != order_id {
+            return Ok((
+                tx,
+                Outcome::Fail(Failure::new(
+                    OrderStatus::Refunded,
+                    ErrorCode::AlreadyEnrolled.as_u32(),
+                    "already enrolled in this cohort through another order; the payment is refunded",
+                )),
+            ));
+        }
+    }
+    orders::transition(&mut tx, &order, OrderStatus::Enrolled, None).await?;
+    outbox::record(
+        &mut tx,
+        order_id,
+        "order.enrolled",
+        serde_json::json!({"user_id": order.user_id}),
+    )
+    .await?;
+    Ok((tx, Outcome::Next))
+}
+
+/// Records the end of the checkout for the event publisher; the saga completes.
+pub async fn complete(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
+    let Some((mut tx, order)) = begin(ctx, order_id, Step::Complete).await? else {
+        return skip(ctx).await;
+    };
+    outbox::record(
+        &mut tx,
+        order_id,
+        "checkout.completed",
+        serde_json::json!({"status": order.status, "total": order.total, "currency": order.currency}),
+    )
+    .await?;
+    Ok((tx, Outcome::Next))
+}

@@ -1,0 +1,291 @@
+//! Starting a checkout from a cart, and the order as the API shows it.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::runner::enqueue_step;
+use crate::api::AppState;
+use crate::api::bearer::Caller;
+use crate::api::error::{ApiError, ApiResult};
+use crate::carts::CartError;
+use crate::domain::order::{OrderStatus, Step};
+use crate::gateways::GatewayKind;
+use crate::store::{enrollments, holds, orders, payments, sagas};
+use crate::workflows::cart_pricing;
+
+pub struct OrderRequest {
+    pub cart_token: String,
+    pub billing_address: Value,
+    pub gateway: Option<String>,
+    pub return_url: Option<String>,
+    pub cancel_url: Option<String>,
+}
+
+/// Creates the order for the caller's cart in one short transaction: lock the cart,
+/// check it is active and priceable, insert the order and its saga, freeze the cart,
+/// enqueue `price`. Returns the order id and whether it was created now (false: the
+/// cart already had an order, which is returned instead of a second one).
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    req: OrderRequest,
+) -> ApiResult<(Uuid, bool)> {
+    let mut problems = Vec::new();
+    if let Some(g) = &req.gateway
+        && (g.parse::<GatewayKind>().is_err()
+            || !state.gateways.offered().iter().any(|k| k.as_str() == g))
+    {
+        problems.push(format!(
+            "gateway: `{g}` is not offered (offered: {:?})",
+            state.gateways.offered()
+        ));
+    }
+    for (field, url) in [
+        ("return_url", &req.return_url),
+        ("cancel_url", &req.cancel_url),
+    ] {
+        if let Some(url) = url
+            && !redirect_allowed(url, &state.settings.checkout.allowed_redirect_origins)
+        {
+            problems.push(format!("{field}: origin is not in the allowed list"));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::Validation(problems));
+    }
+
+    let mut tx = state.pool.begin().await?;
+    let cart = cart_pricing::lock_cart_for_order(&mut tx, &req.cart_token, caller).await?;
+    if cart.converted {
+        let existing = orders::by_cart(&mut tx, &req.cart_token).await?;
+        return match existing {
+            Some(o) if o.user_id == caller.user_id() => Ok((o.id, false)),
+            _ => Err(CartError::Converted.into()),
+        };
+    }
+    // Price now so a cart that cannot be priced (coupon no longer valid, FX rate
+    // missing, unknown state) is refused here with its own code, not as a failed order.
+    cart_pricing::price_cart(
+        &mut tx,
+        &req.cart_token,
+        &req.billing_address,
+        caller.user_id(),
+        &state.settings,
+    )
+    .await?;
+    let order_id = Uuid::now_v7();
+    // 192 bits in 32 characters: Razorpay's `receipt` holds at most 40
+    let order_token = crate::carts::random_token(24);
+    let correlation_id = crate::api::correlation::current();
+    let inserted = orders::insert(
+        &mut tx,
+        &orders::NewOrder {
+            id: order_id,
+            order_token: &order_token,
+            user_id: caller.user_id(),
+            cart_token: &req.cart_token,
+            billing_address: &req.billing_address,
+            coupon_code: cart.coupon_code.as_deref(),
+            gateway: req.gateway.as_deref(),
+            return_url: req.return_url.as_deref(),
+            cancel_url: req.cancel_url.as_deref(),
+            correlation_id: &correlation_id,
+        },
+    )
+    .await?;
+    if !inserted {
+        let existing = orders::by_cart(&mut tx, &req.cart_token).await?;
+        return match existing {
+            Some(o) if o.user_id == caller.user_id() => Ok((o.id, false)),
+            _ => Err(CartError::Converted.into()),
+        };
+    }
+    cart_pricing::freeze_cart(&mut tx, &req.cart_token, caller.user_id()).await?;
+    enqueue_step(&mut tx, order_id, Step::Price, None).await?;
+    crate::store::outbox::record(
+        &mut tx,
+        order_id,
+        "order.created",
+        serde_json::json!({"user_id": caller.user_id()}),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(%order_id, "order created");
+    Ok((order_id, true))
+}
+
+/// `scheme://host[:port]` of `url` must equal one of the allowed origins.
+fn redirect_allowed(url: &str, allowed: &[String]) -> bool {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains('@') || host.contains('\\') {
+        return false;
+    }
+    let origin = format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        host.to_ascii_lowercase()
+    );
+    allowed
+        .iter()
+        .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&origin))
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaymentView {
+    /// Bearer capability for `POST /api/v1/payments/{payment_token}/verify`.
+    pub payment_token: String,
+    pub gateway: String,
+    pub gateway_order_id: String,
+    /// The hosted page to send the buyer to (Stripe; the sandbox for both).
+    pub checkout_url: Option<String>,
+    /// What the frontend needs to open the gateway's checkout (e.g. Razorpay key and
+    /// order id). Never secrets.
+    pub client_params: Value,
+    pub amount: i64,
+    pub currency: String,
+    /// created, captured, failed, expired, cancelled, refunded, partially_refunded
+    pub status: String,
+    pub refunded_amount: i64,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FailureView {
+    pub code: i32,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderView {
+    pub order_token: String,
+    /// pending, awaiting_payment, paid, enrolled, failed, expired, cancelled, refunded
+    pub status: String,
+    pub currency: Option<String>,
+    pub subtotal: Option<i64>,
+    pub discount: Option<i64>,
+    pub tax: Option<i64>,
+    pub total: Option<i64>,
+    /// The frozen price breakdown (lines, tax components, discounts, FX rate).
+    pub price: Option<Value>,
+    /// The session to pay now (the newest payable one), if any.
+    pub payment: Option<PaymentView>,
+    /// Every session created for the order.
+    pub payments: Vec<PaymentView>,
+    pub holds: Vec<holds::Hold>,
+    pub enrollments: Vec<enrollments::Enrollment>,
+    pub failure: Option<FailureView>,
+    /// Why the last payment attempt failed (the order can still be paid).
+    pub last_payment_error: Option<String>,
+    /// Where the saga stands: its step and state.
+    pub step: Option<String>,
+    pub step_state: Option<String>,
+    pub timeline: Vec<sagas::StepRecord>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl OrderView {
+    pub fn is_terminal(&self) -> bool {
+        self.status
+            .parse::<OrderStatus>()
+            .map(|s| s.is_terminal())
+            .unwrap_or(true)
+    }
+}
+
+pub async fn view(pool: &PgPool, order_id: Uuid) -> ApiResult<OrderView> {
+    let mut conn = pool.acquire().await?;
+    let order = orders::get(&mut conn, order_id)
+        .await?
+        .ok_or(ApiError::OrderNotFound)?;
+    let last_payment_error: Option<String> =
+        sqlx::query_scalar("select last_payment_error from orders where id = $1")
+            .bind(order_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    let payments: Vec<PaymentView> = payments::for_order(&mut conn, order_id)
+        .await?
+        .into_iter()
+        .map(|p| PaymentView {
+            payment_token: p.payment_token,
+            gateway: p.gateway,
+            gateway_order_id: p.gateway_order_id,
+            checkout_url: p.checkout_url,
+            client_params: p.client_params,
+            amount: p.amount,
+            currency: p.currency,
+            status: p.status,
+            refunded_amount: p.refunded_amount,
+            expires_at: p.expires_at,
+        })
+        .collect();
+    let saga = sagas::get(&mut conn, order_id).await?;
+    let payment = payments
+        .iter()
+        .rev()
+        .find(|p| p.status == "created" || p.status == "captured")
+        .cloned();
+    Ok(OrderView {
+        failure: order.failure_code.map(|code| FailureView {
+            code,
+            reason: order.failure_reason.clone().unwrap_or_default(),
+        }),
+        last_payment_error,
+        holds: holds::for_order(&mut conn, order_id).await?,
+        enrollments: enrollments::for_order(&mut conn, order_id).await?,
+        timeline: sagas::timeline(&mut conn, order_id).await?,
+        step: saga.as_ref().map(|s| s.step.clone()),
+        step_state: saga.map(|s| s.state),
+        order_token: order.order_token,
+        status: order.status,
+        currency: order.currency,
+        subtotal: order.subtotal,
+        discount: order.discount,
+        tax: order.tax,
+        total: order.total,
+        price: order.price_snapshot,
+        payment,
+        payments,
+        created_at: order.created_at,
+        updated_at: order.updated_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redirect_allowed;
+
+    #[test]
+    fn redirects_only_to_allowed_origins() {
+        let allowed = vec![
+            "https://shop.example.com".to_owned(),
+            "http://127.0.0.1:8080".to_owned(),
+        ];
+        assert!(redirect_allowed(
+            "https://shop.example.com/order/x?y=1",
+            &allowed
+        ));
+        assert!(redirect_allowed("http://127.0.0.1:8080/", &allowed));
+        assert!(!redirect_allowed(
+            "https://shop.example.com.evil.io/",
+            &allowed
+        ));
+        assert!(!redirect_allowed(
+            "https://evil.io@shop.example.com/",
+            &allowed
+        ));
+        assert!(!redirect_allowed("//evil.io/", &allowed));
+        assert!(!redirect_allowed("javascript:alert(1)", &allowed));
+        assert!(
+            !redirect_allowed("http://shop.example.com/", &allowed),
+            "scheme matters"
+        );
+    }
+}

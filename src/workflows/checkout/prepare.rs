@@ -1,0 +1,139 @@
+//! `price` and `reserve`: freeze what the student pays, then hold what they buy.
+
+use chrono::Utc;
+use uuid::Uuid;
+
+use super::runner::{Failure, Outcome, StepError, StepResult, begin};
+use crate::api::error::ErrorCode;
+use crate::domain::order::{OrderStatus, Step};
+use crate::domain::pricing::PriceBreakdown;
+use crate::store::{coupons, holds, orders, outbox};
+use crate::workers::jobs::JobContext;
+
+/// Freezes the immutable price snapshot (lines, tax, discounts, FX rate) from the cart
+/// as it is now, priced by the same function as the estimate the student saw.
+pub async fn price(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
+    let Some((mut tx, order)) = begin(ctx, order_id, Step::Price).await? else {
+        return skip(ctx).await;
+    };
+    if order.price_snapshot.is_some() {
+        return Ok((tx, Outcome::Next));
+    }
+    let breakdown =
+        match crate::workflows::cart_pricing::price_for_order(&mut tx, &order, &ctx.settings).await
+        {
+            Ok(b) => b,
+            Err(refusal) => {
+                return Ok((
+                    tx,
+                    Outcome::Fail(Failure::new(
+                        OrderStatus::Failed,
+                        refusal.code().as_u32(),
+                        refusal.to_string(),
+                    )),
+                ));
+            }
+        };
+    if breakdown.totals.total <= 0 {
+        return Ok((
+            tx,
+            Outcome::Fail(Failure::new(
+                OrderStatus::Failed,
+                ErrorCode::NothingToPay.as_u32(),
+                "the order total is zero; nothing to pay",
+            )),
+        ));
+    }
+    freeze(&mut tx, order_id, &breakdown).await?;
+    Ok((tx, Outcome::Next))
+}
+
+async fn freeze(
+    conn: &mut sqlx::PgConnection,
+    order_id: Uuid,
+    b: &PriceBreakdown,
+) -> Result<(), StepError> {
+    orders::freeze_price(conn, order_id, b).await?;
+    outbox::record(
+        conn,
+        order_id,
+        "order.priced",
+        serde_json::json!({"currency": b.currency.code(), "total": b.totals.total}),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Holds one seat per program in the cohort the student picked (else the earliest
+/// upcoming one with a free seat) and uses the coupon. All in one transaction: when
+/// any seat or the coupon cannot be had, the step rolls back and the order fails, so
+/// nothing stays held.
+pub async fn reserve(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
+    let Some((mut tx, order)) = begin(ctx, order_id, Step::Reserve).await? else {
+        return skip(ctx).await;
+    };
+    let expires_at = Utc::now()
+        + chrono::Duration::seconds(
+            (ctx.settings.checkout.session_ttl_secs + ctx.settings.checkout.hold_grace_secs) as i64,
+        );
+    let wanted = crate::workflows::cart_pricing::programs_of_order(&mut tx, &order).await?;
+    for (program_id, title, cohort) in wanted {
+        let cohort = match cohort {
+            Some(c) => Some(c),
+            None => holds::pick_cohort(&mut tx, program_id).await?,
+        };
+        let held = match cohort {
+            Some(c) => holds::hold(&mut tx, order_id, c, program_id, expires_at).await?,
+            None => false,
+        };
+        if !held {
+            return Ok((
+                tx,
+                Outcome::Fail(Failure::new(
+                    OrderStatus::Failed,
+                    ErrorCode::CohortFull.as_u32(),
+                    format!("no seats left in {title}"),
+                )),
+            ));
+        }
+    }
+    if let Some(code) = &order.coupon_code {
+        match coupons::use_one(&mut tx, code, Some(order.user_id)).await {
+            Ok(()) => {
+                sqlx::query(
+                    "insert into coupon_redemptions (order_id, code, user_id) values ($1, $2, $3)
+                     on conflict (order_id) do nothing",
+                )
+                .bind(order_id)
+                .bind(code)
+                .bind(order.user_id)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Err(coupons::UseError::Refused(refusal)) => {
+                return Ok((
+                    tx,
+                    Outcome::Fail(Failure::new(
+                        OrderStatus::Failed,
+                        ErrorCode::CouponUnavailable.as_u32(),
+                        format!("coupon {code} can no longer be used: {refusal}"),
+                    )),
+                ));
+            }
+            Err(coupons::UseError::Database(e)) => return Err(e.into()),
+        }
+    }
+    outbox::record(
+        &mut tx,
+        order_id,
+        "order.reserved",
+        serde_json::json!({"hold_expires_at": expires_at}),
+    )
+    .await?;
+    Ok((tx, Outcome::Next))
+}
+
+/// A no-op outcome for a stale job, with a transaction the runner can commit.
+pub async fn skip(ctx: &JobContext) -> StepResult<'static> {
+    Ok((ctx.pool.begin().await?, Outcome::Skip))
+}

@@ -1,0 +1,325 @@
+//! Runs one step: guards against stale jobs, records the timeline, advances the saga
+//! and enqueues the next step, or schedules a delayed retry, or fails the order.
+
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgConnection, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::domain::order::{OrderStatus, Step, backoff};
+use crate::store::{orders, outbox, sagas};
+use crate::workers::jobs::JobContext;
+use crate::workers::{EnqueueOptions, Job, enqueue};
+
+/// What a step decided, returned with its still-open transaction.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Done: the saga moves on to `step.next()`, enqueued in the same transaction.
+    Next,
+    /// Done for now: the saga waits at `step` for an outside wake-up.
+    WaitAt(Step),
+    /// Nothing to do (an earlier run did it, or the saga moved on).
+    Skip,
+    /// The order cannot go on. The step's transaction is rolled back and the order is
+    /// failed and compensated in a fresh one.
+    Fail(Failure),
+    /// The order cannot go on, but what the step recorded (a capture, a refund owed)
+    /// must stay: the order is failed in the step's own transaction.
+    FailKeeping(Failure),
+}
+
+/// Why an order ended, shown to the student and to support.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Failure {
+    pub status: OrderStatus,
+    /// A stable code from the API's error table (e.g. 7002 cohort full).
+    pub code: u32,
+    pub reason: String,
+}
+
+impl Failure {
+    pub fn new(status: OrderStatus, code: u32, reason: impl Into<String>) -> Self {
+        Failure {
+            status,
+            code,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A failure worth retrying later: the database or a gateway was unavailable.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("gateway: {0}")]
+    Gateway(String),
+    #[error("{0}")]
+    Other(#[from] anyhow::Error),
+}
+
+pub type StepResult<'c> = Result<(Transaction<'c, Postgres>, Outcome), StepError>;
+
+/// Opens the step's transaction, locks the saga and the order, and checks the saga is
+/// at `step` and not finished. `None`: a stale or duplicate job; skip it.
+pub async fn begin(
+    ctx: &JobContext,
+    order_id: Uuid,
+    step: Step,
+) -> Result<Option<(Transaction<'static, Postgres>, orders::Order)>, StepError> {
+    let mut tx = ctx.pool.begin().await?;
+    let Some(saga) = sagas::lock(&mut tx, order_id).await? else {
+        return Ok(None);
+    };
+    let current = saga.step() == Some(step) && matches!(saga.state.as_str(), "running" | "waiting");
+    let Some(order) = orders::lock(&mut tx, order_id).await? else {
+        return Ok(None);
+    };
+    if !current {
+        return Ok(None);
+    }
+    Ok(Some((tx, order)))
+}
+
+/// Runs `step` of `order_id` once, as a worker job.
+pub async fn run_step(ctx: &JobContext, order_id: Uuid, step: Step) -> anyhow::Result<()> {
+    let started = Utc::now();
+    let timeout = Duration::from_secs(ctx.settings.checkout.step_timeout_secs);
+    let result = match tokio::time::timeout(timeout, dispatch(ctx, order_id, step)).await {
+        Ok(r) => r,
+        Err(_) => Err(StepError::Other(anyhow::anyhow!(
+            "step timed out after {timeout:?}"
+        ))),
+    };
+    match result {
+        Ok((tx, Outcome::Fail(failure))) => {
+            tx.rollback().await?;
+            let mut tx = ctx.pool.begin().await?;
+            finish(&mut tx, order_id, step, Outcome::Fail(failure), started).await?;
+            tx.commit().await?;
+        }
+        Ok((mut tx, outcome)) => {
+            finish(&mut tx, order_id, step, outcome, started).await?;
+            tx.commit().await?;
+            crash_test_pause(ctx).await;
+        }
+        Err(e) => retry(ctx, order_id, step, &e.to_string(), started).await?,
+    }
+    Ok(())
+}
+
+async fn dispatch(ctx: &JobContext, order_id: Uuid, step: Step) -> StepResult<'static> {
+    match step {
+        Step::Price => super::prepare::price(ctx, order_id).await,
+        Step::Reserve => super::prepare::reserve(ctx, order_id).await,
+        Step::PaymentSession => super::session::create(ctx, order_id).await,
+        Step::Confirm => super::confirm::confirm(ctx, order_id).await,
+        Step::Enroll => super::fulfil::enroll(ctx, order_id).await,
+        Step::Complete => super::fulfil::complete(ctx, order_id).await,
+    }
+}
+
+async fn log(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    step: Step,
+    outcome: &str,
+    error: Option<&str>,
+    started: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let attempt = sagas::get(conn, order_id)
+        .await?
+        .map(|s| s.attempts + 1)
+        .unwrap_or(1);
+    sagas::log_step(
+        conn,
+        order_id,
+        step.as_str(),
+        attempt,
+        outcome,
+        error,
+        started,
+    )
+    .await
+}
+
+async fn finish(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    step: Step,
+    outcome: Outcome,
+    started: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    match outcome {
+        Outcome::Next => {
+            log(tx, order_id, step, "succeeded", None, started).await?;
+            match step.next() {
+                Some(next) => {
+                    sagas::advance(tx, order_id, next, "running").await?;
+                    enqueue_step(tx, order_id, next, None).await?;
+                }
+                None => sagas::advance(tx, order_id, step, "completed").await?,
+            }
+        }
+        Outcome::WaitAt(at) => {
+            log(tx, order_id, step, "waiting", None, started).await?;
+            if at != step {
+                sagas::advance(tx, order_id, at, "waiting").await?;
+            } else {
+                sagas::set_state(tx, order_id, "waiting").await?;
+            }
+        }
+        Outcome::Skip => {
+            tracing::debug!(%order_id, %step, "step skipped: already done or moved on");
+        }
+        Outcome::Fail(failure) | Outcome::FailKeeping(failure) => {
+            log(tx, order_id, step, "failed", Some(&failure.reason), started).await?;
+            fail(tx, order_id, &failure).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Enqueues `step` for the order. Without `key_suffix` the key is `{order}:{step}`,
+/// which makes advancing exactly-once; wake-ups and retries add a suffix.
+pub async fn enqueue_step(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    step: Step,
+    key_suffix: Option<&str>,
+) -> anyhow::Result<bool> {
+    enqueue_step_at(conn, order_id, step, key_suffix, None).await
+}
+
+pub async fn enqueue_step_at(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    step: Step,
+    key_suffix: Option<&str>,
+    run_at: Option<SystemTime>,
+) -> anyhow::Result<bool> {
+    let key = match key_suffix {
+        Some(s) => format!("{order_id}:{step}:{s}"),
+        None => format!("{order_id}:{step}"),
+    };
+    enqueue(
+        conn,
+        &Job::Step { order_id, step },
+        EnqueueOptions {
+            idempotency_key: Some(key),
+            run_at,
+            max_attempts: Some(3),
+        },
+    )
+    .await
+}
+
+/// Schedules the step again after a backoff, or fails the order when its attempts
+/// are spent.
+async fn retry(
+    ctx: &JobContext,
+    order_id: Uuid,
+    step: Step,
+    error: &str,
+    started: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let mut tx = ctx.pool.begin().await?;
+    let Some(saga) = sagas::lock(&mut tx, order_id).await? else {
+        return Ok(());
+    };
+    if saga.step() != Some(step) || !matches!(saga.state.as_str(), "running" | "waiting") {
+        return Ok(());
+    }
+    let attempts = sagas::record_failure(&mut tx, order_id, error).await?;
+    sagas::log_step(
+        &mut tx,
+        order_id,
+        step.as_str(),
+        attempts,
+        "retrying",
+        Some(error),
+        started,
+    )
+    .await?;
+    let settings = &ctx.settings.checkout;
+    if attempts as u32 >= settings.step_max_attempts {
+        tracing::warn!(%order_id, %step, attempts, error, "step out of attempts; failing the order");
+        orders::lock(&mut tx, order_id).await?;
+        let reason = format!("{step} failed {attempts} times: {error}");
+        fail(
+            &mut tx,
+            order_id,
+            &Failure::new(
+                OrderStatus::Failed,
+                crate::api::error::ErrorCode::StepExhausted.as_u32(),
+                reason,
+            ),
+        )
+        .await?;
+    } else {
+        let delay = backoff(
+            attempts as u32,
+            Duration::from_millis(settings.retry_base_ms),
+            Duration::from_millis(settings.retry_cap_ms),
+            rand::random::<f64>(),
+        );
+        tracing::info!(%order_id, %step, attempts, ?delay, error, "step will be retried");
+        enqueue_step_at(
+            &mut tx,
+            order_id,
+            step,
+            Some(&format!("retry:{attempts}")),
+            Some(SystemTime::now() + delay),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Moves the order to its terminal status and starts compensation, in the caller's
+/// transaction (which holds, or now takes, the order lock).
+pub async fn fail(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    failure: &Failure,
+) -> anyhow::Result<()> {
+    let Some(order) = orders::lock(conn, order_id).await? else {
+        return Ok(());
+    };
+    let code_reason = (failure.code, failure.reason.as_str());
+    if !orders::transition(conn, &order, failure.status, Some(code_reason)).await? {
+        tracing::info!(%order_id, from = %order.status, to = %failure.status, "order already ended; not failing again");
+        return Ok(());
+    }
+    sagas::set_state(conn, order_id, "compensating").await?;
+    outbox::record(
+        conn,
+        order_id,
+        &format!("order.{}", failure.status),
+        serde_json::json!({"code": failure.code, "reason": failure.reason}),
+    )
+    .await?;
+    enqueue(
+        conn,
+        &Job::Compensate { order_id },
+        EnqueueOptions {
+            idempotency_key: Some(format!("{order_id}:compensate")),
+            ..Default::default()
+        },
+    )
+    .await?;
+    tracing::info!(%order_id, status = %failure.status, code = failure.code, reason = %failure.reason, "order failed; compensating");
+    Ok(())
+}
+
+/// See `checkout.pause_after_side_effect_ms`: a window for crash tests to SIGKILL a
+/// worker after a step's effect and before its job is acknowledged.
+pub async fn crash_test_pause(ctx: &JobContext) {
+    let ms = ctx.settings.checkout.pause_after_side_effect_ms;
+    if ms > 0 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+}
