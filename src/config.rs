@@ -84,6 +84,9 @@ pub struct HttpSettings {
     pub request_timeout_ms: u64,
     /// Largest accepted request body (bytes); larger -> 413.
     pub body_limit_bytes: usize,
+    /// A client must send its request headers within this (ms) or the connection is
+    /// closed, so slow clients cannot hold connections open.
+    pub header_read_timeout_ms: u64,
     /// How long in-flight requests and jobs may take to finish after SIGTERM.
     pub shutdown_grace_secs: u64,
     /// More request headers than this -> 431 (code 9009). Keep it below hyper's own
@@ -102,6 +105,7 @@ impl Default for HttpSettings {
             port: 8080,
             request_timeout_ms: 10_000,
             body_limit_bytes: 64 * 1024,
+            header_read_timeout_ms: 10_000,
             shutdown_grace_secs: 20,
             max_headers: 64,
             max_header_bytes: 16 * 1024,

@@ -71,7 +71,8 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
     ));
     let router = api::router(super::app_state(pool, &settings)?)?.merge(sandbox::router(sandbox));
     let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
-    api::serve(listener, router, shutdown.clone(), grace).await?;
+    let headers = Duration::from_millis(settings.http.header_read_timeout_ms);
+    api::serve_with(listener, router, shutdown.clone(), grace, headers).await?;
     let _ = tokio::time::timeout(grace, async {
         let _ = worker.await;
         let _ = scheduler.await;

@@ -15,11 +15,12 @@ pub async fn serve(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()>
     let port = listen.port.unwrap_or(settings.http.port);
     let listener = super::bind(SocketAddr::new(settings.http.host, port), "api").await?;
     let router = api::router(state)?;
-    api::serve(
+    api::serve_with(
         listener,
         router,
         shutdown,
         Duration::from_secs(settings.http.shutdown_grace_secs),
+        Duration::from_millis(settings.http.header_read_timeout_ms),
     )
     .await
 }

@@ -319,3 +319,29 @@ async fn shutdown_lets_in_flight_requests_finish() {
     assert_eq!(resp.status(), 200);
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn a_client_trickling_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let router = Router::new().route("/slow", get(slow));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let token = CancellationToken::new();
+    tokio::spawn(api::serve_with(
+        listener,
+        router,
+        token.clone(),
+        Duration::from_secs(1),
+        Duration::from_millis(300),
+    ));
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // never finish the headers: the server must hang up within the header timeout
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "connection still open after 5 s");
+    token.cancel();
+}
