@@ -61,12 +61,12 @@ pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         let mut tx = ctx.pool.begin().await?;
         orders::lock(&mut tx, order_id).await?;
         for session in report.created() {
-            record(&mut tx, order_id, session).await?;
+            record(&mut tx, order_id, session, expires_at).await?;
         }
         return Ok((tx, Outcome::Skip));
     };
     for session in report.created() {
-        record(&mut tx, order_id, session).await?;
+        record(&mut tx, order_id, session, expires_at).await?;
     }
     for (gateway, id) in report.possibly_orphaned() {
         tracing::warn!(%order_id, %gateway, ?id, "a session may exist at the gateway without our record; a payment on it is matched by receipt and refunded");
@@ -115,13 +115,17 @@ pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     Ok((tx, Outcome::WaitAt(Step::Confirm)))
 }
 
+/// `ttl_end` is our own session deadline: a gateway order without an expiry of its
+/// own (Razorpay's) stays payable until then, not only until the moment it was made
+/// (which made `confirm` expire the order at the first failed attempt).
 async fn record(
     conn: &mut sqlx::PgConnection,
     order_id: Uuid,
     session: &PaymentSession,
+    ttl_end: chrono::DateTime<Utc>,
 ) -> Result<(), StepError> {
     let token = crate::carts::random_token(24);
-    let expires_at = session.expires_at.unwrap_or_else(Utc::now);
+    let expires_at = session.expires_at.unwrap_or(ttl_end);
     payments::record_session(
         conn,
         &payments::NewPayment {
