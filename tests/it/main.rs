@@ -16,4 +16,5 @@ mod fixtures;
 mod helpers;
 mod idempotency;
 mod limits;
+mod storefront;
 mod worker;
