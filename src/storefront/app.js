@@ -130,7 +130,11 @@ async function api(method, path, body, headers, retried) {
   if (error.code === 5002 && auth && !retried && await refresh(auth)) {
     return api(method, path, body, headers, true);
   }
-  if ([5002, 5003, 5006, 5007].includes(error.code) && auth) signedOut();
+  if ([5002, 5003, 5006, 5007].includes(error.code) && auth) {
+    // the session is over (e.g. `dev` restarted with a new key): carry on as a guest
+    signedOut();
+    if (!retried) return api(method, path, body, headers, true);
+  }
   throw new ApiError(res.status, error);
 }
 
