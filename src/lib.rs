@@ -23,6 +23,8 @@
 //!   circuit breakers and failover. [`sandbox`]: a local gateway speaking both APIs.
 //! - [`workers`]: the apalis-postgres runtime: job kinds, enqueue, wake-ups, supervision.
 //! - [`workflows`]: the checkout saga and cron jobs; scheduler leadership.
+//! - [`storefront`]: the demo shop `dev` serves at `/` (static HTML, CSS and JavaScript
+//!   over the public API and the sandbox gateway).
 //! - [`telemetry`]: tracing and metrics. [`shutdown`]: the one shutdown signal.
 
 pub mod admin;
@@ -37,6 +39,7 @@ pub mod roles;
 pub mod sandbox;
 pub mod shutdown;
 pub mod store;
+pub mod storefront;
 pub mod telemetry;
 pub mod workers;
 pub mod workflows;

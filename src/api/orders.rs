@@ -46,7 +46,9 @@ pub struct CreateOrder {
     /// `razorpay` or `stripe`: tried first; the others remain the fallback.
     pub gateway: Option<String>,
     /// Where the gateway sends the buyer back; its origin must be allowed.
+    /// `{order_token}` in it is replaced by the new order's token.
     pub return_url: Option<String>,
+    /// Like `return_url`, for a buyer who cancels on the gateway's page.
     pub cancel_url: Option<String>,
 }
 

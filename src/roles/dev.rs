@@ -50,8 +50,10 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
     let shutdown = super::shutdown_token();
     let port = listen.port.unwrap_or(settings.http.port);
     let listener = super::bind(SocketAddr::new(settings.http.host, port), "dev").await?;
-    let public = format!("http://{}", listener.local_addr()?);
+    let local = listener.local_addr()?;
+    let public = format!("http://{local}");
     let sandbox = wire_sandbox(&mut settings, &public);
+    allow_own_origin(&mut settings.checkout, local);
 
     let context = Arc::new(JobContext::new(pool.clone(), Arc::new(settings.clone()))?);
     let worker = tokio::spawn(runtime::run(context, shutdown.clone()));
@@ -69,7 +71,9 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
         tx,
         shutdown.clone(),
     ));
-    let router = api::router(super::app_state(pool, &settings)?)?.merge(sandbox::router(sandbox));
+    let router = api::router(super::app_state(pool, &settings)?)?
+        .merge(sandbox::router(sandbox))
+        .merge(crate::storefront::router());
     let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
     let headers = Duration::from_millis(settings.http.header_read_timeout_ms);
     api::serve_with(listener, router, shutdown.clone(), grace, headers).await?;
@@ -98,6 +102,29 @@ fn wire_sandbox(settings: &mut crate::config::Settings, public: &str) -> Sandbox
     }
     tracing::info!(sandbox = %state.base_url(), "gateways without keys use the sandbox");
     state
+}
+
+/// The storefront `dev` serves sends buyers to the gateway with a return URL on this
+/// listener, whatever port it got (`--port 0`): allow that origin (and its `localhost`
+/// spelling) as a redirect target and make it the default return address, unless
+/// `checkout.public_base_url` was configured.
+fn allow_own_origin(checkout: &mut crate::config::CheckoutSettings, local: SocketAddr) {
+    let mut origins = vec![format!("http://{local}")];
+    if local.ip().is_loopback() {
+        origins.push(format!("http://localhost:{}", local.port()));
+    }
+    for origin in &origins {
+        if !checkout
+            .allowed_redirect_origins
+            .iter()
+            .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
+        {
+            checkout.allowed_redirect_origins.push(origin.clone());
+        }
+    }
+    if checkout.public_base_url == crate::config::CheckoutSettings::default().public_base_url {
+        checkout.public_base_url = origins[0].clone();
+    }
 }
 
 fn redact(url: &str) -> String {
@@ -247,4 +274,43 @@ async fn private_cluster() -> anyhow::Result<String> {
         &["-D", &data_s, "-o", &opts, "-l", &log, "-w", "start"],
     )?;
     Ok(format!("postgres://postgres@127.0.0.1:{port}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::allow_own_origin;
+    use crate::config::CheckoutSettings;
+
+    #[test]
+    fn dev_allows_its_own_origin_and_returns_there() {
+        let mut c = CheckoutSettings::default();
+        allow_own_origin(&mut c, "127.0.0.1:18300".parse().unwrap());
+        assert!(
+            c.allowed_redirect_origins
+                .contains(&"http://127.0.0.1:18300".to_owned())
+        );
+        assert!(
+            c.allowed_redirect_origins
+                .contains(&"http://localhost:18300".to_owned())
+        );
+        assert!(
+            c.allowed_redirect_origins
+                .contains(&"http://127.0.0.1:8080".to_owned())
+        );
+        assert_eq!(c.public_base_url, "http://127.0.0.1:18300");
+
+        // the default port: nothing added twice; a configured base URL is kept
+        let mut c = CheckoutSettings {
+            public_base_url: "https://shop.example".into(),
+            ..CheckoutSettings::default()
+        };
+        allow_own_origin(&mut c, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(
+            c.allowed_redirect_origins,
+            CheckoutSettings::default().allowed_redirect_origins
+        );
+        assert_eq!(c.public_base_url, "https://shop.example");
+    }
 }

@@ -18,4 +18,5 @@ mod helpers;
 mod idempotency;
 mod limits;
 mod shop;
+mod storefront;
 mod worker;

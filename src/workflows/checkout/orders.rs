@@ -81,6 +81,14 @@ pub async fn create(
     // 192 bits in 32 characters: Razorpay's `receipt` holds at most 40
     let order_token = crate::carts::random_token(24);
     let correlation_id = crate::api::correlation::current();
+    // A frontend cannot know the order token before this call; `{order_token}` in its
+    // URLs stands for it (as Stripe's `{CHECKOUT_SESSION_ID}` does for sessions).
+    let return_url = req
+        .return_url
+        .map(|u| u.replace(ORDER_TOKEN_PLACEHOLDER, &order_token));
+    let cancel_url = req
+        .cancel_url
+        .map(|u| u.replace(ORDER_TOKEN_PLACEHOLDER, &order_token));
     let inserted = orders::insert(
         &mut tx,
         &orders::NewOrder {
@@ -91,8 +99,8 @@ pub async fn create(
             billing_address: &req.billing_address,
             coupon_code: cart.coupon_code.as_deref(),
             gateway: req.gateway.as_deref(),
-            return_url: req.return_url.as_deref(),
-            cancel_url: req.cancel_url.as_deref(),
+            return_url: return_url.as_deref(),
+            cancel_url: cancel_url.as_deref(),
             correlation_id: &correlation_id,
         },
     )
@@ -117,6 +125,9 @@ pub async fn create(
     tracing::info!(%order_id, "order created");
     Ok((order_id, true))
 }
+
+/// Replaced by the new order's token in `return_url` and `cancel_url`.
+pub const ORDER_TOKEN_PLACEHOLDER: &str = "{order_token}";
 
 /// `scheme://host[:port]` of `url` must equal one of the allowed origins.
 fn redirect_allowed(url: &str, allowed: &[String]) -> bool {
