@@ -14,6 +14,7 @@ pub mod enrollments;
 pub mod fx;
 pub mod holds;
 pub mod idempotency;
+pub mod jobs;
 pub mod login_attempts;
 pub mod orders;
 pub mod outbox;

@@ -43,3 +43,17 @@ pub async fn insert(conn: &mut PgConnection, e: &NewEvent<'_>) -> sqlx::Result<O
     .fetch_optional(conn)
     .await
 }
+
+/// Deletes up to `limit` events received more than `age_secs` ago; returns how many.
+pub async fn prune_batch(conn: impl sqlx::PgExecutor<'_>, age_secs: u64, limit: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "delete from webhook_events where id in
+             (select id from webhook_events
+              where received_at < now() - make_interval(secs => $1) limit $2)",
+    )
+    .bind(age_secs as f64)
+    .bind(limit)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

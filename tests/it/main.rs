@@ -16,4 +16,6 @@ mod fixtures;
 mod helpers;
 mod idempotency;
 mod limits;
+mod ops_fixtures;
+mod scheduler;
 mod worker;
