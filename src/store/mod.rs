@@ -6,6 +6,7 @@
 //! get) and ours in `migrations/` (tracked in `_checkout_migrations`, so neither set sees
 //! the other's versions as unknown).
 
+pub mod audit;
 pub mod cart_binding;
 pub mod carts;
 pub mod catalog;

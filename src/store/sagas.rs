@@ -175,3 +175,14 @@ pub async fn stuck_page(
     .fetch_all(conn)
     .await
 }
+
+/// An operator's resume: attempts reset, state running, at the same step.
+pub async fn resume(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "update sagas set state = 'running', attempts = 0, last_error = null where order_id = $1",
+    )
+    .bind(order_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin_catalog;
+mod admin_ops;
 mod api;
 mod auth;
 mod cart;
