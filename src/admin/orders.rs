@@ -296,6 +296,12 @@ async fn cancel(admin: &Admin, token: &str) -> anyhow::Result<()> {
     let locked = orders::lock(&mut tx, order.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no order with token `{token}`"))?;
+    if locked.status() == OrderStatus::Cancelled {
+        let out = json!({"order": token, "status": "cancelled", "changed": false});
+        return emit(admin.json, &out, || {
+            println!("order {token} is already cancelled; nothing done")
+        });
+    }
     if !locked.status().accepts_payment() {
         anyhow::bail!(
             "order {token} is {}: only pending orders and orders awaiting payment can be \
@@ -324,7 +330,7 @@ async fn cancel(admin: &Admin, token: &str) -> anyhow::Result<()> {
     )
     .await?;
     tx.commit().await?;
-    let out = json!({"order": token, "status": "cancelled"});
+    let out = json!({"order": token, "status": "cancelled", "changed": true});
     emit(admin.json, &out, || {
         println!("order {token} cancelled; compensation enqueued")
     })

@@ -35,11 +35,7 @@ pub async fn refund(
     };
     let amount = amount.unwrap_or(refundable);
     let idempotency_key = format!("admin-refund:{}:{amount}:{key}", order.id);
-    let existing: Option<(uuid::Uuid, String)> =
-        sqlx::query_as("select id, status from refunds where idempotency_key = $1")
-            .bind(&idempotency_key)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let existing = payments::refund_by_key(&mut tx, &idempotency_key).await?;
     if let Some((id, status)) = existing {
         let out = json!({"order": token, "refund_id": id, "amount": amount, "status": status, "new": false});
         return emit(admin.json, &out, || {

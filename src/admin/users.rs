@@ -1,12 +1,11 @@
 //! `checkout admin users list|show`.
 
-use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use serde::Serialize;
-use uuid::Uuid;
 
 use super::Admin;
 use super::output::{Table, emit, opt};
+use crate::store::users::{self, AdminUser, OrderLine};
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCommand {
@@ -22,33 +21,15 @@ pub enum UsersCommand {
     Show { user: String },
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
-struct UserRow {
-    id: Uuid,
-    email: Option<String>,
-    name: String,
-    created_at: DateTime<Utc>,
-    deleted_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Serialize, sqlx::FromRow)]
-struct OrderRow {
-    order_token: String,
-    status: String,
-    total: Option<i64>,
-    currency: Option<String>,
-    created_at: DateTime<Utc>,
-}
-
 #[derive(Serialize)]
 struct Shown {
     #[serde(flatten)]
-    user: UserRow,
+    user: AdminUser,
     live_sessions: i64,
-    orders: Vec<OrderRow>,
+    orders: Vec<OrderLine>,
 }
 
-fn users_table(users: &[&UserRow]) -> Table {
+fn users_table(users: &[&AdminUser]) -> Table {
     let mut t = Table::new(&["id", "email", "name", "created", "deleted"]);
     for u in users {
         t.row([
@@ -63,49 +44,22 @@ fn users_table(users: &[&UserRow]) -> Table {
 }
 
 pub async fn run(admin: &Admin, command: UsersCommand) -> anyhow::Result<()> {
+    let mut conn = admin.pool.acquire().await?;
     match command {
         UsersCommand::List { email, limit } => {
-            let users: Vec<UserRow> = sqlx::query_as(
-                "select id, email, name, created_at, deleted_at from users
-                 where $1::text is null or email like '%' || lower($1) || '%'
-                 order by created_at desc limit $2",
-            )
-            .bind(email)
-            .bind(limit)
-            .fetch_all(&admin.pool)
-            .await?;
-            emit(admin.json, &users, || {
-                users_table(&users.iter().collect::<Vec<_>>()).print()
+            let list = users::list(&mut conn, email.as_deref(), limit).await?;
+            emit(admin.json, &list, || {
+                users_table(&list.iter().collect::<Vec<_>>()).print()
             })
         }
         UsersCommand::Show { user } => {
-            let found: Option<UserRow> = sqlx::query_as(
-                "select id, email, name, created_at, deleted_at from users
-                 where id::text = $1 or email = lower(btrim($1))
-                 order by deleted_at nulls first limit 1",
-            )
-            .bind(&user)
-            .fetch_optional(&admin.pool)
-            .await?;
-            let user = found.ok_or_else(|| anyhow::anyhow!("no user with id or email `{user}`"))?;
-            let orders: Vec<OrderRow> = sqlx::query_as(
-                "select order_token, status, total, currency, created_at from orders
-                 where user_id = $1 order by created_at desc",
-            )
-            .bind(user.id)
-            .fetch_all(&admin.pool)
-            .await?;
-            let live_sessions: i64 = sqlx::query_scalar(
-                "select count(*) from auth_sessions
-                 where user_id = $1 and revoked_at is null and expires_at > now()",
-            )
-            .bind(user.id)
-            .fetch_one(&admin.pool)
-            .await?;
+            let found = users::find_any(&mut conn, &user)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user with id or email `{user}`"))?;
             let shown = Shown {
-                user,
-                live_sessions,
-                orders,
+                orders: users::orders_of(&mut conn, found.id).await?,
+                live_sessions: users::live_sessions(&mut conn, found.id).await?,
+                user: found,
             };
             emit(admin.json, &shown, || {
                 users_table(&[&shown.user]).print();

@@ -1,14 +1,13 @@
 //! `checkout admin webhooks list|replay`.
 
-use chrono::{DateTime, Utc};
 use clap::Subcommand;
-use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
 
 use super::output::{Table, emit, opt};
 use super::{Admin, audit};
 use crate::domain::order::Step;
+use crate::store::webhooks;
 use crate::workflows::checkout::runner::enqueue_step;
 
 #[derive(Debug, Subcommand)]
@@ -29,20 +28,6 @@ pub enum WebhooksCommand {
     Replay { event_id: String },
 }
 
-#[derive(Debug, Serialize, sqlx::FromRow)]
-struct Event {
-    id: Uuid,
-    gateway: String,
-    event_id: Option<String>,
-    event_type: Option<String>,
-    status: String,
-    order_id: Option<Uuid>,
-    error: Option<String>,
-    received_at: DateTime<Utc>,
-}
-
-const COLUMNS: &str = "id, gateway, event_id, event_type, status, order_id, error, received_at";
-
 pub async fn run(admin: &Admin, command: WebhooksCommand) -> anyhow::Result<()> {
     match command {
         WebhooksCommand::List {
@@ -50,16 +35,9 @@ pub async fn run(admin: &Admin, command: WebhooksCommand) -> anyhow::Result<()> 
             status,
             limit,
         } => {
-            let events: Vec<Event> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "select {COLUMNS} from webhook_events
-                 where ($1::text is null or gateway = $1) and ($2::text is null or status = $2)
-                 order by received_at desc limit $3"
-            )))
-            .bind(gateway)
-            .bind(status)
-            .bind(limit)
-            .fetch_all(&admin.pool)
-            .await?;
+            let mut conn = admin.pool.acquire().await?;
+            let events =
+                webhooks::list(&mut conn, gateway.as_deref(), status.as_deref(), limit).await?;
             emit(admin.json, &events, || {
                 let mut t = Table::new(&[
                     "id", "gateway", "event", "type", "status", "order", "received",
@@ -84,14 +62,9 @@ pub async fn run(admin: &Admin, command: WebhooksCommand) -> anyhow::Result<()> 
 
 async fn replay(admin: &Admin, event_id: &str) -> anyhow::Result<()> {
     let mut tx = admin.pool.begin().await?;
-    let event: Option<Event> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from webhook_events where id::text = $1 or event_id = $1
-         order by received_at desc limit 1"
-    )))
-    .bind(event_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let event = event.ok_or_else(|| anyhow::anyhow!("no webhook event with id `{event_id}`"))?;
+    let event = webhooks::find(&mut tx, event_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no webhook event with id `{event_id}`"))?;
     let Some(order_id) = event.order_id else {
         anyhow::bail!(
             "webhook event {event_id} ({}) matched no order: there is nothing to replay it to",

@@ -261,7 +261,12 @@ async fn orders_show_retry_cancel_reconcile() {
     assert_eq!(status, "cancelled");
     assert_eq!(fx::step_jobs(p, awaiting, ":compensate").await.len(), 1);
     assert_eq!(audits(p, "orders.cancel").await.len(), 1);
-    assert!(refused(&app, &["orders", "cancel", &awaiting_token]).contains("is cancelled"));
+    // again: already cancelled, nothing changes
+    assert_eq!(
+        json(&app, &["orders", "cancel", &awaiting_token])["changed"],
+        false
+    );
+    assert_eq!(audits(p, "orders.cancel").await.len(), 1);
     assert!(refused(&app, &["orders", "cancel", &done_token]).contains("is enrolled"));
     assert!(refused(&app, &["orders", "reconcile", &done_token]).contains("awaiting payment"));
 }
