@@ -640,14 +640,26 @@ impl Settings {
             "must be between 2 and 128",
         );
         let c = &self.checkout;
-        check(c.session_ttl_secs >= 60, "checkout.session_ttl_secs", "must be at least 60");
-        check(c.step_max_attempts >= 1, "checkout.step_max_attempts", "must be at least 1");
+        check(
+            c.session_ttl_secs >= 60,
+            "checkout.session_ttl_secs",
+            "must be at least 60",
+        );
+        check(
+            c.step_max_attempts >= 1,
+            "checkout.step_max_attempts",
+            "must be at least 1",
+        );
         check(
             c.retry_base_ms >= 1 && c.retry_cap_ms >= c.retry_base_ms,
             "checkout.retry_cap_ms",
             "must be at least checkout.retry_base_ms (>= 1)",
         );
-        check(c.order_wait_ms <= 30_000, "checkout.order_wait_ms", "must be at most 30000");
+        check(
+            c.order_wait_ms <= 30_000,
+            "checkout.order_wait_ms",
+            "must be at most 30000",
+        );
         for origin in &c.allowed_redirect_origins {
             check(
                 origin.starts_with("http://") || origin.starts_with("https://"),

@@ -377,7 +377,12 @@ impl ApiError {
                 false,
                 Some("a paid order is refunded by support, not cancelled"),
             ),
-            PaymentNotFound => (StatusCode::NOT_FOUND, ErrorCode::PaymentNotFound, false, None),
+            PaymentNotFound => (
+                StatusCode::NOT_FOUND,
+                ErrorCode::PaymentNotFound,
+                false,
+                None,
+            ),
             InvalidPaymentSignature => (
                 StatusCode::BAD_REQUEST,
                 ErrorCode::InvalidPaymentSignature,

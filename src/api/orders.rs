@@ -81,7 +81,12 @@ pub async fn create_order(
     };
     let (order_id, created) = flow::create(&state, &caller, request).await?;
     let wait = Duration::from_millis(state.settings.checkout.order_wait_ms);
-    let view = wait_for_session(&state, order_id, if created { wait } else { Duration::ZERO }).await?;
+    let view = wait_for_session(
+        &state,
+        order_id,
+        if created { wait } else { Duration::ZERO },
+    )
+    .await?;
     let status = match (created, view.payment.is_some() || view.is_terminal()) {
         (false, _) => StatusCode::OK,
         (true, true) => StatusCode::CREATED,
@@ -96,7 +101,11 @@ pub async fn create_order(
 }
 
 /// Polls for the payment session (or an early failure) for at most `wait`.
-async fn wait_for_session(state: &AppState, order_id: Uuid, wait: Duration) -> ApiResult<flow::OrderView> {
+async fn wait_for_session(
+    state: &AppState,
+    order_id: Uuid,
+    wait: Duration,
+) -> ApiResult<flow::OrderView> {
     let deadline = Instant::now() + wait;
     loop {
         let view = flow::view(&state.pool, order_id).await?;

@@ -59,10 +59,15 @@ pub async fn verify_payment(
     let payment = payments::by_token(&mut tx, &token)
         .await?
         .ok_or(ApiError::PaymentNotFound)?;
-    let kind: GatewayKind = payment.gateway.parse().map_err(|_| ApiError::PaymentNotFound)?;
+    let kind: GatewayKind = payment
+        .gateway
+        .parse()
+        .map_err(|_| ApiError::PaymentNotFound)?;
     let wake_key = match kind {
         GatewayKind::Razorpay => {
-            let (Some(payment_id), Some(signature)) = (&body.razorpay_payment_id, &body.razorpay_signature) else {
+            let (Some(payment_id), Some(signature)) =
+                (&body.razorpay_payment_id, &body.razorpay_signature)
+            else {
                 return Err(ApiError::Validation(vec![
                     "razorpay_payment_id and razorpay_signature are required".into(),
                 ]));
@@ -110,7 +115,8 @@ pub async fn razorpay_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Reply<WebhookReceipt>> {
-    let verified = webhook::verify_razorpay(&headers, &body, &state.settings.razorpay.webhook_secrets());
+    let verified =
+        webhook::verify_razorpay(&headers, &body, &state.settings.razorpay.webhook_secrets());
     accept(&state, GatewayKind::Razorpay, verified, &body).await
 }
 
@@ -149,11 +155,13 @@ async fn accept(
         Err(e) => {
             intake::rejected(&mut tx, gateway.as_str(), &e.to_string()).await?;
             tx.commit().await?;
-            metrics::counter!("webhooks_rejected_total", "gateway" => gateway.as_str()).increment(1);
+            metrics::counter!("webhooks_rejected_total", "gateway" => gateway.as_str())
+                .increment(1);
             return Err(ApiError::InvalidWebhook(e.to_string()));
         }
     };
-    let payload: serde_json::Value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+    let payload: serde_json::Value =
+        serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
     let outcome = intake::webhook(&mut tx, &event, &payload).await?;
     tx.commit().await?;
     metrics::counter!("webhooks_received_total", "gateway" => gateway.as_str()).increment(1);

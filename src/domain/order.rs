@@ -192,10 +192,16 @@ mod tests {
         assert!(!Enrolled.can_become(Paid));
         assert!(!Paid.can_become(AwaitingPayment));
         assert!(!AwaitingPayment.can_become(Pending));
-        assert!(!Expired.can_become(Paid), "a late payment does not revive an order");
+        assert!(
+            !Expired.can_become(Paid),
+            "a late payment does not revive an order"
+        );
         assert!(!Cancelled.can_become(Paid));
         assert!(Paid.can_become(Refunded));
-        assert!(!Paid.can_become(Cancelled), "paid orders are refunded, not cancelled");
+        assert!(
+            !Paid.can_become(Cancelled),
+            "paid orders are refunded, not cancelled"
+        );
     }
 
     #[test]

@@ -21,10 +21,7 @@ pub struct Hold {
 
 /// The cohort a program's seat is held in: the one asked for, else the earliest
 /// upcoming cohort with a free seat.
-pub async fn pick_cohort(
-    conn: &mut PgConnection,
-    program_id: Uuid,
-) -> sqlx::Result<Option<Uuid>> {
+pub async fn pick_cohort(conn: &mut PgConnection, program_id: Uuid) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar(
         "select id from cohorts
          where program_id = $1 and starts_on >= current_date
@@ -102,14 +99,13 @@ pub async fn release_all(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Resul
 /// expired before the payment arrived) a free seat is taken afresh if there is one.
 /// False when no seat can be had: the payment must be refunded.
 pub async fn convert(conn: &mut PgConnection, hold: &Hold) -> sqlx::Result<bool> {
-    let converted = sqlx::query(
-        "update seat_holds set status = 'converted' where id = $1 and status = 'held'",
-    )
-    .bind(hold.id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1;
+    let converted =
+        sqlx::query("update seat_holds set status = 'converted' where id = $1 and status = 'held'")
+            .bind(hold.id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            == 1;
     if converted {
         sqlx::query(
             "update cohorts set seats_held = seats_held - 1, seats_taken = seats_taken + 1

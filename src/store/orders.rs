@@ -84,7 +84,8 @@ pub async fn insert(conn: &mut PgConnection, o: &NewOrder<'_>) -> sqlx::Result<b
     Ok(inserted)
 }
 
-const COLUMNS: &str = "id, order_token, user_id, cart_token, status, currency, subtotal, discount, tax, total,
+const COLUMNS: &str =
+    "id, order_token, user_id, cart_token, status, currency, subtotal, discount, tax, total,
     price_snapshot, billing_address, coupon_code, gateway, return_url, cancel_url, failure_code,
     failure_reason, correlation_id, created_at, updated_at";
 

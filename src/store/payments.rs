@@ -166,7 +166,10 @@ pub struct NewRefund<'a> {
 
 /// Decides a refund: writes its row (once per idempotency key) in the caller's
 /// transaction. Returns the row id when it is new (the caller enqueues its job).
-pub async fn decide_refund(conn: &mut PgConnection, r: &NewRefund<'_>) -> sqlx::Result<Option<Uuid>> {
+pub async fn decide_refund(
+    conn: &mut PgConnection,
+    r: &NewRefund<'_>,
+) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar(
         "insert into refunds (id, order_id, payment_id, gateway, gateway_payment_id, amount,
                               currency, reason, idempotency_key)
@@ -197,7 +200,10 @@ pub async fn lock_refund(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Opti
     .await
 }
 
-pub async fn refunds_for_order(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Vec<RefundRow>> {
+pub async fn refunds_for_order(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+) -> sqlx::Result<Vec<RefundRow>> {
     sqlx::query_as(
         "select id, order_id, payment_id, gateway, gateway_payment_id, amount, currency, reason,
                 idempotency_key, gateway_refund_id, status, attempts
@@ -239,7 +245,12 @@ pub async fn refund_processed(
     Ok(())
 }
 
-pub async fn refund_failed(conn: &mut PgConnection, id: Uuid, error: &str, permanent: bool) -> sqlx::Result<i32> {
+pub async fn refund_failed(
+    conn: &mut PgConnection,
+    id: Uuid,
+    error: &str,
+    permanent: bool,
+) -> sqlx::Result<i32> {
     sqlx::query_scalar(
         "update refunds set attempts = attempts + 1, last_error = $2,
                 status = case when $3 then 'failed' else status end

@@ -67,7 +67,8 @@ pub struct JobContext {
 
 impl JobContext {
     pub fn new(pool: PgPool, settings: Arc<Settings>) -> anyhow::Result<Self> {
-        let gateways = Gateways::from_settings(&settings.razorpay, &settings.stripe, &settings.payments)?;
+        let gateways =
+            Gateways::from_settings(&settings.razorpay, &settings.stripe, &settings.payments)?;
         Ok(JobContext {
             pool,
             settings,

@@ -56,11 +56,13 @@ pub async fn lock_cart_for_order(
 
 /// Freezes the cart: read-only from now on, owned by the buyer.
 pub async fn freeze_cart(conn: &mut PgConnection, token: &str, user: Uuid) -> sqlx::Result<()> {
-    sqlx::query("update carts set status = 'converted', user_id = coalesce(user_id, $2) where token = $1")
-        .bind(token)
-        .bind(user)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "update carts set status = 'converted', user_id = coalesce(user_id, $2) where token = $1",
+    )
+    .bind(token)
+    .bind(user)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -81,7 +83,8 @@ pub async fn price_cart(
         .ok_or(ApiError::from(CartError::NotFound))?;
     let currency = parse_currency(&cart.currency)?;
     let items = carts::items(conn, cart.id).await?;
-    let ctx = PricingContext::load(conn, &cart, &items, &settings.pricing, currency, Utc::now()).await?;
+    let ctx =
+        PricingContext::load(conn, &cart, &items, &settings.pricing, currency, Utc::now()).await?;
     let priced = ctx.price(Some(address.into()), CouponMode::Strict)?;
     Ok(priced.breakdown)
 }
@@ -92,7 +95,14 @@ pub async fn price_for_order(
     order: &Order,
     settings: &Settings,
 ) -> ApiResult<PriceBreakdown> {
-    price_cart(conn, &order.cart_token, &order.billing_address, order.user_id, settings).await
+    price_cart(
+        conn,
+        &order.cart_token,
+        &order.billing_address,
+        order.user_id,
+        settings,
+    )
+    .await
 }
 
 /// One seat per program of the order: (program, title, the cohort the student picked).

@@ -80,8 +80,12 @@ pub async fn compensate(ctx: &JobContext, order_id: Uuid) -> anyhow::Result<()> 
         .collect();
     drop(conn);
     for p in open {
-        let Ok(kind) = p.gateway.parse::<GatewayKind>() else { continue };
-        let Some(gateway) = ctx.gateways.get(kind) else { continue };
+        let Ok(kind) = p.gateway.parse::<GatewayKind>() else {
+            continue;
+        };
+        let Some(gateway) = ctx.gateways.get(kind) else {
+            continue;
+        };
         match gateway.cancel_session(&p.gateway_order_id).await {
             Ok(CancelOutcome::Cancelled | CancelOutcome::Unsupported) => {}
             // Paid after all: confirm records it and refunds it (the order has ended).
@@ -102,7 +106,13 @@ pub async fn compensate(ctx: &JobContext, order_id: Uuid) -> anyhow::Result<()> 
     let mut tx = ctx.pool.begin().await?;
     payments::close_open(&mut tx, order_id, "cancelled").await?;
     sagas::set_state(&mut tx, order_id, "compensated").await?;
-    outbox::record(&mut tx, order_id, "order.compensated", serde_json::json!({"status": status})).await?;
+    outbox::record(
+        &mut tx,
+        order_id,
+        "order.compensated",
+        serde_json::json!({"status": status}),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(%order_id, %status, "order compensated");
     Ok(())
@@ -157,7 +167,10 @@ pub async fn refund(ctx: &JobContext, refund_id: Uuid) -> anyhow::Result<()> {
     if row.status != "requested" {
         return Ok(());
     }
-    let kind: GatewayKind = row.gateway.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let kind: GatewayKind = row
+        .gateway
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!(e))?;
     let Some(gateway) = ctx.gateways.get(kind) else {
         anyhow::bail!("{kind} is not configured; refund {refund_id} cannot run");
     };
@@ -186,7 +199,8 @@ pub async fn refund(ctx: &JobContext, refund_id: Uuid) -> anyhow::Result<()> {
         }
         Err(e) => {
             let permanent = !is_retryable(&e);
-            let attempts = payments::refund_failed(&mut tx, refund_id, &e.to_string(), permanent).await?;
+            let attempts =
+                payments::refund_failed(&mut tx, refund_id, &e.to_string(), permanent).await?;
             if permanent {
                 tracing::error!(%refund_id, error = %e, "refund refused by the gateway; needs an operator");
             } else {

@@ -66,10 +66,13 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     let Some(mut order) = orders::lock(&mut tx, order_id).await? else {
         return Ok((tx, Outcome::Skip));
     };
+    // Decide on the rows as they are now, under the order lock: the list read before the
+    // gateway calls may be stale (a concurrent confirm may have recorded the capture).
+    let current = payments::for_order(&mut tx, order_id).await?;
     let mut paid_now = false;
     let mut last_error = None;
     for (payment_row, report) in &reports {
-        let row = sessions.iter().find(|s| s.id == *payment_row);
+        let row = current.iter().find(|s| s.id == *payment_row);
         for captured in report.captured() {
             let known = row.is_some_and(|r| {
                 r.gateway_payment_id.as_deref() == Some(captured.payment_id.as_str())
@@ -82,8 +85,14 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
             let first_on_session = row.is_some_and(|r| r.gateway_payment_id.is_none());
             if first_on_session {
                 let flag = (!right_amount).then_some("amount or currency differs from the order");
-                payments::mark_captured(&mut tx, *payment_row, &captured.payment_id, captured.amount, flag)
-                    .await?;
+                payments::mark_captured(
+                    &mut tx,
+                    *payment_row,
+                    &captured.payment_id,
+                    captured.amount,
+                    flag,
+                )
+                .await?;
             }
             let accept = right_amount && first_on_session && order.status().accepts_payment();
             if accept {
@@ -103,7 +112,15 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
                 } else {
                     format!("order is {} already", order.status)
                 };
-                refund_capture(&mut tx, order_id, first_on_session.then_some(*payment_row), report, captured, &reason).await?;
+                refund_capture(
+                    &mut tx,
+                    order_id,
+                    first_on_session.then_some(*payment_row),
+                    report,
+                    captured,
+                    &reason,
+                )
+                .await?;
                 if !right_amount && order.status().accepts_payment() {
                     return Ok((
                         tx,
@@ -116,8 +133,18 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
                 }
             }
         }
-        if let Some(failed) = report.payments.iter().rev().find(|p| p.error.is_some()) {
-            last_error = failed.error.clone();
+        if let Some(failed) = report
+            .payments
+            .iter()
+            .rev()
+            .find(|p| p.status == crate::gateways::PaymentStatus::Failed)
+        {
+            last_error = Some(
+                failed
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "the payment was declined".into()),
+            );
         }
     }
     if let Some(error) = &last_error
@@ -129,9 +156,9 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
             .execute(&mut *tx)
             .await?;
     }
-    let at_confirm = saga
-        .as_ref()
-        .is_some_and(|s| s.step() == Some(Step::Confirm) && matches!(s.state.as_str(), "running" | "waiting"));
+    let at_confirm = saga.as_ref().is_some_and(|s| {
+        s.step() == Some(Step::Confirm) && matches!(s.state.as_str(), "running" | "waiting")
+    });
     if paid_now && at_confirm {
         return Ok((tx, Outcome::Next));
     }
@@ -147,7 +174,14 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
             )),
         ));
     }
-    Ok((tx, if at_confirm { Outcome::WaitAt(Step::Confirm) } else { Outcome::Skip }))
+    Ok((
+        tx,
+        if at_confirm {
+            Outcome::WaitAt(Step::Confirm)
+        } else {
+            Outcome::Skip
+        },
+    ))
 }
 
 /// Decides the refund of a capture the order cannot keep and enqueues its job.

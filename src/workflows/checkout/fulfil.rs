@@ -31,8 +31,14 @@ pub async fn enroll(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
                 )),
             ));
         }
-        let owner =
-            enrollments::upsert(&mut tx, order.user_id, hold.cohort_id, hold.program_id, order_id).await?;
+        let owner = enrollments::upsert(
+            &mut tx,
+            order.user_id,
+            hold.cohort_id,
+            hold.program_id,
+            order_id,
+        )
+        .await?;
         if owner != order_id {
             return Ok((
                 tx,
@@ -45,7 +51,13 @@ pub async fn enroll(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         }
     }
     orders::transition(&mut tx, &order, OrderStatus::Enrolled, None).await?;
-    outbox::record(&mut tx, order_id, "order.enrolled", serde_json::json!({"user_id": order.user_id})).await?;
+    outbox::record(
+        &mut tx,
+        order_id,
+        "order.enrolled",
+        serde_json::json!({"user_id": order.user_id}),
+    )
+    .await?;
     Ok((tx, Outcome::Next))
 }
 

@@ -84,7 +84,10 @@ pub async fn webhook(
 /// Our order for an event: by the gateway session id we stored, else by the order token
 /// the gateway echoes (receipt / client_reference_id), for a session whose creation
 /// answer we never saw.
-async fn match_order(conn: &mut sqlx::PgConnection, event: &WebhookEvent) -> sqlx::Result<Option<Uuid>> {
+async fn match_order(
+    conn: &mut sqlx::PgConnection,
+    event: &WebhookEvent,
+) -> sqlx::Result<Option<Uuid>> {
     if let Some(id) = &event.gateway_order_id
         && let Some(p) = payments::by_gateway_order(conn, event.gateway.as_str(), id).await?
     {

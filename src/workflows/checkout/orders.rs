@@ -29,14 +29,25 @@ pub struct OrderRequest {
 /// check it is active and priceable, insert the order and its saga, freeze the cart,
 /// enqueue `price`. Returns the order id and whether it was created now (false: the
 /// cart already had an order, which is returned instead of a second one).
-pub async fn create(state: &AppState, caller: &Caller, req: OrderRequest) -> ApiResult<(Uuid, bool)> {
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    req: OrderRequest,
+) -> ApiResult<(Uuid, bool)> {
     let mut problems = Vec::new();
     if let Some(g) = &req.gateway
-        && (g.parse::<GatewayKind>().is_err() || !state.gateways.offered().iter().any(|k| k.as_str() == g))
+        && (g.parse::<GatewayKind>().is_err()
+            || !state.gateways.offered().iter().any(|k| k.as_str() == g))
     {
-        problems.push(format!("gateway: `{g}` is not offered (offered: {:?})", state.gateways.offered()));
+        problems.push(format!(
+            "gateway: `{g}` is not offered (offered: {:?})",
+            state.gateways.offered()
+        ));
     }
-    for (field, url) in [("return_url", &req.return_url), ("cancel_url", &req.cancel_url)] {
+    for (field, url) in [
+        ("return_url", &req.return_url),
+        ("cancel_url", &req.cancel_url),
+    ] {
         if let Some(url) = url
             && !redirect_allowed(url, &state.settings.checkout.allowed_redirect_origins)
         {
@@ -58,8 +69,14 @@ pub async fn create(state: &AppState, caller: &Caller, req: OrderRequest) -> Api
     }
     // Price now so a cart that cannot be priced (coupon no longer valid, FX rate
     // missing, unknown state) is refused here with its own code, not as a failed order.
-    cart_pricing::price_cart(&mut tx, &req.cart_token, &req.billing_address, caller.user_id(), &state.settings)
-        .await?;
+    cart_pricing::price_cart(
+        &mut tx,
+        &req.cart_token,
+        &req.billing_address,
+        caller.user_id(),
+        &state.settings,
+    )
+    .await?;
     let order_id = Uuid::now_v7();
     // 192 bits in 32 characters: Razorpay's `receipt` holds at most 40
     let order_token = crate::carts::random_token(24);
@@ -89,8 +106,13 @@ pub async fn create(state: &AppState, caller: &Caller, req: OrderRequest) -> Api
     }
     cart_pricing::freeze_cart(&mut tx, &req.cart_token, caller.user_id()).await?;
     enqueue_step(&mut tx, order_id, Step::Price, None).await?;
-    crate::store::outbox::record(&mut tx, order_id, "order.created", serde_json::json!({"user_id": caller.user_id()}))
-        .await?;
+    crate::store::outbox::record(
+        &mut tx,
+        order_id,
+        "order.created",
+        serde_json::json!({"user_id": caller.user_id()}),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(%order_id, "order created");
     Ok((order_id, true))
@@ -105,8 +127,14 @@ fn redirect_allowed(url: &str, allowed: &[String]) -> bool {
     if host.is_empty() || host.contains('@') || host.contains('\\') {
         return false;
     }
-    let origin = format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase());
-    allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&origin))
+    let origin = format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        host.to_ascii_lowercase()
+    );
+    allowed
+        .iter()
+        .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&origin))
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -174,7 +202,9 @@ impl OrderView {
 
 pub async fn view(pool: &PgPool, order_id: Uuid) -> ApiResult<OrderView> {
     let mut conn = pool.acquire().await?;
-    let order = orders::get(&mut conn, order_id).await?.ok_or(ApiError::OrderNotFound)?;
+    let order = orders::get(&mut conn, order_id)
+        .await?
+        .ok_or(ApiError::OrderNotFound)?;
     let last_payment_error: Option<String> =
         sqlx::query_scalar("select last_payment_error from orders where id = $1")
             .bind(order_id)
@@ -234,13 +264,28 @@ mod tests {
 
     #[test]
     fn redirects_only_to_allowed_origins() {
-        let allowed = vec!["https://shop.example.com".to_owned(), "http://127.0.0.1:8080".to_owned()];
-        assert!(redirect_allowed("https://shop.example.com/order/x?y=1", &allowed));
+        let allowed = vec![
+            "https://shop.example.com".to_owned(),
+            "http://127.0.0.1:8080".to_owned(),
+        ];
+        assert!(redirect_allowed(
+            "https://shop.example.com/order/x?y=1",
+            &allowed
+        ));
         assert!(redirect_allowed("http://127.0.0.1:8080/", &allowed));
-        assert!(!redirect_allowed("https://shop.example.com.evil.io/", &allowed));
-        assert!(!redirect_allowed("https://evil.io@shop.example.com/", &allowed));
+        assert!(!redirect_allowed(
+            "https://shop.example.com.evil.io/",
+            &allowed
+        ));
+        assert!(!redirect_allowed(
+            "https://evil.io@shop.example.com/",
+            &allowed
+        ));
         assert!(!redirect_allowed("//evil.io/", &allowed));
         assert!(!redirect_allowed("javascript:alert(1)", &allowed));
-        assert!(!redirect_allowed("http://shop.example.com/", &allowed), "scheme matters");
+        assert!(
+            !redirect_allowed("http://shop.example.com/", &allowed),
+            "scheme matters"
+        );
     }
 }

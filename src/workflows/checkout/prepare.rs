@@ -19,15 +19,21 @@ pub async fn price(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     if order.price_snapshot.is_some() {
         return Ok((tx, Outcome::Next));
     }
-    let breakdown = match crate::workflows::cart_pricing::price_for_order(&mut tx, &order, &ctx.settings).await {
-        Ok(b) => b,
-        Err(refusal) => {
-            return Ok((
-                tx,
-                Outcome::Fail(Failure::new(OrderStatus::Failed, refusal.code().as_u32(), refusal.to_string())),
-            ));
-        }
-    };
+    let breakdown =
+        match crate::workflows::cart_pricing::price_for_order(&mut tx, &order, &ctx.settings).await
+        {
+            Ok(b) => b,
+            Err(refusal) => {
+                return Ok((
+                    tx,
+                    Outcome::Fail(Failure::new(
+                        OrderStatus::Failed,
+                        refusal.code().as_u32(),
+                        refusal.to_string(),
+                    )),
+                ));
+            }
+        };
     if breakdown.totals.total <= 0 {
         return Ok((
             tx,
@@ -117,7 +123,13 @@ pub async fn reserve(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
             Err(coupons::UseError::Database(e)) => return Err(e.into()),
         }
     }
-    outbox::record(&mut tx, order_id, "order.reserved", serde_json::json!({"hold_expires_at": expires_at})).await?;
+    outbox::record(
+        &mut tx,
+        order_id,
+        "order.reserved",
+        serde_json::json!({"hold_expires_at": expires_at}),
+    )
+    .await?;
     Ok((tx, Outcome::Next))
 }
 

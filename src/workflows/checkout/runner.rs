@@ -89,7 +89,9 @@ pub async fn run_step(ctx: &JobContext, order_id: Uuid, step: Step) -> anyhow::R
     let timeout = Duration::from_secs(ctx.settings.checkout.step_timeout_secs);
     let result = match tokio::time::timeout(timeout, dispatch(ctx, order_id, step)).await {
         Ok(r) => r,
-        Err(_) => Err(StepError::Other(anyhow::anyhow!("step timed out after {timeout:?}"))),
+        Err(_) => Err(StepError::Other(anyhow::anyhow!(
+            "step timed out after {timeout:?}"
+        ))),
     };
     match result {
         Ok((tx, Outcome::Fail(failure))) => {
@@ -127,8 +129,20 @@ async fn log(
     error: Option<&str>,
     started: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    let attempt = sagas::get(conn, order_id).await?.map(|s| s.attempts + 1).unwrap_or(1);
-    sagas::log_step(conn, order_id, step.as_str(), attempt, outcome, error, started).await
+    let attempt = sagas::get(conn, order_id)
+        .await?
+        .map(|s| s.attempts + 1)
+        .unwrap_or(1);
+    sagas::log_step(
+        conn,
+        order_id,
+        step.as_str(),
+        attempt,
+        outcome,
+        error,
+        started,
+    )
+    .await
 }
 
 async fn finish(
@@ -219,8 +233,16 @@ async fn retry(
         return Ok(());
     }
     let attempts = sagas::record_failure(&mut tx, order_id, error).await?;
-    sagas::log_step(&mut tx, order_id, step.as_str(), attempts, "retrying", Some(error), started)
-        .await?;
+    sagas::log_step(
+        &mut tx,
+        order_id,
+        step.as_str(),
+        attempts,
+        "retrying",
+        Some(error),
+        started,
+    )
+    .await?;
     let settings = &ctx.settings.checkout;
     if attempts as u32 >= settings.step_max_attempts {
         tracing::warn!(%order_id, %step, attempts, error, "step out of attempts; failing the order");
@@ -229,7 +251,11 @@ async fn retry(
         fail(
             &mut tx,
             order_id,
-            &Failure::new(OrderStatus::Failed, crate::api::error::ErrorCode::StepExhausted.as_u32(), reason),
+            &Failure::new(
+                OrderStatus::Failed,
+                crate::api::error::ErrorCode::StepExhausted.as_u32(),
+                reason,
+            ),
         )
         .await?;
     } else {
@@ -255,7 +281,11 @@ async fn retry(
 
 /// Moves the order to its terminal status and starts compensation, in the caller's
 /// transaction (which holds, or now takes, the order lock).
-pub async fn fail(conn: &mut PgConnection, order_id: Uuid, failure: &Failure) -> anyhow::Result<()> {
+pub async fn fail(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    failure: &Failure,
+) -> anyhow::Result<()> {
     let Some(order) = orders::lock(conn, order_id).await? else {
         return Ok(());
     };

@@ -27,29 +27,30 @@ pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         return skip(ctx).await;
     }
     let (Some(total), Some(currency)) = (order.total, order.currency.clone()) else {
-        return Err(StepError::Other(anyhow::anyhow!("order has no frozen price")));
+        return Err(StepError::Other(anyhow::anyhow!(
+            "order has no frozen price"
+        )));
     };
     let settings = &ctx.settings.checkout;
     let expires_at = Utc::now() + chrono::Duration::seconds(settings.session_ttl_secs as i64);
-    let request = CreateSession {
-        order_token: order.order_token.clone(),
-        amount: total,
-        currency,
-        // same key on every run of this step: the gateway hands back the same session
-        idempotency_key: format!("{order_id}:payment_session"),
-        description: "Internship program enrollment".into(),
-        return_url: order
-            .return_url
-            .clone()
-            .unwrap_or_else(|| format!("{}/order/{}", settings.public_base_url, order.order_token)),
-        cancel_url: order
-            .cancel_url
-            .clone()
-            .unwrap_or_else(|| format!("{}/order/{}", settings.public_base_url, order.order_token)),
-        notes: BTreeMap::from([("order_id".to_owned(), order_id.to_string())]),
-        expires_at: Some(expires_at),
-        customer_email: None,
-    };
+    let request =
+        CreateSession {
+            order_token: order.order_token.clone(),
+            amount: total,
+            currency,
+            // same key on every run of this step: the gateway hands back the same session
+            idempotency_key: format!("{order_id}:payment_session"),
+            description: "Internship program enrollment".into(),
+            return_url: order.return_url.clone().unwrap_or_else(|| {
+                format!("{}/order/{}", settings.public_base_url, order.order_token)
+            }),
+            cancel_url: order.cancel_url.clone().unwrap_or_else(|| {
+                format!("{}/order/{}", settings.public_base_url, order.order_token)
+            }),
+            notes: BTreeMap::from([("order_id".to_owned(), order_id.to_string())]),
+            expires_at: Some(expires_at),
+            customer_email: None,
+        };
     let gateways = preferred_first(&ctx.gateways, order.gateway.as_deref());
     let report = gateways.create_session(&request).await;
     super::runner::crash_test_pause(ctx).await;
@@ -61,12 +62,12 @@ pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         let mut tx = ctx.pool.begin().await?;
         orders::lock(&mut tx, order_id).await?;
         for session in report.created() {
-            record(&mut tx, order_id, session).await?;
+            record(&mut tx, order_id, session, expires_at).await?;
         }
         return Ok((tx, Outcome::Skip));
     };
     for session in report.created() {
-        record(&mut tx, order_id, session).await?;
+        record(&mut tx, order_id, session, expires_at).await?;
     }
     for (gateway, id) in report.possibly_orphaned() {
         tracing::warn!(%order_id, %gateway, ?id, "a session may exist at the gateway without our record; a payment on it is matched by receipt and refunded");
@@ -115,13 +116,16 @@ pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     Ok((tx, Outcome::WaitAt(Step::Confirm)))
 }
 
+/// Records a session; `ttl_end` is our own session deadline, used when the gateway's
+/// session has none (Razorpay orders do not expire by themselves).
 async fn record(
     conn: &mut sqlx::PgConnection,
     order_id: Uuid,
     session: &PaymentSession,
+    ttl_end: chrono::DateTime<Utc>,
 ) -> Result<(), StepError> {
     let token = crate::carts::random_token(24);
-    let expires_at = session.expires_at.unwrap_or_else(Utc::now);
+    let expires_at = session.expires_at.unwrap_or(ttl_end);
     payments::record_session(
         conn,
         &payments::NewPayment {
