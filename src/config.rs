@@ -232,8 +232,16 @@ impl SchedulerSettings {
             "scheduler.batch_size",
             "must be between 1 and 100000",
         );
-        check(self.leader_poll_ms >= 10, "scheduler.leader_poll_ms", "must be at least 10");
-        check(self.stuck_after_secs >= 1, "scheduler.stuck_after_secs", "must be at least 1");
+        check(
+            self.leader_poll_ms >= 10,
+            "scheduler.leader_poll_ms",
+            "must be at least 10",
+        );
+        check(
+            self.stuck_after_secs >= 1,
+            "scheduler.stuck_after_secs",
+            "must be at least 1",
+        );
     }
 }
 

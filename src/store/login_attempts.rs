@@ -94,7 +94,11 @@ pub async fn clear_account(conn: impl PgExecutor<'_>, account: &str) -> sqlx::Re
 
 /// Deletes up to `limit` attempts older than `age_secs` (those of accounts and
 /// addresses that never tried again); returns how many.
-pub async fn prune_batch(conn: impl PgExecutor<'_>, age_secs: u64, limit: i64) -> sqlx::Result<u64> {
+pub async fn prune_batch(
+    conn: impl PgExecutor<'_>,
+    age_secs: u64,
+    limit: i64,
+) -> sqlx::Result<u64> {
     let done = sqlx::query(
         "delete from login_attempts where id in
              (select id from login_attempts

@@ -163,7 +163,11 @@ pub struct AdminUser {
 }
 
 /// Newest first; `email` filters by substring.
-pub async fn list(conn: &mut PgConnection, email: Option<&str>, limit: i64) -> sqlx::Result<Vec<AdminUser>> {
+pub async fn list(
+    conn: &mut PgConnection,
+    email: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<AdminUser>> {
     sqlx::query_as(
         "select id, email, name, created_at, deleted_at from users
          where $1::text is null or email like '%' || lower($1) || '%'
@@ -176,7 +180,10 @@ pub async fn list(conn: &mut PgConnection, email: Option<&str>, limit: i64) -> s
 }
 
 /// By id or email (a live account before deleted ones).
-pub async fn find_any(conn: &mut PgConnection, id_or_email: &str) -> sqlx::Result<Option<AdminUser>> {
+pub async fn find_any(
+    conn: &mut PgConnection,
+    id_or_email: &str,
+) -> sqlx::Result<Option<AdminUser>> {
     sqlx::query_as(
         "select id, email, name, created_at, deleted_at from users
          where id::text = $1 or email = lower(btrim($1))

@@ -45,7 +45,11 @@ pub async fn insert(conn: &mut PgConnection, e: &NewEvent<'_>) -> sqlx::Result<O
 }
 
 /// Deletes up to `limit` events received more than `age_secs` ago; returns how many.
-pub async fn prune_batch(conn: impl sqlx::PgExecutor<'_>, age_secs: u64, limit: i64) -> sqlx::Result<u64> {
+pub async fn prune_batch(
+    conn: impl sqlx::PgExecutor<'_>,
+    age_secs: u64,
+    limit: i64,
+) -> sqlx::Result<u64> {
     let done = sqlx::query(
         "delete from webhook_events where id in
              (select id from webhook_events
@@ -71,7 +75,8 @@ pub struct EventRow {
     pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
-const EVENT_COLUMNS: &str = "id, gateway, event_id, event_type, status, order_id, error, received_at";
+const EVENT_COLUMNS: &str =
+    "id, gateway, event_id, event_type, status, order_id, error, received_at";
 
 /// Newest first, optionally of one gateway and status.
 pub async fn list(

@@ -55,7 +55,13 @@ pub const REFUND_QUEUE: &str = "checkout.refunds";
 pub const CRON_QUEUE: &str = "system.cron";
 
 /// Every queue a `checkout worker` serves.
-pub const QUEUES: &[&str] = &[PING_QUEUE, STEP_QUEUE, COMPENSATE_QUEUE, REFUND_QUEUE, CRON_QUEUE];
+pub const QUEUES: &[&str] = &[
+    PING_QUEUE,
+    STEP_QUEUE,
+    COMPENSATE_QUEUE,
+    REFUND_QUEUE,
+    CRON_QUEUE,
+];
 
 /// What a running job can reach.
 #[derive(Clone)]
