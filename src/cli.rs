@@ -57,20 +57,51 @@ pub enum Command {
     Migrate,
     /// Everything in one process on a local Postgres it finds or provisions.
     Dev(ListenArgs),
-    /// Operator commands (catalog, ...) against the configured database.
-    #[command(subcommand)]
-    Admin(AdminCommand),
+    /// Operator commands (jobs, orders, webhooks, catalog, coupons, FX, users) against
+    /// the configured database.
+    Admin(AdminArgs),
     /// A local payment gateway speaking the Razorpay and Stripe subsets we use, with a
     /// hosted pay page, signed webhooks, a control API and fault injection.
     Sandbox(SandboxArgs),
 }
 
-/// `checkout admin ...`; one variant per group, implemented in `admin::run`.
+/// `checkout admin [--json] [--actor NAME] GROUP ...`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// Machine output: one JSON document on stdout instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Who runs the command, written to the audit trail (default: $USER).
+    #[arg(long, global = true, env = "USER", default_value = "unknown")]
+    pub actor: String,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// One variant per group, each implemented in its own `admin::<group>` module.
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
     /// Programs, plans, cohorts, coupons, sales and FX rates as one JSON file.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Background jobs (apalis): list, show, retry, cancel, stats.
+    #[command(subcommand)]
+    Jobs(crate::admin::jobs::JobsCommand),
+    /// Orders and their checkout workflow: show, retry, cancel, refund, reconcile.
+    #[command(subcommand)]
+    Orders(crate::admin::orders::OrdersCommand),
+    /// Gateway webhook events: list, replay.
+    #[command(subcommand)]
+    Webhooks(crate::admin::webhooks::WebhooksCommand),
+    /// Coupons: list, create, disable.
+    #[command(subcommand)]
+    Coupons(crate::admin::coupons::CouponsCommand),
+    /// FX rates (INR -> quote): set, list.
+    #[command(subcommand)]
+    Fx(crate::admin::fx::FxCommand),
+    /// Student accounts: list, show.
+    #[command(subcommand)]
+    Users(crate::admin::users::UsersCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -15,7 +15,7 @@ async fn main() -> ExitCode {
         Command::Scheduler => roles::scheduler(global).await,
         Command::Migrate => roles::migrate(global).await,
         Command::Dev(listen) => roles::dev(global, listen).await,
-        Command::Admin(command) => checkout::admin::run(global, command).await,
+        Command::Admin(args) => checkout::admin::run(global, args).await,
         Command::Sandbox(args) => roles::sandbox(global, args).await,
     };
     match result {

@@ -1,24 +1,62 @@
-//! `checkout admin ...`: operator commands. Each subcommand group is a module with
-//! its own `run`; add a group by adding a variant to [`crate::cli::AdminCommand`] and
-//! one arm in [`run`].
+//! `checkout admin ...`: operator commands against the database (same settings as the
+//! other roles). Each group is a module with its clap command enum and its `run`; add a
+//! group by adding a variant to [`crate::cli::AdminCommand`] and one arm in [`run`].
+//!
+//! Shared rules, in one place each: output is a table, or one JSON document with
+//! `--json` ([`output`]); every action that changes money or state writes an
+//! `admin_audit` row in the same transaction as the change ([`audit`]) and is
+//! idempotent (state guards, or idempotency keys for refunds); an unknown id or a
+//! refused action is an error, so the process exits non-zero with the reason.
 
+pub mod audit;
 pub mod catalog;
+pub mod coupons;
+pub mod fx;
+pub mod jobs;
+pub mod orders;
+pub mod output;
+pub mod refund;
+pub mod users;
+pub mod webhooks;
 
 use anyhow::Context;
 use sqlx::PgPool;
 
-use crate::cli::{AdminCommand, CatalogCommand, GlobalArgs};
+use crate::cli::{AdminArgs, AdminCommand, CatalogCommand, GlobalArgs};
+use crate::config::Settings;
 use crate::{roles, store};
 
+/// What every admin command gets.
+pub struct Admin {
+    pub pool: PgPool,
+    pub settings: Settings,
+    /// `--json`
+    pub json: bool,
+    /// Who runs it (`--actor`, else $USER), for the audit trail.
+    pub actor: String,
+}
+
 /// Runs one admin command against the configured database.
-pub async fn run(global: GlobalArgs, command: AdminCommand) -> anyhow::Result<()> {
+pub async fn run(global: GlobalArgs, args: AdminArgs) -> anyhow::Result<()> {
     let settings = roles::load_settings(&global)?;
     let pool = roles::pool(&settings)?;
     if !store::migrations_current(&pool).await? {
         anyhow::bail!("the database is not migrated: run `checkout migrate` first");
     }
-    match command {
-        AdminCommand::Catalog(command) => run_catalog(&pool, command).await,
+    let admin = Admin {
+        pool,
+        settings,
+        json: args.json,
+        actor: args.actor,
+    };
+    match args.command {
+        AdminCommand::Catalog(command) => run_catalog(&admin.pool, command).await,
+        AdminCommand::Jobs(command) => jobs::run(&admin, command).await,
+        AdminCommand::Orders(command) => orders::run(&admin, command).await,
+        AdminCommand::Webhooks(command) => webhooks::run(&admin, command).await,
+        AdminCommand::Coupons(command) => coupons::run(&admin, command).await,
+        AdminCommand::Fx(command) => fx::run(&admin, command).await,
+        AdminCommand::Users(command) => users::run(&admin, command).await,
     }
 }
 
@@ -36,4 +74,39 @@ async fn run_catalog(pool: &PgPool, command: CatalogCommand) -> anyhow::Result<(
         }
     }
     Ok(())
+}
+
+/// Parses an age like `90`, `90s`, `15m`, `2h` or `7d` into seconds.
+pub fn parse_age(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not an age like 90s, 15m, 2h or 7d"))?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(format!("`{text}`: the unit must be s, m, h or d")),
+    };
+    Ok(n * unit)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    #[test]
+    fn ages() {
+        assert_eq!(super::parse_age("90").unwrap(), 90);
+        assert_eq!(super::parse_age("15m").unwrap(), 900);
+        assert_eq!(super::parse_age("2h").unwrap(), 7_200);
+        assert_eq!(super::parse_age("7d").unwrap(), 604_800);
+        assert!(super::parse_age("soon").is_err());
+        assert!(super::parse_age("5y").is_err());
+    }
 }

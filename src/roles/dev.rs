@@ -58,10 +58,9 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
     let context = Arc::new(JobContext::new(pool.clone(), Arc::new(settings.clone()))?);
     let worker = tokio::spawn(runtime::run(context, shutdown.clone()));
     let (tx, rx) = watch::channel(false);
-    tokio::spawn(crate::workflows::checkout::reconcile::run(
+    tokio::spawn(crate::workflows::cron::ticker::run(
         pool.clone(),
-        Duration::from_secs(settings.checkout.reconcile_after_secs),
-        Duration::from_secs(settings.checkout.reconcile_every_secs),
+        settings.scheduler.clone(),
         rx,
         shutdown.clone(),
     ));

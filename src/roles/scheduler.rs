@@ -4,10 +4,10 @@ use anyhow::Context;
 use tokio::sync::watch;
 
 use crate::cli::GlobalArgs;
-use crate::workflows::checkout::reconcile;
-use crate::workflows::leader;
+use crate::workflows::{cron, leader};
 
-/// `checkout scheduler`: competes for leadership; only the leader runs cron ticks.
+/// `checkout scheduler`: competes for leadership; only the leader enqueues cron ticks,
+/// which workers run (`system.cron`).
 pub async fn scheduler(global: GlobalArgs) -> anyhow::Result<()> {
     let settings = super::load_settings(&global)?;
     let pool = super::pool(&settings)?;
@@ -25,10 +25,9 @@ pub async fn scheduler(global: GlobalArgs) -> anyhow::Result<()> {
     )
     .await?;
     let (tx, rx) = watch::channel(false);
-    let reconcile = tokio::spawn(reconcile::run(
+    let ticker = tokio::spawn(cron::ticker::run(
         pool,
-        Duration::from_secs(settings.checkout.reconcile_after_secs),
-        Duration::from_secs(settings.checkout.reconcile_every_secs),
+        settings.scheduler.clone(),
         rx,
         shutdown.clone(),
     ));
@@ -39,7 +38,7 @@ pub async fn scheduler(global: GlobalArgs) -> anyhow::Result<()> {
         shutdown,
     )
     .await;
-    reconcile.abort();
+    ticker.abort();
     health.abort();
     Ok(())
 }

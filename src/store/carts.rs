@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::{FromRow, PgConnection};
+use sqlx::{FromRow, PgConnection, PgExecutor};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, FromRow)]
@@ -246,4 +246,42 @@ pub async fn save(
     .bind(expires_at)
     .fetch_one(conn)
     .await
+}
+
+/// Marks up to `limit` draft or active carts past `expires_at` as expired; returns how
+/// many. Rows another transaction holds are skipped (picked up by the next batch).
+pub async fn expire_batch(conn: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "update carts set status = 'expired'
+         where id in (select id from carts
+                      where status in ('draft', 'active') and expires_at <= now()
+                      order by expires_at limit $1 for update skip locked)",
+    )
+    .bind(limit)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Deletes up to `limit` expired or merged carts unchanged for `retention_secs` (their
+/// items cascade). Converted carts stay: orders name them by token. A cart that another
+/// (newer) merged cart points to waits until that one is deleted.
+pub async fn delete_finished_batch(
+    conn: impl PgExecutor<'_>,
+    retention_secs: u64,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "delete from carts
+         where id in (select c.id from carts c
+                      where c.status in ('expired', 'merged')
+                        and c.updated_at < now() - make_interval(secs => $2)
+                        and not exists (select 1 from carts m where m.merged_into = c.id)
+                      limit $1 for update skip locked)",
+    )
+    .bind(limit)
+    .bind(retention_secs as f64)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }

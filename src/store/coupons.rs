@@ -301,3 +301,13 @@ pub async fn upsert(conn: &mut PgConnection, c: &StoredCoupon) -> sqlx::Result<(
     .await?;
     Ok(())
 }
+
+/// Switches a coupon on or off; false when no coupon has this (normalised) code.
+pub async fn set_active(conn: &mut PgConnection, code: &str, active: bool) -> sqlx::Result<bool> {
+    let done = sqlx::query("update coupons set active = $2 where code = $1")
+        .bind(normalize_code(code))
+        .bind(active)
+        .execute(conn)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

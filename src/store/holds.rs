@@ -158,3 +158,24 @@ pub async fn give_back_converted(conn: &mut PgConnection, order_id: Uuid) -> sql
     }
     Ok(cohorts.len() as u64)
 }
+
+/// Orders (after `after`, by id, at most `limit`) that still hold a seat past its
+/// expiry although they ended without it (failed, expired, cancelled, refunded):
+/// compensation should have released them. Paid orders are left to `enroll`, which
+/// converts their holds.
+pub async fn orphaned_orders(
+    conn: &mut PgConnection,
+    after: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "select distinct h.order_id from seat_holds h join orders o on o.id = h.order_id
+         where h.status = 'held' and h.expires_at <= now() and h.order_id > $1
+           and o.status in ('failed', 'expired', 'cancelled', 'refunded')
+         order by h.order_id limit $2",
+    )
+    .bind(after)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}

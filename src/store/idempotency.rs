@@ -166,3 +166,21 @@ pub async fn prune_expired(conn: impl PgExecutor<'_>, now: DateTime<Utc>) -> sql
         .await?;
     Ok(done.rows_affected())
 }
+
+/// Deletes up to `limit` records expired at `now`; returns how many. The scheduler
+/// loops on it so a large backlog never becomes one long delete.
+pub async fn prune_expired_batch(
+    conn: impl PgExecutor<'_>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "delete from idempotency_keys where (scope, key) in
+             (select scope, key from idempotency_keys where expires_at <= $1 limit $2)",
+    )
+    .bind(now)
+    .bind(limit)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -91,3 +91,22 @@ pub async fn clear_account(conn: impl PgExecutor<'_>, account: &str) -> sqlx::Re
         .await?;
     Ok(())
 }
+
+/// Deletes up to `limit` attempts older than `age_secs` (those of accounts and
+/// addresses that never tried again); returns how many.
+pub async fn prune_batch(
+    conn: impl PgExecutor<'_>,
+    age_secs: u64,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "delete from login_attempts where id in
+             (select id from login_attempts
+              where attempted_at < now() - make_interval(secs => $1) limit $2)",
+    )
+    .bind(age_secs as f64)
+    .bind(limit)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

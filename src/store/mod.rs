@@ -6,6 +6,7 @@
 //! get) and ours in `migrations/` (tracked in `_checkout_migrations`, so neither set sees
 //! the other's versions as unknown).
 
+pub mod audit;
 pub mod cart_binding;
 pub mod carts;
 pub mod catalog;
@@ -14,6 +15,7 @@ pub mod enrollments;
 pub mod fx;
 pub mod holds;
 pub mod idempotency;
+pub mod jobs;
 pub mod login_attempts;
 pub mod orders;
 pub mod outbox;

@@ -273,3 +273,14 @@ pub async fn refundable(conn: &mut PgConnection, payment: &Payment) -> sqlx::Res
     .await?;
     Ok((payment.captured_amount - decided).max(0))
 }
+
+/// The refund decided under `idempotency_key`, if any: (id, status).
+pub async fn refund_by_key(
+    conn: &mut PgConnection,
+    idempotency_key: &str,
+) -> sqlx::Result<Option<(Uuid, String)>> {
+    sqlx::query_as("select id, status from refunds where idempotency_key = $1")
+        .bind(idempotency_key)
+        .fetch_optional(conn)
+        .await
+}

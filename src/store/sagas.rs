@@ -133,3 +133,56 @@ pub async fn get(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Option
     .fetch_optional(conn)
     .await
 }
+
+/// A saga that looks stuck: see [`stuck_page`].
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Stuck {
+    pub order_id: Uuid,
+    pub step: String,
+    pub state: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A page (ids after `after`) of sagas `running` or `compensating` unchanged for
+/// `older_than_secs` with no live job to move them: none Pending, Queued or Running,
+/// nor Failed with attempts left (apalis refetches those), for their step (running) or
+/// their compensation (compensating).
+pub async fn stuck_page(
+    conn: &mut PgConnection,
+    older_than_secs: u64,
+    after: Uuid,
+    limit: i64,
+) -> sqlx::Result<Vec<Stuck>> {
+    sqlx::query_as(
+        "select s.order_id, s.step, s.state, s.updated_at from sagas s
+         where s.state in ('running', 'compensating')
+           and s.updated_at < now() - make_interval(secs => $1) and s.order_id > $2
+           and not exists (
+               select 1 from apalis.jobs j
+               where j.job_type = case s.state when 'running' then $4 else $5 end
+                 and (j.status in ('Pending', 'Queued', 'Running')
+                      or (j.status = 'Failed' and j.attempts < j.max_attempts))
+                 and convert_from(j.job, 'UTF8')::jsonb ->> 'order_id' = s.order_id::text
+                 and (s.state = 'compensating'
+                      or convert_from(j.job, 'UTF8')::jsonb ->> 'step' = s.step))
+         order by s.order_id limit $3",
+    )
+    .bind(older_than_secs as f64)
+    .bind(after)
+    .bind(limit)
+    .bind(crate::workers::jobs::STEP_QUEUE)
+    .bind(crate::workers::jobs::COMPENSATE_QUEUE)
+    .fetch_all(conn)
+    .await
+}
+
+/// An operator's resume: attempts reset, state running, at the same step.
+pub async fn resume(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "update sagas set state = 'running', attempts = 0, last_error = null where order_id = $1",
+    )
+    .bind(order_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

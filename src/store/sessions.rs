@@ -160,3 +160,21 @@ pub async fn list_live(conn: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result
     .fetch_all(conn)
     .await
 }
+
+/// Deletes up to `limit` refresh tokens used more than `age_secs` ago; returns how many.
+pub async fn prune_used_tokens_batch(
+    conn: impl PgExecutor<'_>,
+    age_secs: u64,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "delete from refresh_tokens where token_hash in
+             (select token_hash from refresh_tokens
+              where used_at < now() - make_interval(secs => $1) limit $2)",
+    )
+    .bind(age_secs as f64)
+    .bind(limit)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

@@ -151,3 +151,75 @@ pub async fn link_external(
     .rows_affected()
         == 1)
 }
+
+/// An account as operators see it (`checkout admin users`), deleted ones included.
+#[derive(Debug, Clone, serde::Serialize, FromRow)]
+pub struct AdminUser {
+    pub id: Uuid,
+    pub email: Option<String>,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// Newest first; `email` filters by substring.
+pub async fn list(
+    conn: &mut PgConnection,
+    email: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<AdminUser>> {
+    sqlx::query_as(
+        "select id, email, name, created_at, deleted_at from users
+         where $1::text is null or email like '%' || lower($1) || '%'
+         order by created_at desc limit $2",
+    )
+    .bind(email)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// By id or email (a live account before deleted ones).
+pub async fn find_any(
+    conn: &mut PgConnection,
+    id_or_email: &str,
+) -> sqlx::Result<Option<AdminUser>> {
+    sqlx::query_as(
+        "select id, email, name, created_at, deleted_at from users
+         where id::text = $1 or email = lower(btrim($1))
+         order by deleted_at nulls first limit 1",
+    )
+    .bind(id_or_email)
+    .fetch_optional(conn)
+    .await
+}
+
+/// The user's orders, newest first: (token, status, total, currency, created).
+#[derive(Debug, Clone, serde::Serialize, FromRow)]
+pub struct OrderLine {
+    pub order_token: String,
+    pub status: String,
+    pub total: Option<i64>,
+    pub currency: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn orders_of(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Vec<OrderLine>> {
+    sqlx::query_as(
+        "select order_token, status, total, currency, created_at from orders
+         where user_id = $1 order by created_at desc",
+    )
+    .bind(user_id)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn live_sessions(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "select count(*) from auth_sessions
+         where user_id = $1 and revoked_at is null and expires_at > now()",
+    )
+    .bind(user_id)
+    .fetch_one(conn)
+    .await
+}

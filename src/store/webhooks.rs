@@ -43,3 +43,68 @@ pub async fn insert(conn: &mut PgConnection, e: &NewEvent<'_>) -> sqlx::Result<O
     .fetch_optional(conn)
     .await
 }
+
+/// Deletes up to `limit` events received more than `age_secs` ago; returns how many.
+pub async fn prune_batch(
+    conn: impl sqlx::PgExecutor<'_>,
+    age_secs: u64,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "delete from webhook_events where id in
+             (select id from webhook_events
+              where received_at < now() - make_interval(secs => $1) limit $2)",
+    )
+    .bind(age_secs as f64)
+    .bind(limit)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// An event as operators see it (`checkout admin webhooks`).
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: Uuid,
+    pub gateway: String,
+    pub event_id: Option<String>,
+    pub event_type: Option<String>,
+    pub status: String,
+    pub order_id: Option<Uuid>,
+    pub error: Option<String>,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
+const EVENT_COLUMNS: &str =
+    "id, gateway, event_id, event_type, status, order_id, error, received_at";
+
+/// Newest first, optionally of one gateway and status.
+pub async fn list(
+    conn: &mut PgConnection,
+    gateway: Option<&str>,
+    status: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<EventRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {EVENT_COLUMNS} from webhook_events
+         where ($1::text is null or gateway = $1) and ($2::text is null or status = $2)
+         order by received_at desc limit $3"
+    )))
+    .bind(gateway)
+    .bind(status)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// An event by our id or the gateway's event id (the newest, if several gateways
+/// used the same id).
+pub async fn find(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<EventRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {EVENT_COLUMNS} from webhook_events where id::text = $1 or event_id = $1
+         order by received_at desc limit 1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}

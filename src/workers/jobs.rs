@@ -30,6 +30,9 @@ pub enum Job {
     Compensate { order_id: Uuid },
     /// Execute a decided refund at its gateway.
     Refund { refund_id: Uuid },
+    /// One tick of a scheduler cron schedule (`workflows::cron`), scheduled for unix
+    /// second `tick`; enqueued once per tick by the leader (key `cron:{schedule}:{tick}`).
+    Cron { schedule: String, tick: i64 },
 }
 
 impl Job {
@@ -40,6 +43,7 @@ impl Job {
             Job::Step { .. } => STEP_QUEUE,
             Job::Compensate { .. } => COMPENSATE_QUEUE,
             Job::Refund { .. } => REFUND_QUEUE,
+            Job::Cron { .. } => CRON_QUEUE,
         }
     }
 }
@@ -48,9 +52,16 @@ pub const PING_QUEUE: &str = "system.ping";
 pub const STEP_QUEUE: &str = "checkout.steps";
 pub const COMPENSATE_QUEUE: &str = "checkout.compensate";
 pub const REFUND_QUEUE: &str = "checkout.refunds";
+pub const CRON_QUEUE: &str = "system.cron";
 
 /// Every queue a `checkout worker` serves.
-pub const QUEUES: &[&str] = &[PING_QUEUE, STEP_QUEUE, COMPENSATE_QUEUE, REFUND_QUEUE];
+pub const QUEUES: &[&str] = &[
+    PING_QUEUE,
+    STEP_QUEUE,
+    COMPENSATE_QUEUE,
+    REFUND_QUEUE,
+    CRON_QUEUE,
+];
 
 /// What a running job can reach.
 #[derive(Clone)]
@@ -113,6 +124,9 @@ async fn run(job: Job, ctx: &JobContext, worker: &WorkerContext) -> Result<(), B
         }
         Job::Refund { refund_id } => {
             checkout::compensate::refund(ctx, refund_id).await?;
+        }
+        Job::Cron { schedule, tick } => {
+            crate::workflows::cron::run_tick(ctx, &schedule, tick).await?;
         }
     }
     Ok(())

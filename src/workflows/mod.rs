@@ -3,4 +3,5 @@
 
 pub mod cart_pricing;
 pub mod checkout;
+pub mod cron;
 pub mod leader;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod admin_catalog;
+mod admin_ops;
 mod api;
 mod auth;
 mod cart;
@@ -17,6 +18,8 @@ mod fixtures;
 mod helpers;
 mod idempotency;
 mod limits;
+mod ops_fixtures;
+mod scheduler;
 mod shop;
 mod storefront;
 mod worker;

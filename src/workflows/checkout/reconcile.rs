@@ -1,16 +1,17 @@
 //! Reconciliation: orders waiting for payment longer than `checkout.reconcile_after_secs`
 //! have their `confirm` woken, which asks the gateway directly. A lost or never-sent
-//! webhook therefore delays an enrollment by at most that long plus one sweep period.
+//! webhook therefore delays an enrollment by at most that long plus one period of the
+//! `scheduler.reconcile` schedule (see `workflows::cron`).
 
 use std::time::Duration;
 
 use sqlx::PgPool;
-use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use super::runner::enqueue_step;
 use crate::domain::order::Step;
 use crate::store::orders;
+use crate::workflows::cron::Stats;
 
 /// Enqueues `confirm` for up to `limit` orders awaiting payment for longer than
 /// `older_than`. The job key carries the sweep's time bucket, so repeated or concurrent
@@ -44,23 +45,35 @@ pub async fn sweep(
     Ok(woken)
 }
 
-/// Sweeps every `period` while this process leads (`leader` is true).
-pub async fn run(
-    pool: PgPool,
-    older_than: Duration,
-    period: Duration,
-    mut leader: watch::Receiver<bool>,
-    shutdown: CancellationToken,
-) {
+/// One `reconcile` cron tick: every due order, a page of `batch` per transaction, woken
+/// once per tick (key `{order}:confirm:rc:{tick}`), so a re-run tick wakes nobody twice.
+pub async fn sweep_tick(
+    pool: &PgPool,
+    older_than_secs: u64,
+    tick: i64,
+    batch: i64,
+) -> anyhow::Result<Stats> {
+    let mut stats = Stats::default();
+    let mut after = Uuid::nil();
+    let suffix = format!("rc:{tick}");
     loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(period) => {}
-            _ = leader.changed() => {}
+        let mut tx = pool.begin().await?;
+        let page =
+            orders::awaiting_payment_page(&mut tx, older_than_secs as i64, after, batch).await?;
+        let mut woken = 0;
+        for order_id in &page {
+            if enqueue_step(&mut tx, *order_id, Step::Confirm, Some(&suffix)).await? {
+                woken += 1;
+            }
         }
-        let leading = *leader.borrow();
-        if leading && let Err(e) = sweep(&pool, older_than, period, 500).await {
-            tracing::warn!(error = %e, "reconciliation sweep failed");
+        tx.commit().await?;
+        if woken > 0 {
+            tracing::info!(woken, "reconciliation woke orders waiting for payment");
+        }
+        stats.add(woken);
+        match page.last() {
+            Some(last) if page.len() as i64 >= batch => after = *last,
+            _ => return Ok(stats),
         }
     }
 }

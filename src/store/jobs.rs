@@ -1,0 +1,158 @@
+//! The apalis job table (`apalis.jobs`) as operators and the scheduler see it: listing,
+//! statistics, retry and cancel for `checkout admin jobs`, pruning for the scheduler.
+//!
+//! Jobs are stored as JSON bytes (`job`); `convert_from(job, 'UTF8')` shows them.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{FromRow, PgConnection, PgExecutor};
+
+/// Statuses in which a job still runs or will run (Failed jobs with attempts left are
+/// refetched by apalis too).
+pub const LIVE: &[&str] = &["Pending", "Queued", "Running"];
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct JobRow {
+    pub id: String,
+    pub queue: String,
+    pub status: String,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub done_at: Option<DateTime<Utc>>,
+    pub lock_by: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub job: Value,
+    pub last_result: Option<Value>,
+}
+
+const COLUMNS: &str = "id, job_type as queue, status, attempts, max_attempts, run_at, done_at,
+    lock_by, idempotency_key, convert_from(job, 'UTF8')::jsonb as job, last_result";
+
+/// Filters of `admin jobs list`; `None` = any.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub status: Option<String>,
+    pub queue: Option<String>,
+    /// run_at older than this many seconds
+    pub older_than_secs: Option<u64>,
+    /// Running, locked by a worker not seen for this many seconds (or by none)
+    pub stuck_after_secs: Option<u64>,
+    pub limit: i64,
+}
+
+pub async fn list(conn: &mut PgConnection, f: &Filter) -> sqlx::Result<Vec<JobRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from apalis.jobs j
+         where ($1::text is null or j.status = $1)
+           and ($2::text is null or j.job_type = $2)
+           and ($3::float8 is null or j.run_at < now() - make_interval(secs => $3))
+           and ($4::float8 is null or (j.status in ('Queued', 'Running') and not exists (
+                 select 1 from apalis.workers w where w.id = j.lock_by
+                   and w.last_seen > now() - make_interval(secs => $4))))
+         order by j.run_at desc, j.id desc limit $5"
+    )))
+    .bind(&f.status)
+    .bind(&f.queue)
+    .bind(f.older_than_secs.map(|s| s as f64))
+    .bind(f.stuck_after_secs.map(|s| s as f64))
+    .bind(f.limit)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn get(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<JobRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from apalis.jobs where id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn lock(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<JobRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from apalis.jobs where id = $1 for update"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Ids of Failed and Killed jobs (oldest first), for `jobs retry --all-failed`.
+pub async fn failed_ids(
+    conn: &mut PgConnection,
+    queue: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "select id from apalis.jobs where status in ('Failed', 'Killed')
+           and ($1::text is null or job_type = $1)
+         order by run_at, id limit $2",
+    )
+    .bind(queue)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
+}
+
+/// Back to Pending, runnable now, attempts reset. The caller checked the status under
+/// the row lock.
+pub async fn reset_to_pending(conn: &mut PgConnection, id: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "update apalis.jobs set status = 'Pending', attempts = 0, run_at = now(), lock_at = null,
+                lock_by = null, done_at = null
+         where id = $1",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks a job Killed (apalis never fetches it again).
+pub async fn kill(conn: &mut PgConnection, id: &str) -> sqlx::Result<()> {
+    sqlx::query("update apalis.jobs set status = 'Killed', done_at = now() where id = $1")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct QueueStats {
+    pub queue: String,
+    pub status: String,
+    pub count: i64,
+    /// Seconds since the oldest job's run_at.
+    pub oldest_age_secs: Option<i64>,
+}
+
+pub async fn stats(conn: &mut PgConnection) -> sqlx::Result<Vec<QueueStats>> {
+    sqlx::query_as(
+        "select job_type as queue, status, count(*) as count,
+                extract(epoch from now() - min(run_at))::bigint as oldest_age_secs
+         from apalis.jobs group by job_type, status order by job_type, status",
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Deletes up to `limit` Done jobs finished more than `age_secs` ago.
+pub async fn prune_done_batch(
+    conn: impl PgExecutor<'_>,
+    age_secs: u64,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query(
+        "delete from apalis.jobs where id in
+             (select id from apalis.jobs
+              where status = 'Done' and done_at < now() - make_interval(secs => $1) limit $2)",
+    )
+    .bind(age_secs as f64)
+    .bind(limit)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

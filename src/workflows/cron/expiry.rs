@@ -1,0 +1,72 @@
+//! Seat holds and payment sessions the workflow missed.
+//!
+//! - A hold still `held` past its expiry on an order that ended without it (failed,
+//!   expired, cancelled, refunded) is released through `store::holds::release_all`
+//!   under the order lock, as compensation would have.
+//! - An order awaiting payment whose every session expired gets its `confirm` woken
+//!   (key `{order}:confirm:expiry-sweep:{tick}`); `confirm` asks the gateway a last
+//!   time and expires it.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::batch::Stats;
+use crate::domain::order::Step;
+use crate::store::{holds, orders};
+use crate::workflows::checkout::runner::enqueue_step;
+
+pub async fn sweep(pool: &PgPool, batch: i64, tick: i64) -> anyhow::Result<Stats> {
+    let released = release_orphaned_holds(pool, batch).await?;
+    let woken = wake_expired_sessions(pool, batch, tick).await?;
+    Ok(released.merge(woken))
+}
+
+async fn release_orphaned_holds(pool: &PgPool, batch: i64) -> anyhow::Result<Stats> {
+    let mut stats = Stats::default();
+    let mut after = Uuid::nil();
+    loop {
+        let mut tx = pool.begin().await?;
+        let page = holds::orphaned_orders(&mut tx, after, batch).await?;
+        let mut released = 0;
+        for order_id in &page {
+            // the order lock orders this after any compensation still running
+            if orders::lock(&mut tx, *order_id).await?.is_some() {
+                released += holds::release_all(&mut tx, *order_id).await?;
+            }
+        }
+        tx.commit().await?;
+        if released > 0 {
+            tracing::warn!(released, "released seat holds that compensation missed");
+        }
+        stats.add(released);
+        match page.last() {
+            Some(last) if page.len() as i64 >= batch => after = *last,
+            _ => return Ok(stats),
+        }
+    }
+}
+
+async fn wake_expired_sessions(pool: &PgPool, batch: i64, tick: i64) -> anyhow::Result<Stats> {
+    let mut stats = Stats::default();
+    let mut after = Uuid::nil();
+    let key = format!("expiry-sweep:{tick}");
+    loop {
+        let mut tx = pool.begin().await?;
+        let page = orders::sessions_expired_page(&mut tx, after, batch).await?;
+        let mut woken = 0;
+        for order_id in &page {
+            if enqueue_step(&mut tx, *order_id, Step::Confirm, Some(&key)).await? {
+                woken += 1;
+            }
+        }
+        tx.commit().await?;
+        if woken > 0 {
+            tracing::info!(woken, "woke confirm of orders whose sessions expired");
+        }
+        stats.add(woken);
+        match page.last() {
+            Some(last) if page.len() as i64 >= batch => after = *last,
+            _ => return Ok(stats),
+        }
+    }
+}
