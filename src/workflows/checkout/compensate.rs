@@ -7,11 +7,12 @@
 //! not expired, then cancel open gateway sessions. A gateway error schedules the job
 //! again with backoff.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use uuid::Uuid;
 
-use crate::domain::order::{OrderStatus, backoff};
+use super::runner::retry_delay;
+use crate::domain::order::OrderStatus;
 use crate::gateways::{CancelOutcome, GatewayError, GatewayKind, RefundRequest};
 use crate::store::{coupons, enrollments, holds, orders, outbox, payments, sagas};
 use crate::workers::jobs::JobContext;
@@ -121,13 +122,7 @@ pub async fn compensate(ctx: &JobContext, order_id: Uuid) -> anyhow::Result<()> 
 async fn retry_compensation(ctx: &JobContext, order_id: Uuid, error: &str) -> anyhow::Result<()> {
     let mut tx = ctx.pool.begin().await?;
     let attempts = sagas::record_failure(&mut tx, order_id, error).await?;
-    let s = &ctx.settings.checkout;
-    let delay = backoff(
-        attempts as u32,
-        Duration::from_millis(s.retry_base_ms),
-        Duration::from_millis(s.retry_cap_ms),
-        rand::random::<f64>(),
-    );
+    let delay = retry_delay(&ctx.settings.checkout, attempts);
     tracing::warn!(%order_id, attempts, ?delay, error, "compensation will be retried");
     enqueue(
         &mut tx,
@@ -204,13 +199,7 @@ pub async fn refund(ctx: &JobContext, refund_id: Uuid) -> anyhow::Result<()> {
             if permanent {
                 tracing::error!(%refund_id, error = %e, "refund refused by the gateway; needs an operator");
             } else {
-                let s = &ctx.settings.checkout;
-                let delay = backoff(
-                    attempts as u32,
-                    Duration::from_millis(s.retry_base_ms),
-                    Duration::from_millis(s.retry_cap_ms),
-                    rand::random::<f64>(),
-                );
+                let delay = retry_delay(&ctx.settings.checkout, attempts);
                 enqueue(
                     &mut tx,
                     &Job::Refund { refund_id },

@@ -259,12 +259,7 @@ async fn retry(
         )
         .await?;
     } else {
-        let delay = backoff(
-            attempts as u32,
-            Duration::from_millis(settings.retry_base_ms),
-            Duration::from_millis(settings.retry_cap_ms),
-            rand::random::<f64>(),
-        );
+        let delay = retry_delay(settings, attempts);
         tracing::info!(%order_id, %step, attempts, ?delay, error, "step will be retried");
         enqueue_step_at(
             &mut tx,
@@ -322,4 +317,16 @@ pub async fn crash_test_pause(ctx: &JobContext) {
     if ms > 0 {
         tokio::time::sleep(Duration::from_millis(ms)).await;
     }
+}
+
+/// The wait before delayed retry number `attempts` of a step, a compensation or a
+/// refund: exponential from `checkout.retry_base_ms`, jittered, capped at
+/// `checkout.retry_cap_ms` (see [`backoff`]).
+pub fn retry_delay(settings: &crate::config::CheckoutSettings, attempts: i32) -> Duration {
+    backoff(
+        attempts.max(1) as u32,
+        Duration::from_millis(settings.retry_base_ms),
+        Duration::from_millis(settings.retry_cap_ms),
+        rand::random::<f64>(),
+    )
 }
