@@ -245,7 +245,7 @@ async fn fifty_concurrent_orders_for_one_cart_make_one_order() {
 
 #[tokio::test]
 async fn a_hundred_buyers_for_ten_seats_enroll_ten() {
-    let shop = &Shop::start(true, |s| s.database.max_connections = 30).await;
+    let shop = &Shop::start(true, |s| s.database.max_connections = 16).await;
     sqlx::query("update cohorts set capacity = 10 where id = $1::uuid")
         .bind(WEB_COHORT)
         .execute(&shop.app.pool)
@@ -297,7 +297,7 @@ async fn a_hundred_buyers_for_ten_seats_enroll_ten() {
 
 #[tokio::test]
 async fn a_coupon_limited_to_one_use_is_used_once_by_a_hundred_orders() {
-    let shop = &Shop::start(true, |s| s.database.max_connections = 30).await;
+    let shop = &Shop::start(true, |s| s.database.max_connections = 16).await;
     let buyers: Vec<(String, String)> = stream::iter(0..100)
         .map(|n| async move {
             let token = shop.student(n).await;
@@ -734,7 +734,7 @@ async fn killing_workers_after_each_side_effect_still_enrolls_exactly_once() {
 #[ignore]
 async fn webhook_to_enrolled_latency() {
     let shop = &Shop::start(true, |s| {
-        s.database.max_connections = 30;
+        s.database.max_connections = 16;
         s.worker.concurrency = 32;
     })
     .await;

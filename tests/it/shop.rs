@@ -32,7 +32,7 @@ impl Drop for Shop {
 fn fast(s: &mut Settings) {
     // concurrency tests queue many requests on one row lock; a loaded CI machine must
     // not turn that wait into 503s
-    s.database.max_connections = 20;
+    s.database.max_connections = 12;
     s.database.acquire_timeout_ms = 30_000;
     s.http.request_timeout_ms = 60_000;
     s.checkout.retry_base_ms = 50;
