@@ -63,6 +63,9 @@ pub enum Command {
     /// A local payment gateway speaking the Razorpay and Stripe subsets we use, with a
     /// hosted pay page, signed webhooks, a control API and fault injection.
     Sandbox(SandboxArgs),
+    /// Open-loop load generator of complete checkouts (loopback only), with chaos options
+    /// and the consistency check; see BENCHMARKS.md.
+    Loadtest(Box<crate::loadtest::LoadtestArgs>),
 }
 
 /// `checkout admin ...`; one variant per group, implemented in `admin::run`.
@@ -71,6 +74,8 @@ pub enum AdminCommand {
     /// Programs, plans, cohorts, coupons, sales and FX rates as one JSON file.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Consistency check of orders, seats, coupons, money and webhooks; violations -> exit 1.
+    Check(crate::admin::check::CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 //! one arm in [`run`].
 
 pub mod catalog;
+pub mod check;
 
 use anyhow::Context;
 use sqlx::PgPool;
@@ -19,6 +20,7 @@ pub async fn run(global: GlobalArgs, command: AdminCommand) -> anyhow::Result<()
     }
     match command {
         AdminCommand::Catalog(command) => run_catalog(&pool, command).await,
+        AdminCommand::Check(args) => check::run(&pool, &args).await,
     }
 }
 
