@@ -17,5 +17,6 @@ mod fixtures;
 mod helpers;
 mod idempotency;
 mod limits;
+mod loadtest;
 mod shop;
 mod worker;
