@@ -63,6 +63,9 @@ pub enum Command {
     /// A local payment gateway speaking the Razorpay and Stripe subsets we use, with a
     /// hosted pay page, signed webhooks, a control API and fault injection.
     Sandbox(SandboxArgs),
+    /// Open-loop load generator of complete checkouts (loopback only), with chaos options
+    /// and the consistency check; see BENCHMARKS.md.
+    Loadtest(Box<crate::loadtest::LoadtestArgs>),
 }
 
 /// `checkout admin [--json] [--actor NAME] GROUP ...`.
@@ -102,6 +105,8 @@ pub enum AdminCommand {
     /// Student accounts: list, show.
     #[command(subcommand)]
     Users(crate::admin::users::UsersCommand),
+    /// Consistency check of orders, seats, coupons, money and webhooks; violations -> exit 1.
+    Check(crate::admin::check::CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]

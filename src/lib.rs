@@ -13,7 +13,8 @@
 //! - [`api`]: axum routers per resource, the envelope, the one error enum, middleware.
 //! - [`carts`]: cart operations over the store and the pricing engine; every cart load
 //!   goes through [`carts::load_cart`].
-//! - [`admin`]: `checkout admin ...` (catalog import and export).
+//! - [`admin`]: `checkout admin ...` (catalog import and export, the consistency check).
+//! - [`loadtest`]: `checkout loadtest`, the open-loop load and chaos harness (BENCHMARKS.md).
 //! - [`api`]: axum routers per resource, the envelope, the one error enum, middleware,
 //!   the `Caller` extractor (`api::bearer`).
 //! - [`auth`]: accounts and tokens: argon2id passwords, JWT access tokens, rotating
@@ -35,6 +36,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod gateways;
+pub mod loadtest;
 pub mod roles;
 pub mod sandbox;
 pub mod shutdown;

@@ -17,6 +17,7 @@ async fn main() -> ExitCode {
         Command::Dev(listen) => roles::dev(global, listen).await,
         Command::Admin(args) => checkout::admin::run(global, args).await,
         Command::Sandbox(args) => roles::sandbox(global, args).await,
+        Command::Loadtest(args) => checkout::loadtest::run(global, *args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

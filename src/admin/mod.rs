@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod check;
 pub mod coupons;
 pub mod fx;
 pub mod jobs;
@@ -57,6 +58,7 @@ pub async fn run(global: GlobalArgs, args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Coupons(command) => coupons::run(&admin, command).await,
         AdminCommand::Fx(command) => fx::run(&admin, command).await,
         AdminCommand::Users(command) => users::run(&admin, command).await,
+        AdminCommand::Check(args) => check::run(&admin.pool, &args).await,
     }
 }
 

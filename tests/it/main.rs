@@ -18,6 +18,7 @@ mod fixtures;
 mod helpers;
 mod idempotency;
 mod limits;
+mod loadtest;
 mod ops_fixtures;
 mod scheduler;
 mod shop;

@@ -1,0 +1,279 @@
+//! `checkout admin check`: the consistency checker, run after every load run and usable
+//! alone. Each invariant is one read-only query; a row it returns is a violation (or,
+//! for work still legitimately in progress, a "waiting" item). Runs on one connection,
+//! so a test can plant a violation in a transaction, check, and roll back.
+//!
+//! Invariants:
+//! - `order_stuck`: every order is terminal or legitimately waiting (awaiting_payment
+//!   with an unexpired session; pending/paid with a live saga: a job for the saga's
+//!   current step (or its compensation) still pending or running, or activity within
+//!   the grace period). The session-expiry job every order has does not count.
+//! - `compensation_stuck`: a saga compensating with no job and no recent activity.
+//! - `double_enrollment`: a user enrolled twice in one cohort.
+//! - `seats_oversold`, `seats_taken_mismatch`, `seats_held_mismatch`: cohort counters
+//!   within capacity and equal to enrollments / held seat holds.
+//! - `coupon_count_mismatch`, `coupon_user_count_mismatch`: counters equal redemptions.
+//! - `money_mismatch`: captured - refunded = total for an enrolled order, else 0 once
+//!   its refunds are processed (a requested refund is waiting, not a violation).
+//! - `payment_shared`: a captured gateway payment recorded on more than one order/row.
+//! - `webhook_duplicate`, `webhook_stuck`: each verified webhook event id is stored once
+//!   and none is left `received`.
+
+use clap::Args;
+use serde::Serialize;
+use sqlx::{PgConnection, Row};
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Machine-readable report on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Activity younger than this is "in flight", not stuck (seconds).
+    #[arg(long, default_value_t = 60)]
+    pub grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    pub kind: &'static str,
+    /// The row concerned: an order id, cohort id, coupon code, ...
+    pub subject: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckReport {
+    pub ok: bool,
+    pub orders: i64,
+    pub violations: Vec<Finding>,
+    /// Legitimately unfinished work (not a violation).
+    pub waiting: Vec<Finding>,
+}
+
+impl CheckReport {
+    pub fn kinds(&self) -> Vec<&'static str> {
+        let mut k: Vec<_> = self.violations.iter().map(|f| f.kind).collect();
+        k.dedup();
+        k
+    }
+}
+
+/// (kind, query returning `subject text, detail text`), each a violation per row.
+const VIOLATIONS: &[(&str, &str)] = &[
+    (
+        "order_stuck",
+        "select o.id::text, format('status %s, saga %s/%s, updated %s s ago', o.status,
+                coalesce(s.step, '-'), coalesce(s.state, '-'),
+                round(extract(epoch from now() - greatest(o.updated_at, s.updated_at))))
+           from orders o left join sagas s on s.order_id = o.id
+          where o.status not in ('enrolled', 'failed', 'expired', 'cancelled', 'refunded')
+            and not (o.status = 'awaiting_payment' and exists (
+                     select 1 from payments p where p.order_id = o.id
+                        and p.status = 'created' and p.expires_at > now()))
+            and not exists (select 1 from apalis.jobs j
+                             where (j.idempotency_key like o.id::text || ':' || coalesce(s.step, '') || '%'
+                                    or (s.state = 'compensating' and j.idempotency_key like o.id::text || ':compensate%'))
+                               and j.status in ('Pending', 'Queued', 'Running'))
+            and greatest(o.updated_at, s.updated_at) < now() - make_interval(secs => $1)",
+    ),
+    (
+        "compensation_stuck",
+        "select s.order_id::text, format('saga %s compensating since %s', s.step, s.updated_at)
+           from sagas s
+          where s.state = 'compensating'
+            and not exists (select 1 from apalis.jobs j
+                             where j.idempotency_key like s.order_id::text || ':compensate%'
+                               and j.status in ('Pending', 'Queued', 'Running'))
+            and s.updated_at < now() - make_interval(secs => $1)",
+    ),
+    (
+        "double_enrollment",
+        "select user_id::text || ' / ' || cohort_id::text, format('%s enrollments', count(*))
+           from enrollments group by user_id, cohort_id having count(*) > 1
+          union all select null, null where $1::float8 < 0",
+    ),
+    (
+        "seats_oversold",
+        "select id::text, format('held %s + taken %s > capacity %s', seats_held, seats_taken, capacity)
+           from cohorts where seats_held + seats_taken > capacity
+          union all select null, null where $1::float8 < 0",
+    ),
+    (
+        "seats_taken_mismatch",
+        "select c.id::text, format('seats_taken %s, enrollments %s', c.seats_taken, coalesce(e.n, 0))
+           from cohorts c
+           left join (select cohort_id, count(*) n from enrollments group by cohort_id) e on e.cohort_id = c.id
+          where c.seats_taken <> coalesce(e.n, 0)
+          union all select null, null where $1::float8 < 0",
+    ),
+    (
+        "seats_held_mismatch",
+        "select c.id::text, format('seats_held %s, held seat_holds %s', c.seats_held, coalesce(h.n, 0))
+           from cohorts c
+           left join (select cohort_id, count(*) n from seat_holds where status = 'held' group by cohort_id) h
+                  on h.cohort_id = c.id
+          where c.seats_held <> coalesce(h.n, 0)
+          union all select null, null where $1::float8 < 0",
+    ),
+    (
+        "coupon_count_mismatch",
+        "select c.code, format('used_count %s, used redemptions %s', c.used_count, coalesce(r.n, 0))
+           from coupons c
+           left join (select code, count(*) n from coupon_redemptions where status = 'used' group by code) r
+                  on r.code = c.code
+          where c.used_count <> coalesce(r.n, 0)
+          union all select null, null where $1::float8 < 0",
+    ),
+    (
+        "coupon_user_count_mismatch",
+        "select u.code || ' / ' || u.user_id::text, format('used_count %s, used redemptions %s', u.used_count, coalesce(r.n, 0))
+           from coupon_user_uses u
+           left join (select code, user_id, count(*) n from coupon_redemptions where status = 'used'
+                       group by code, user_id) r on r.code = u.code and r.user_id = u.user_id
+          where u.used_count <> coalesce(r.n, 0)
+          union all select null, null where $1::float8 < 0",
+    ),
+    (
+        "money_mismatch",
+        "with m as (
+            select o.id, o.status, coalesce(o.total, 0) total,
+                   coalesce((select sum(captured_amount) from payments p where p.order_id = o.id), 0)
+                 + coalesce((select sum(amount) from refunds r where r.order_id = o.id and r.payment_id is null), 0) captured,
+                   coalesce((select sum(amount) from refunds r where r.order_id = o.id and r.status = 'processed'), 0) refunded,
+                   exists (select 1 from refunds r where r.order_id = o.id and r.status = 'requested') refund_pending
+              from orders o)
+         select id::text, format('status %s: captured %s - refunded %s <> %s', status, captured, refunded,
+                                 case when status = 'enrolled' then total else 0 end)
+           from m
+          where not refund_pending
+            and captured - refunded <> case when status = 'enrolled' then total else 0 end
+            and not (status in ('pending', 'awaiting_payment', 'paid') and refunded = 0
+                     and captured in (0, total))
+          union all select null, null where $1::float8 < 0",
+    ),
+    (
+        "payment_shared",
+        "select gateway || ' ' || gateway_payment_id, format('%s payment rows on %s orders', count(*), count(distinct order_id))
+           from payments where gateway_payment_id is not null and captured_amount > 0
+          group by gateway, gateway_payment_id having count(*) > 1
+          union all select null, null where $1::float8 < 0",
+    ),
+    (
+        "webhook_duplicate",
+        "select gateway || ' ' || event_id, format('stored %s times', count(*))
+           from webhook_events where status <> 'rejected' and event_id is not null
+          group by gateway, event_id having count(*) > 1
+          union all select null, null where $1::float8 < 0",
+    ),
+    (
+        "webhook_stuck",
+        "select id::text, format('%s %s received %s, never processed', gateway, coalesce(event_type, '?'), received_at)
+           from webhook_events
+          where status = 'received' and received_at < now() - make_interval(secs => $1)",
+    ),
+];
+
+/// (kind, query): legitimately unfinished work, reported but not a violation.
+const WAITING: &[(&str, &str)] = &[
+    (
+        "order_in_flight",
+        "select o.id::text, format('status %s, saga %s/%s', o.status, coalesce(s.step, '-'), coalesce(s.state, '-'))
+           from orders o left join sagas s on s.order_id = o.id
+          where o.status not in ('enrolled', 'failed', 'expired', 'cancelled', 'refunded')
+          union all select null, null where $1::float8 < 0",
+    ),
+    (
+        "refund_pending",
+        "select id::text, format('order %s, %s %s, %s attempts', order_id, amount, currency, attempts)
+           from refunds where status = 'requested'
+          union all select null, null where $1::float8 < 0",
+    ),
+];
+
+/// Runs every check on `conn`. `grace_secs`: younger activity counts as in flight.
+pub async fn check(conn: &mut PgConnection, grace_secs: u64) -> sqlx::Result<CheckReport> {
+    let grace = grace_secs as f64;
+    let mut report = CheckReport {
+        orders: sqlx::query_scalar("select count(*) from orders")
+            .fetch_one(&mut *conn)
+            .await?,
+        ..CheckReport::default()
+    };
+    for (kind, sql) in VIOLATIONS {
+        report
+            .violations
+            .extend(findings(conn, kind, sql, grace).await?);
+    }
+    for (kind, sql) in WAITING {
+        report
+            .waiting
+            .extend(findings(conn, kind, sql, grace).await?);
+    }
+    report.ok = report.violations.is_empty();
+    Ok(report)
+}
+
+async fn findings(
+    conn: &mut PgConnection,
+    kind: &'static str,
+    sql: &'static str,
+    grace: f64,
+) -> sqlx::Result<Vec<Finding>> {
+    // every query takes $1 (the grace in seconds) so they share one call shape; the
+    // ones that do not need it use it in a `union all` branch that returns nothing
+    let rows = sqlx::query(sql).bind(grace).fetch_all(&mut *conn).await?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(Finding {
+                kind,
+                subject: row.try_get(0)?,
+                detail: row.try_get(1)?,
+            })
+        })
+        .collect()
+}
+
+/// Human-readable report.
+pub fn render(report: &CheckReport) -> String {
+    let mut out = format!(
+        "consistency check: {} orders, {} violation(s), {} waiting\n",
+        report.orders,
+        report.violations.len(),
+        report.waiting.len()
+    );
+    for f in &report.violations {
+        out.push_str(&format!(
+            "  VIOLATION {:<28} {}  {}\n",
+            f.kind, f.subject, f.detail
+        ));
+    }
+    for f in report.waiting.iter().take(20) {
+        out.push_str(&format!(
+            "  waiting   {:<28} {}  {}\n",
+            f.kind, f.subject, f.detail
+        ));
+    }
+    if report.waiting.len() > 20 {
+        out.push_str(&format!(
+            "  ... {} more waiting\n",
+            report.waiting.len() - 20
+        ));
+    }
+    out.push_str(if report.ok { "OK\n" } else { "FAILED\n" });
+    out
+}
+
+/// `checkout admin check`: prints the report; any violation is an error (exit 1).
+pub async fn run(pool: &sqlx::PgPool, args: &CheckArgs) -> anyhow::Result<()> {
+    let mut conn = pool.acquire().await?;
+    let report = check(&mut conn, args.grace_secs).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    if !report.ok {
+        anyhow::bail!("{} consistency violation(s)", report.violations.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,265 @@
+//! One complete checkout, as a storefront and a paying student would do it:
+//! cart -> item -> coupon -> estimate -> register -> order -> pay (sandbox control API)
+//! -> poll until the order ends. Every request's latency goes to the recorder under
+//! the endpoint's name; the first one is measured from the checkout's *intended* start,
+//! so a generator or server that falls behind shows up in the numbers (no coordinated
+//! omission).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::stats::Recorder;
+
+/// The load-test catalog (`bench/catalog.json`): a program with huge cohorts and an
+/// unlimited coupon, so a run measures checkouts rather than a sold-out cohort.
+pub const PROGRAM: &str = "loadtest-backend-engineering";
+pub const PLAN_ID: &str = "0b7c9a52-6a43-4c4e-9a55-1f3c8f1e0b01";
+pub const COHORTS: [&str; 4] = [
+    "0b7c9a52-6a43-4c4e-9a55-1f3c8f1e0c01",
+    "0b7c9a52-6a43-4c4e-9a55-1f3c8f1e0c02",
+    "0b7c9a52-6a43-4c4e-9a55-1f3c8f1e0c03",
+    "0b7c9a52-6a43-4c4e-9a55-1f3c8f1e0c04",
+];
+pub const COUPON: &str = "LOADTEST10";
+/// Meets the password rules (length, classes, not common, not the email's name).
+const PASSWORD: &str = "Load-test-pw-9731";
+
+pub struct Flow {
+    pub client: reqwest::Client,
+    pub base: String,
+    /// Unique per run: users are `lt-{run_id}-{n}@loadtest.example`.
+    pub run_id: String,
+    pub recorder: Arc<Recorder>,
+    /// Upper bound of one checkout, from its intended start to a terminal status.
+    pub timeout: Duration,
+    pub poll: Duration,
+}
+
+/// A failed call: the endpoint name is added by the caller for the error key.
+struct CallError(String);
+
+impl Flow {
+    /// Runs checkout `n`, intended to start at `intended`; returns its terminal status
+    /// (an order status, or `error` / `timeout`).
+    pub async fn checkout(&self, n: u64, intended: Instant) -> String {
+        let deadline = intended + self.timeout;
+        let status = match tokio::time::timeout_at(deadline.into(), self.steps(n, intended)).await {
+            Ok(Ok(status)) => status,
+            Ok(Err(())) => "error".to_owned(),
+            Err(_) => "timeout".to_owned(),
+        };
+        if status == "enrolled" {
+            self.recorder
+                .latency("checkout (intended start -> enrolled)", intended.elapsed());
+        }
+        self.recorder.terminal(&status);
+        status
+    }
+
+    async fn steps(&self, n: u64, intended: Instant) -> Result<String, ()> {
+        let cohort = COHORTS[(n as usize) % COHORTS.len()];
+        let cart = self
+            .call(
+                "cart",
+                intended,
+                Method::POST,
+                "/api/v1/cart",
+                None,
+                Some(json!({})),
+            )
+            .await?;
+        let token = str_at(&cart, "/data/token")
+            .ok_or_else(|| self.recorder.error("cart:no_token".into()))?;
+        let cart_path = format!("/api/v1/cart/{token}");
+        let item = json!({"internship_id": PROGRAM, "plan_id": PLAN_ID, "cohort_id": cohort});
+        self.call(
+            "cart_items",
+            Instant::now(),
+            Method::POST,
+            &format!("{cart_path}/items"),
+            None,
+            Some(item),
+        )
+        .await?;
+        self.call(
+            "cart_coupon",
+            Instant::now(),
+            Method::POST,
+            &format!("{cart_path}/coupon"),
+            None,
+            Some(json!({"code": COUPON})),
+        )
+        .await?;
+        let address = json!({"country": "IN", "state": "MH", "postal_code": "400001"});
+        let estimate = json!({"cart_token": token, "billing_address": address});
+        self.call(
+            "estimate",
+            Instant::now(),
+            Method::POST,
+            "/api/v1/cart/estimate",
+            None,
+            Some(estimate),
+        )
+        .await?;
+        let register = json!({
+            "email": format!("lt-{}-{n}@loadtest.example", self.run_id),
+            "name": format!("Load {n}"),
+            "password": PASSWORD,
+        });
+        let auth = self
+            .call(
+                "register",
+                Instant::now(),
+                Method::POST,
+                "/api/v1/auth/register",
+                None,
+                Some(register),
+            )
+            .await?;
+        let bearer = str_at(&auth, "/data/access_token")
+            .ok_or_else(|| self.recorder.error("register:no_token".into()))?;
+        let order_body = json!({"cart_token": token, "billing_address": address});
+        let mut order = self
+            .call(
+                "order",
+                Instant::now(),
+                Method::POST,
+                "/api/v1/order",
+                Some(&bearer),
+                Some(order_body),
+            )
+            .await?;
+        let order_token = str_at(&order, "/data/order_token")
+            .ok_or_else(|| self.recorder.error("order:no_token".into()))?;
+        let order_path = format!("/api/v1/order/{order_token}");
+        // 202: the session is not ready yet; poll for it
+        while str_at(&order, "/data/payment/gateway_order_id").is_none() {
+            if let Some(status) = terminal(&order) {
+                return Ok(status);
+            }
+            tokio::time::sleep(self.poll).await;
+            order = self
+                .call(
+                    "order_poll",
+                    Instant::now(),
+                    Method::GET,
+                    &order_path,
+                    Some(&bearer),
+                    None,
+                )
+                .await?;
+        }
+        let session = str_at(&order, "/data/payment/gateway_order_id").unwrap_or_default();
+        self.call(
+            "sandbox_pay",
+            Instant::now(),
+            Method::POST,
+            &format!("/sandbox/control/sessions/{session}/pay"),
+            None,
+            Some(json!({"outcome": "captured"})),
+        )
+        .await?;
+        let paid = Instant::now();
+        loop {
+            tokio::time::sleep(self.poll).await;
+            let order = self
+                .call(
+                    "order_poll",
+                    Instant::now(),
+                    Method::GET,
+                    &order_path,
+                    Some(&bearer),
+                    None,
+                )
+                .await?;
+            if let Some(status) = terminal(&order) {
+                if status == "enrolled" {
+                    self.recorder
+                        .latency("paid -> enrolled seen by client", paid.elapsed());
+                }
+                return Ok(status);
+            }
+        }
+    }
+
+    /// One request; latency from `start`; a non-2xx answer or transport error is
+    /// counted as `name:code` and ends the checkout.
+    async fn call(
+        &self,
+        name: &str,
+        start: Instant,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<Value, ()> {
+        match self.send(method, path, bearer, body).await {
+            Ok(v) => {
+                self.recorder.latency(name, start.elapsed());
+                Ok(v)
+            }
+            Err(CallError(code)) => {
+                self.recorder.error(format!("{name}:{code}"));
+                Err(())
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<Value, CallError> {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(b) = bearer {
+            request = request.bearer_auth(b);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(|e| CallError(transport(&e)))?;
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            Ok(value)
+        } else {
+            let code = value
+                .pointer("/error/code")
+                .and_then(Value::as_u64)
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| format!("http{}", status.as_u16()));
+            Err(CallError(code))
+        }
+    }
+}
+
+fn transport(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timeout".into()
+    } else if e.is_connect() {
+        "connect".into()
+    } else {
+        "transport".into()
+    }
+}
+
+fn str_at(v: &Value, pointer: &str) -> Option<String> {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// The order's status if it is terminal.
+fn terminal(order: &Value) -> Option<String> {
+    let status = str_at(order, "/data/status")?;
+    matches!(
+        status.as_str(),
+        "enrolled" | "failed" | "expired" | "cancelled" | "refunded"
+    )
+    .then_some(status)
+}

@@ -1,0 +1,224 @@
+//! The run's report: one serde struct (`--json`) and a human table.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::chaos::PgRestart;
+use super::connections::ConnectionsReport;
+use super::dbstats::{DbCounters, DbLatencies};
+use super::stats::{Percentiles, Snapshot};
+use super::{LoadtestArgs, round2, round3};
+use crate::admin::check::{CheckReport, render as render_check};
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Chaos {
+    pub workers: usize,
+    pub worker_kills: u64,
+    pub postgres_restart: Option<PgRestart>,
+    pub faults: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Cpu {
+    pub server_pids: Vec<u32>,
+    /// The `--pid` processes plus the harness's workers.
+    pub checkout_processes_s: f64,
+    /// Every postgres process on the machine (a shared server adds others' work).
+    pub postgres_all_s: f64,
+    pub checkout_processes_per_checkout_s: f64,
+    pub postgres_per_checkout_s: f64,
+}
+
+/// Database work per enrolled checkout, from `pg_stat_database` deltas (includes the
+/// workers' polling and the scheduler during the run).
+#[derive(Debug, Clone, Serialize)]
+pub struct PerCheckout {
+    pub transactions: f64,
+    pub rows_written: f64,
+    pub rows_read: f64,
+}
+
+impl PerCheckout {
+    pub fn from(delta: &DbCounters, enrolled: u64) -> Self {
+        let n = enrolled.max(1) as f64;
+        PerCheckout {
+            transactions: round2((delta.xact_commit + delta.xact_rollback) as f64 / n),
+            rows_written: round2(
+                (delta.tup_inserted + delta.tup_updated + delta.tup_deleted) as f64 / n,
+            ),
+            rows_read: round2((delta.tup_returned + delta.tup_fetched) as f64 / n),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Report {
+    pub mode: &'static str,
+    pub run_id: String,
+    pub base_url: String,
+    pub target_rate: f64,
+    pub duration_s: f64,
+    pub scheduled: u64,
+    /// Time spent starting checkouts, and until the last one ended.
+    pub offered_s: f64,
+    pub elapsed_s: f64,
+    /// Largest delay of a checkout's actual start behind its schedule (generator health).
+    pub generator_late_max_ms: f64,
+    pub in_flight_peak: u64,
+    /// Enrolled checkouts / (first start -> last enrollment, at least the offered time).
+    pub achieved_checkouts_per_s: f64,
+    /// Per endpoint, from each request's intended start (ms).
+    pub latency: Vec<Percentiles>,
+    /// `endpoint:code` -> count (code: the envelope's error code, `httpNNN`, `timeout`,
+    /// `connect`, `transport`).
+    pub errors: BTreeMap<String, u64>,
+    /// Terminal status as the client saw it -> count (`error`, `timeout`: the checkout
+    /// was abandoned by the client).
+    pub terminal: BTreeMap<String, u64>,
+    pub terminal_share: BTreeMap<String, f64>,
+    pub database: Option<DbLatencies>,
+    pub db_counters: Option<DbCounters>,
+    pub per_checkout: Option<PerCheckout>,
+    pub cpu: Option<Cpu>,
+    pub chaos: Chaos,
+    pub check: Option<CheckReport>,
+    pub connections: Option<ConnectionsReport>,
+}
+
+impl Report {
+    pub fn checkouts(
+        args: &LoadtestArgs,
+        run_id: &str,
+        scheduled: u64,
+        snapshot: Snapshot,
+    ) -> Self {
+        let ended: u64 = snapshot.terminal.values().sum();
+        let terminal_share = snapshot
+            .terminal
+            .iter()
+            .map(|(k, v)| (k.clone(), round3(*v as f64 / ended.max(1) as f64)))
+            .collect();
+        Report {
+            mode: "checkouts",
+            run_id: run_id.to_owned(),
+            base_url: args.base_url.clone(),
+            target_rate: args.rate,
+            duration_s: args.duration,
+            scheduled,
+            latency: snapshot.latency,
+            errors: snapshot.errors,
+            terminal: snapshot.terminal,
+            terminal_share,
+            ..Report::default()
+        }
+    }
+
+    pub fn connections(args: &LoadtestArgs, report: ConnectionsReport) -> Self {
+        Report {
+            mode: "connections",
+            base_url: args.base_url.clone(),
+            duration_s: args.duration,
+            connections: Some(report),
+            ..Report::default()
+        }
+    }
+}
+
+fn table(out: &mut String, rows: &[Percentiles]) {
+    let _ = writeln!(
+        out,
+        "  {:<40} {:>7} {:>9} {:>9} {:>9} {:>9}",
+        "", "count", "p50 ms", "p95 ms", "p99 ms", "max ms"
+    );
+    for p in rows {
+        let _ = writeln!(
+            out,
+            "  {:<40} {:>7} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            p.name, p.count, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms
+        );
+    }
+}
+
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    if let Some(c) = &r.connections {
+        let _ = writeln!(
+            out,
+            "connections: target {}, peak open {}, open at end {}, connect errors {}\n\
+             requests: {} ok, {} errors, {:.1}/s",
+            c.target_connections,
+            c.peak_open,
+            c.open_at_end,
+            c.connect_errors,
+            c.requests_ok,
+            c.request_errors,
+            c.requests_per_s
+        );
+        table(&mut out, &c.latency);
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "run {}: {} checkouts scheduled at {}/s for {} s against {}\n\
+         achieved {:.2} enrolled checkouts/s; ended after {:.1} s; peak in flight {}; generator late max {:.1} ms",
+        r.run_id,
+        r.scheduled,
+        r.target_rate,
+        r.duration_s,
+        r.base_url,
+        r.achieved_checkouts_per_s,
+        r.elapsed_s,
+        r.in_flight_peak,
+        r.generator_late_max_ms
+    );
+    let _ = writeln!(out, "\nlatency (from intended start, ms):");
+    table(&mut out, &r.latency);
+    if let Some(db) = &r.database {
+        let _ = writeln!(out, "\nfrom the database (ms):");
+        let mut rows = vec![db.webhook_to_enrolled.clone()];
+        rows.extend(db.step_pickup.iter().map(|p| Percentiles {
+            name: format!("pickup: {}", p.name),
+            ..p.clone()
+        }));
+        table(&mut out, &rows);
+        let _ = writeln!(out, "  orders by status: {:?}", db.orders_by_status);
+    }
+    let _ = writeln!(out, "\nterminal status (client): {:?}", r.terminal_share);
+    if r.errors.is_empty() {
+        let _ = writeln!(out, "errors: none");
+    } else {
+        let _ = writeln!(out, "errors: {:?}", r.errors);
+    }
+    if let Some(c) = &r.cpu {
+        let _ = writeln!(
+            out,
+            "cpu: checkout processes {:.2} s ({:.3} s/checkout), postgres (all) {:.2} s ({:.3} s/checkout)",
+            c.checkout_processes_s,
+            c.checkout_processes_per_checkout_s,
+            c.postgres_all_s,
+            c.postgres_per_checkout_s
+        );
+    }
+    if let Some(p) = &r.per_checkout {
+        let _ = writeln!(
+            out,
+            "database per checkout: {:.1} transactions, {:.1} rows written, {:.1} rows read",
+            p.transactions, p.rows_written, p.rows_read
+        );
+    }
+    let chaos = &r.chaos;
+    if chaos.workers > 0 || chaos.postgres_restart.is_some() || !chaos.faults.is_empty() {
+        let _ = writeln!(
+            out,
+            "chaos: {} harness workers, {} kills, postgres restart {:?}, faults {:?}",
+            chaos.workers, chaos.worker_kills, chaos.postgres_restart, chaos.faults
+        );
+    }
+    if let Some(check) = &r.check {
+        out.push('\n');
+        out.push_str(&render_check(check));
+    }
+    out
+}

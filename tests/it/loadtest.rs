@@ -1,0 +1,305 @@
+//! The load harness and the consistency checker, kept from rotting: a short smoke run
+//! (5 checkouts/s for 3 s) against a child `checkout dev` on a fresh database, then the
+//! checker, clean; and every kind of violation planted with SQL and reported.
+
+use std::process::Command;
+
+use checkout::admin::check::{CheckReport, check};
+use checkout::cli::{Cli, Command as Role};
+use checkout::loadtest::{self, LoadtestArgs};
+use clap::Parser;
+use sqlx::{Connection, PgConnection};
+
+use crate::helpers::{Proc, TestDb};
+
+/// One client address drives every checkout: lift the per-address quotas.
+const NO_RATE_LIMITS: &[(&str, &str)] = &[
+    ("CHECKOUT__RATELIMIT__AUTH_PER_MINUTE", "1000000"),
+    ("CHECKOUT__RATELIMIT__AUTH_BURST", "10000"),
+    ("CHECKOUT__RATELIMIT__CART_WRITE_PER_MINUTE", "1000000"),
+    ("CHECKOUT__RATELIMIT__CART_WRITE_BURST", "10000"),
+    ("CHECKOUT__RATELIMIT__ORDER_PER_MINUTE", "1000000"),
+    ("CHECKOUT__RATELIMIT__ORDER_BURST", "10000"),
+    ("CHECKOUT__RATELIMIT__DEFAULT_PER_MINUTE", "1000000"),
+    ("CHECKOUT__RATELIMIT__DEFAULT_BURST", "10000"),
+];
+
+fn loadtest_args(extra: &[&str]) -> LoadtestArgs {
+    let mut argv = vec!["checkout", "loadtest"];
+    argv.extend_from_slice(extra);
+    match Cli::parse_from(argv).command {
+        Role::Loadtest(args) => *args,
+        other => panic!("parsed as {other:?}"),
+    }
+}
+
+/// A `checkout dev` on a fresh database, after `rate * duration` load-test checkouts.
+async fn dev_after_load(rate: &str, duration: &str) -> (TestDb, Proc, loadtest::report::Report) {
+    let db = TestDb::create().await;
+    let dev = Proc::spawn(&["dev", "--port", "0"], &db.url, NO_RATE_LIMITS);
+    let base = format!("http://{}", dev.addr.unwrap());
+    let args = loadtest_args(&[
+        "--base-url",
+        &base,
+        "--rate",
+        rate,
+        "--duration",
+        duration,
+        "--check",
+        "--settle",
+        "1",
+        "--checkout-timeout",
+        "30",
+    ]);
+    let report = loadtest::execute(&args, Some(&db.url)).await.unwrap();
+    (db, dev, report)
+}
+
+fn admin_check(db: &TestDb) -> (bool, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_checkout"))
+        .args(["admin", "check", "--json"])
+        .env("DATABASE_URL", &db.url)
+        .env("CHECKOUT__LOG__LEVEL", "warn")
+        .output()
+        .unwrap();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.success(), json)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smoke_run_enrolls_every_checkout_and_the_check_is_clean() {
+    let (db, mut dev, report) = dev_after_load("5", "3").await;
+    assert_eq!(report.scheduled, 15);
+    assert_eq!(report.terminal.get("enrolled"), Some(&15), "{report:#?}");
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(report.achieved_checkouts_per_s > 2.0, "{report:#?}");
+    for endpoint in [
+        "cart",
+        "cart_items",
+        "cart_coupon",
+        "estimate",
+        "register",
+        "order",
+        "sandbox_pay",
+    ] {
+        let p = report
+            .latency
+            .iter()
+            .find(|p| p.name == endpoint)
+            .unwrap_or_else(|| panic!("no {endpoint}"));
+        assert_eq!(p.count, 15, "{p:?}");
+        assert!(
+            p.p50_ms > 0.0 && p.p50_ms <= p.p99_ms && p.p99_ms <= p.max_ms,
+            "{p:?}"
+        );
+    }
+    let database = report.database.as_ref().unwrap();
+    assert_eq!(database.webhook_to_enrolled.count, 15);
+    assert_eq!(database.orders_by_status.get("enrolled"), Some(&15));
+    for step in ["reserve", "payment_session", "enroll"] {
+        assert!(
+            database
+                .step_pickup
+                .iter()
+                .any(|p| p.name == step && p.count == 15),
+            "{database:?}"
+        );
+    }
+    assert!(report.per_checkout.as_ref().unwrap().transactions > 0.0);
+    let check = report.check.as_ref().unwrap();
+    assert!(check.ok, "{check:#?}");
+    assert_eq!(check.orders, 15);
+
+    // the human report renders, and the JSON has the documented keys
+    let text = loadtest::report::render(&report);
+    assert!(
+        text.contains("webhook received -> enrolled") && text.contains("OK"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    for key in [
+        "achieved_checkouts_per_s",
+        "latency",
+        "errors",
+        "terminal_share",
+        "database",
+        "cpu",
+        "check",
+    ] {
+        assert!(json.get(key).is_some(), "{key} missing");
+    }
+
+    // the checker alone, as an operator runs it
+    let (ok, json) = admin_check(&db);
+    assert!(ok, "{json}");
+    assert_eq!(json["ok"], true);
+    dev.terminate();
+}
+
+/// Plants one violation in a transaction, checks inside it, rolls back.
+async fn planted(conn: &mut PgConnection, sql: &str) -> CheckReport {
+    let mut tx = conn.begin().await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let report = check(&mut tx, 0).await.unwrap();
+    tx.rollback().await.unwrap();
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checker_reports_each_planted_violation() {
+    let (db, mut dev, report) = dev_after_load("5", "1").await;
+    assert_eq!(report.terminal.get("enrolled"), Some(&5), "{report:#?}");
+    dev.terminate();
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    let clean = check(&mut conn, 0).await.unwrap();
+    assert!(clean.ok, "{clean:#?}");
+
+    // the first enrolled order, its cohort and its payment
+    let order = "(select order_id from enrollments order by order_id limit 1)";
+    let other = "(select order_id from enrollments order by order_id desc limit 1)";
+    let cohort = format!("(select cohort_id from enrollments where order_id = {order} limit 1)");
+    let cases: Vec<(&str, String, Vec<&str>)> = vec![
+        (
+            "order left pending with no job",
+            format!(
+                "set local session_replication_role = replica;
+                 update orders set status = 'pending', updated_at = now() - interval '1 hour' where id = {order};
+                 update sagas set state = 'running', step = 'reserve', updated_at = now() - interval '1 hour'
+                  where order_id = {order};"
+            ),
+            vec!["order_stuck"],
+        ),
+        (
+            "compensation with no job",
+            format!(
+                "set local session_replication_role = replica;
+                 update sagas set state = 'compensating', updated_at = now() - interval '1 hour' where order_id = {order};"
+            ),
+            vec!["compensation_stuck"],
+        ),
+        (
+            "a second enrollment of the same user in the same cohort",
+            format!(
+                "alter table enrollments drop constraint enrollments_user_id_cohort_id_key;
+                 insert into enrollments (id, user_id, cohort_id, program_id, order_id)
+                   select gen_random_uuid(), user_id, cohort_id, program_id, order_id from enrollments where order_id = {order};
+                 update cohorts set seats_taken = seats_taken + 1 where id = {cohort};"
+            ),
+            vec!["double_enrollment"],
+        ),
+        (
+            "capacity below the seats in use",
+            format!(
+                "alter table cohorts drop constraint cohorts_seats_within_capacity;
+                 update cohorts set capacity = seats_taken + seats_held - 1 where id = {cohort};"
+            ),
+            vec!["seats_oversold"],
+        ),
+        (
+            "seats_taken off by one",
+            format!("update cohorts set seats_taken = seats_taken + 1 where id = {cohort};"),
+            vec!["seats_taken_mismatch"],
+        ),
+        (
+            "seats_held off by one",
+            format!("update cohorts set seats_held = seats_held + 1 where id = {cohort};"),
+            vec!["seats_held_mismatch"],
+        ),
+        (
+            "coupon counter off by one",
+            "update coupons set used_count = used_count + 1 where code = 'LOADTEST10';".to_owned(),
+            vec!["coupon_count_mismatch"],
+        ),
+        (
+            "per-user coupon counter without a redemption",
+            "insert into coupon_user_uses (code, user_id, used_count) values ('LOADTEST10', gen_random_uuid(), 1);"
+                .to_owned(),
+            vec!["coupon_user_count_mismatch"],
+        ),
+        (
+            "captured more than the order total",
+            format!("update payments set captured_amount = captured_amount + 100 where order_id = {order};"),
+            vec!["money_mismatch"],
+        ),
+        (
+            "enrolled but refunded",
+            format!(
+                "insert into refunds (id, order_id, payment_id, gateway, gateway_payment_id, amount, currency, reason, idempotency_key, status)
+                   select gen_random_uuid(), order_id, id, gateway, gateway_payment_id, captured_amount, currency, 'planted', 'planted', 'processed'
+                     from payments where order_id = {order};"
+            ),
+            vec!["money_mismatch"],
+        ),
+        (
+            "one captured gateway payment on two orders",
+            format!(
+                "insert into payments (id, payment_token, order_id, gateway, gateway_order_id, amount, currency, status,
+                                       gateway_payment_id, captured_amount, expires_at)
+                   select gen_random_uuid(), 'planted-token', {other}, gateway, 'order_planted', amount, currency, 'captured',
+                          gateway_payment_id, captured_amount, now()
+                     from payments where order_id = {order};"
+            ),
+            // the second order also holds money it should not
+            vec!["money_mismatch", "payment_shared"],
+        ),
+        (
+            "one webhook event stored twice",
+            "drop index webhook_events_once; drop index webhook_events_fact_once;
+             insert into webhook_events (id, gateway, event_id, event_type, gateway_order_id, gateway_payment_id,
+                                         payment_status, order_id, status, payload, received_at, processed_at)
+               select gen_random_uuid(), gateway, event_id, event_type, gateway_order_id, gateway_payment_id,
+                      payment_status, order_id, status, payload, received_at, processed_at
+                 from webhook_events where status = 'processed' limit 1;"
+                .to_owned(),
+            vec!["webhook_duplicate"],
+        ),
+        (
+            "a verified webhook never processed",
+            "insert into webhook_events (id, gateway, event_id, status, received_at)
+               values (gen_random_uuid(), 'razorpay', 'evt_planted', 'received', now() - interval '1 hour');"
+                .to_owned(),
+            vec!["webhook_stuck"],
+        ),
+    ];
+    for (what, sql, expected) in &cases {
+        let report = planted(&mut conn, sql).await;
+        let mut kinds = report.kinds();
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(&kinds, expected, "{what}: {report:#?}");
+        assert!(!report.ok, "{what}");
+    }
+
+    // a refund still being processed is waiting, not a violation
+    let pending = planted(
+        &mut conn,
+        &format!(
+            "update orders set status = 'refunded' where id = {order};
+             insert into refunds (id, order_id, payment_id, gateway, gateway_payment_id, amount, currency, reason, idempotency_key)
+               select gen_random_uuid(), order_id, id, gateway, gateway_payment_id, captured_amount, currency, 'planted', 'planted'
+                 from payments where order_id = {order};"
+        ),
+    )
+    .await;
+    assert!(pending.ok, "{pending:#?}");
+    assert!(
+        pending.waiting.iter().any(|w| w.kind == "refund_pending"),
+        "{pending:#?}"
+    );
+
+    // and the command exits non-zero, listing it
+    sqlx::query(
+        "insert into webhook_events (id, gateway, event_id, status, received_at)
+         values (gen_random_uuid(), 'razorpay', 'evt_planted', 'received', now() - interval '1 hour')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let (ok, json) = admin_check(&db);
+    assert!(!ok, "{json}");
+    assert_eq!(json["ok"], false);
+    assert_eq!(json["violations"][0]["kind"], "webhook_stuck", "{json}");
+}
