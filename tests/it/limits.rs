@@ -349,3 +349,20 @@ async fn nul_characters_in_a_body_are_422_not_500() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 201);
 }
+
+/// Found by the contract test: a `%00` in a path token reached PostgreSQL (500).
+#[tokio::test]
+async fn nul_characters_in_a_path_are_400_not_500() {
+    let app = TestApp::spawn().await;
+    for path in ["/api/v1/cart/a%00b", "/api/v1/internships/%00"] {
+        let r = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(status_and_code(r).await, (400, Some(9001)), "{path}");
+    }
+    let r = app
+        .client
+        .get(app.url("/api/v1/internships/no-such-program"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404, "other unknown ids are still 404");
+}
