@@ -32,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Creates a cart (also at `/api-proxy/api/cart`): items, optional sale, currency,
 /// device id and analytics. Nothing is created if anything is wrong.
 #[utoipa::path(post, path = "/api/v1/cart", tag = "cart", request_body = CreateCart,
+    security((), ("bearer" = [])),
     responses(
         (status = 201, description = "the new cart with its token", body = inline(Envelope<CartView>)),
         (status = 404, description = "1101 program, 1102 plan, 1103 cohort not found", body = ErrorEnvelope),
@@ -48,6 +49,7 @@ async fn create(
 
 /// The PRD's path for `POST /api/v1/cart`: the same operation.
 #[utoipa::path(post, path = "/api-proxy/api/cart", tag = "cart", request_body = CreateCart,
+    security((), ("bearer" = [])),
     responses(
         (status = 201, description = "the new cart with its token", body = inline(Envelope<CartView>)),
         (status = 404, description = "as POST /api/v1/cart", body = ErrorEnvelope),
@@ -62,6 +64,7 @@ async fn create_via_proxy_path(
 
 /// The cart, priced now from the catalog.
 #[utoipa::path(get, path = "/api/v1/cart/{token}", tag = "cart",
+    security((), ("bearer" = [])),
     params(("token" = String, Path)),
     responses(
         (status = 200, description = "the cart", body = inline(Envelope<CartView>)),
@@ -79,11 +82,13 @@ async fn get(
 
 /// Adds an item; the same program and plan again raises its quantity.
 #[utoipa::path(post, path = "/api/v1/cart/{token}/items", tag = "cart", request_body = ItemInput,
+    security((), ("bearer" = [])),
     params(("token" = String, Path)),
     responses(
         (status = 200, description = "the cart", body = inline(Envelope<CartView>)),
         (status = 404, description = "1001, 1101, 1102, 1103", body = ErrorEnvelope),
         (status = 409, description = "1003 cart converted", body = ErrorEnvelope),
+        (status = 410, description = "1002 cart expired", body = ErrorEnvelope),
         (status = 422, description = "1005 too many items, 1006 invalid quantity, 1104", body = ErrorEnvelope)))]
 async fn add_item(
     State(state): State<AppState>,
@@ -98,10 +103,14 @@ async fn add_item(
 
 /// Switches the cart's item of this plan's program to this plan.
 #[utoipa::path(put, path = "/api/v1/cart/{token}/plan/{plan_id}", tag = "cart",
+    security((), ("bearer" = [])),
     params(("token" = String, Path), ("plan_id" = Uuid, Path)),
     responses(
         (status = 200, description = "the cart", body = inline(Envelope<CartView>)),
-        (status = 404, description = "1001, 1004 no item of that program, 1102", body = ErrorEnvelope)))]
+        (status = 404, description = "1001, 1004 no item of that program, 1102", body = ErrorEnvelope),
+        (status = 409, description = "1003 cart converted", body = ErrorEnvelope),
+        (status = 410, description = "1002 cart expired", body = ErrorEnvelope),
+        (status = 422, description = "1006 quantity, 1104 program archived", body = ErrorEnvelope)))]
 async fn switch_plan(
     State(state): State<AppState>,
     caller: Option<Caller>,
@@ -121,10 +130,13 @@ async fn switch_plan(
 
 /// Removes an item.
 #[utoipa::path(delete, path = "/api/v1/cart/{token}/item/{item_id}", tag = "cart",
+    security((), ("bearer" = [])),
     params(("token" = String, Path), ("item_id" = Uuid, Path)),
     responses(
         (status = 200, description = "the cart", body = inline(Envelope<CartView>)),
-        (status = 404, description = "1001, 1004", body = ErrorEnvelope)))]
+        (status = 404, description = "1001, 1004", body = ErrorEnvelope),
+        (status = 409, description = "1003 cart converted", body = ErrorEnvelope),
+        (status = 410, description = "1002 cart expired", body = ErrorEnvelope)))]
 async fn remove_item(
     State(state): State<AppState>,
     caller: Option<Caller>,
@@ -144,9 +156,13 @@ async fn remove_item(
 
 /// Applies a coupon (checked now, redeemed only by an order). One per cart.
 #[utoipa::path(post, path = "/api/v1/cart/{token}/coupon", tag = "cart", request_body = ApplyCoupon,
+    security((), ("bearer" = [])),
     params(("token" = String, Path)),
     responses(
         (status = 200, description = "the cart with the coupon", body = inline(Envelope<CartView>)),
+        (status = 404, description = "1001 cart not found", body = ErrorEnvelope),
+        (status = 409, description = "1003 cart converted", body = ErrorEnvelope),
+        (status = 410, description = "1002 cart expired", body = ErrorEnvelope),
         (status = 422, description = "2004 unknown coupon, 2040-2050 refusals", body = ErrorEnvelope)))]
 async fn apply_coupon(
     State(state): State<AppState>,
@@ -161,8 +177,13 @@ async fn apply_coupon(
 
 /// Removes the coupon (idempotent).
 #[utoipa::path(delete, path = "/api/v1/cart/{token}/coupon", tag = "cart",
+    security((), ("bearer" = [])),
     params(("token" = String, Path)),
-    responses((status = 200, description = "the cart", body = inline(Envelope<CartView>))))]
+    responses(
+        (status = 200, description = "the cart", body = inline(Envelope<CartView>)),
+        (status = 404, description = "1001 cart not found", body = ErrorEnvelope),
+        (status = 409, description = "1003 cart converted", body = ErrorEnvelope),
+        (status = 410, description = "1002 cart expired", body = ErrorEnvelope)))]
 async fn remove_coupon(
     State(state): State<AppState>,
     caller: Option<Caller>,
@@ -175,8 +196,12 @@ async fn remove_coupon(
 
 /// The cart's sale and the coupons that would apply now, with what each saves.
 #[utoipa::path(get, path = "/api/v1/cart/{token}/discounts", tag = "cart",
+    security((), ("bearer" = [])),
     params(("token" = String, Path)),
-    responses((status = 200, description = "discounts", body = inline(Envelope<Discounts>))))]
+    responses(
+        (status = 200, description = "discounts", body = inline(Envelope<Discounts>)),
+        (status = 404, description = "1001 cart not found", body = ErrorEnvelope),
+        (status = 410, description = "1002 cart expired", body = ErrorEnvelope)))]
 async fn discounts(
     State(state): State<AppState>,
     caller: Option<Caller>,
@@ -190,8 +215,11 @@ async fn discounts(
 /// The full breakdown for a billing address: GST place of supply, components, totals;
 /// optionally in another currency.
 #[utoipa::path(post, path = "/api/v1/cart/estimate", tag = "cart", request_body = EstimateRequest,
+    security((), ("bearer" = [])),
     responses(
         (status = 200, description = "the breakdown", body = inline(Envelope<Estimate>)),
+        (status = 404, description = "1001 cart not found", body = ErrorEnvelope),
+        (status = 410, description = "1002 cart expired", body = ErrorEnvelope),
         (status = 422, description = "2001, 2002, 2061", body = ErrorEnvelope),
         (status = 503, description = "2003 stale FX rate", body = ErrorEnvelope)))]
 async fn estimate(

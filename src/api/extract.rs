@@ -2,8 +2,9 @@
 //! gets the envelope like every other error instead of axum's plain-text rejection.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, Path, RawPathParams};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 
 use super::error::ApiError;
 
@@ -14,9 +15,30 @@ use super::error::ApiError;
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub struct ApiJson<T>(pub T);
 
-#[derive(Debug, FromRequestParts)]
-#[from_request(via(axum::extract::Path), rejection(ApiError))]
+/// Path parameters. Unparsable -> 400; so is a NUL character (`%00`): PostgreSQL's
+/// `text` cannot hold one, and a token carrying it would fail at the query as a 500.
+#[derive(Debug)]
 pub struct ApiPath<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Ok(raw) = RawPathParams::from_request_parts(parts, state).await
+            && raw.iter().any(|(_, value)| value.contains('\0'))
+        {
+            return Err(ApiError::Malformed(
+                "a path parameter contains a NUL character (%00)".to_owned(),
+            ));
+        }
+        let Path(value) = Path::<T>::from_request_parts(parts, state).await?;
+        Ok(ApiPath(value))
+    }
+}
 
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(ApiError))]

@@ -1,6 +1,7 @@
 //! Request limits before any handler: header count and size (431), and for bodies: the
 //! size limit (413), a JSON nesting-depth limit (422, checked by a byte scan before
-//! anything deserialises) and the card-data refusal (422, code 6101). The body is read
+//! anything deserialises), the card-data refusal (422, code 6101) and NUL characters in
+//! strings (422: PostgreSQL cannot store them). The body is read
 //! once here, under the request timeout (a client trickling its body cannot hold the
 //! request open), and handed on in memory.
 
@@ -76,20 +77,43 @@ fn may_have_body(request: &Request) -> bool {
 }
 
 /// Depth first (cheap, and it bounds the parser's recursion), then card data in
-/// anything that parses as JSON, whatever its content type claims.
+/// anything that parses as JSON, whatever its content type claims, then NUL characters:
+/// PostgreSQL's `text` and `jsonb` cannot hold U+0000, so a string carrying one (say in
+/// cart analytics) would otherwise fail at the database as a 500.
 fn check(bytes: &[u8], max_depth: usize, card_check: bool) -> Result<(), ApiError> {
     if depth_exceeds(bytes, max_depth) {
         return Err(ApiError::Validation(vec![format!(
             "body: JSON nested deeper than {max_depth} levels"
         )]));
     }
-    if card_check
-        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes)
-        && let Some(path) = card::find(&value)
-    {
+    // `\u0000` is the only way JSON can spell NUL (a raw 0 byte is a syntax error).
+    let may_hold_nul = bytes.windows(6).any(|w| w == br"\u0000");
+    if !card_check && !may_hold_nul {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    if card_check && let Some(path) = card::find(&value) {
         return Err(ApiError::CardData(path));
     }
+    if may_hold_nul && holds_nul(&value) {
+        return Err(ApiError::Validation(vec![
+            "body: strings must not contain the NUL character (\\u0000)".to_owned(),
+        ]));
+    }
     Ok(())
+}
+
+/// Whether any key or string in `value` contains U+0000.
+fn holds_nul(value: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
 }
 
 /// Whether brackets outside strings nest deeper than `max`.
@@ -132,5 +156,19 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(33), "]".repeat(33));
         assert!(depth_exceeds(deep.as_bytes(), 32));
         assert!(!depth_exceeds(deep.as_bytes(), 33));
+    }
+
+    #[test]
+    fn nul_characters_are_refused_anywhere_in_the_body() {
+        for body in [
+            r#"{"a":"x\u0000y"}"#,
+            r#"{"a":{"k\u0000":1}}"#,
+            r#"[["\u0000"]]"#,
+        ] {
+            assert!(check(body.as_bytes(), 32, false).is_err(), "{body}");
+        }
+        // an escaped backslash followed by `u0000` is six ordinary characters
+        assert!(check(br#"{"a":"\\u0000"}"#, 32, true).is_ok());
+        assert!(check(br#"{"a":"fine"}"#, 32, true).is_ok());
     }
 }

@@ -25,6 +25,7 @@ pub mod payments;
 pub mod ratelimit;
 pub mod security;
 pub mod settings;
+pub mod spec;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,9 +128,13 @@ impl utoipa::Modify for BearerScheme {
     }
 }
 
-/// The OpenAPI document of every route [`router`] serves.
+/// The OpenAPI document of every route [`router`] serves, with the layers' error
+/// answers added to every operation (`spec::GenericErrors` runs after the routes are
+/// merged: `ApiDoc`'s own modifiers see no paths yet).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+    let mut doc = api_routes().split_for_parts().1;
+    utoipa::Modify::modify(&spec::GenericErrors, &mut doc);
+    doc
 }
 
 fn api_routes() -> OpenApiRouter<AppState> {

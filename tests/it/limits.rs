@@ -317,3 +317,52 @@ async fn security_headers_on_every_response() {
         .unwrap();
     assert!(r.headers().get("strict-transport-security").is_none());
 }
+
+/// Found by the contract test: PostgreSQL cannot store U+0000 in `text` or `jsonb`, so
+/// a NUL in cart analytics (here in a key) used to fail at the insert with a 500.
+#[tokio::test]
+async fn nul_characters_in_a_body_are_422_not_500() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .client
+        .post(app.url("/api/v1/cart"))
+        .header("content-type", "application/json")
+        .body(r#"{"analytics": {"k\u0000": {"v": "x\u0000y"}}, "device_id": "d"}"#)
+        .send()
+        .await
+        .unwrap();
+    let (status, code) = status_and_code(r).await;
+    assert_eq!((status, code), (422, Some(9002)));
+    let carts: i64 = sqlx::query_scalar("select count(*) from carts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(carts, 0, "nothing was stored");
+    // the same body without the NUL is accepted, so the refusal is about the NUL
+    let r = app
+        .client
+        .post(app.url("/api/v1/cart"))
+        .header("content-type", "application/json")
+        .body(r#"{"analytics": {"k": {"v": "xy"}}, "device_id": "d"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+}
+
+/// Found by the contract test: a `%00` in a path token reached PostgreSQL (500).
+#[tokio::test]
+async fn nul_characters_in_a_path_are_400_not_500() {
+    let app = TestApp::spawn().await;
+    for path in ["/api/v1/cart/a%00b", "/api/v1/internships/%00"] {
+        let r = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(status_and_code(r).await, (400, Some(9001)), "{path}");
+    }
+    let r = app
+        .client
+        .get(app.url("/api/v1/internships/no-such-program"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404, "other unknown ids are still 404");
+}
