@@ -742,32 +742,25 @@ async fn webhook_to_enrolled_latency() {
         .execute(&shop.app.pool)
         .await
         .unwrap();
-    let token = shop.student(0).await;
     let n = 500;
+    // one student per checkout: an enrollment is unique per student and cohort
     stream::iter(0..n)
-        .map(|_| {
-            let token = token.clone();
-            async move {
-                let cart = shop.cart(&token, &[(WEB, WEB_1M)], None).await;
-                let (_, body) = shop.order(&token, &cart, None).await;
-                let order = body["data"]["order_token"].as_str().unwrap().to_owned();
-                let o = shop.wait_session(&token, &order).await;
-                shop.pay(&gateway_order_id(&o), "captured").await;
-                shop.wait_status(
-                    &token,
-                    &order,
-                    &["enrolled", "refunded"],
-                    Duration::from_secs(60),
-                )
+        .map(|i| async move {
+            let token = shop.student(i).await;
+            let cart = shop.cart(&token, &[(WEB, WEB_1M)], None).await;
+            let (_, body) = shop.order(&token, &cart, None).await;
+            let order = body["data"]["order_token"].as_str().unwrap().to_owned();
+            let o = shop.wait_session(&token, &order).await;
+            shop.pay(&gateway_order_id(&o), "captured").await;
+            shop.wait_status(&token, &order, &["enrolled"], Duration::from_secs(60))
                 .await
-            }
         })
         .buffer_unordered(16)
         .collect::<Vec<_>>()
         .await;
     let row: (f64, f64, f64, i64) = sqlx::query_as(
         "with l as (
-           select o.id, extract(epoch from (e.created_at - w.first)) * 1000 as ms
+           select o.id, (extract(epoch from (e.created_at - w.first)) * 1000)::float8 as ms
            from orders o
            join outbox_events e on e.order_id = o.id and e.event_type = 'order.enrolled'
            join (select order_id, min(received_at) as first from webhook_events
