@@ -47,15 +47,8 @@ async fn razorpay_happy_path_ends_enrolled_with_one_capture() {
     shop.pay(&gateway_order_id(&o), "captured").await;
     let done = shop.wait_status(&token, &order, &["enrolled"], T).await;
     assert_eq!(done["enrollments"].as_array().unwrap().len(), 2);
-    let completed = crate::helpers::eventually(T, || async {
-        (shop
-            .count("select count(*) from sagas where state = 'completed'")
-            .await
-            == 1)
-            .then_some(())
-    })
-    .await;
-    assert!(completed.is_some(), "saga completed");
+    shop.wait_count("select count(*) from sagas where state = 'completed'", 1)
+        .await;
     let done = shop.get_order(&token, &order).await;
     let mut steps: Vec<&str> = done["timeline"]
         .as_array()
@@ -375,15 +368,8 @@ async fn gateway_down_fails_over_and_both_down_fails_with_compensation() {
         .count();
     assert_eq!(retries, 3);
     // compensation: seat and coupon given back, cart open again
-    let compensated = crate::helpers::eventually(T, || async {
-        (shop
-            .count("select count(*) from sagas where state = 'compensated'")
-            .await
-            == 1)
-            .then_some(())
-    })
-    .await;
-    assert!(compensated.is_some());
+    shop.wait_count("select count(*) from sagas where state = 'compensated'", 1)
+        .await;
     assert_eq!(
         shop.count("select count(*) from seat_holds where status = 'held'")
             .await,
@@ -476,15 +462,8 @@ async fn enrollment_impossible_after_payment_refunds_the_payment() {
     shop.pay(&gateway_order_id(&o), "captured").await;
     let refunded = shop.wait_status(&token, &order, &["refunded"], T).await;
     assert_eq!(refunded["failure"]["code"], 7004);
-    let processed = crate::helpers::eventually(T, || async {
-        (shop
-            .count("select count(*) from refunds where status = 'processed'")
-            .await
-            == 1)
-            .then_some(())
-    })
-    .await;
-    assert!(processed.is_some(), "refund executed at the gateway");
+    shop.wait_count("select count(*) from refunds where status = 'processed'", 1)
+        .await;
     let payments = shop.control(Method::GET, "/payments", None).await;
     assert_eq!(
         payments["razorpay"][0]["amount_refunded"],
@@ -510,15 +489,8 @@ async fn cancel_gives_everything_back_and_a_paid_order_cannot_be_cancelled() {
         (200, Some("cancelled")),
         "{body}"
     );
-    let done = crate::helpers::eventually(T, || async {
-        (shop
-            .count("select count(*) from sagas where state = 'compensated'")
-            .await
-            == 1)
-            .then_some(())
-    })
-    .await;
-    assert!(done.is_some());
+    shop.wait_count("select count(*) from sagas where state = 'compensated'", 1)
+        .await;
     assert_eq!(
         shop.count("select sum(seats_held)::bigint from cohorts")
             .await,

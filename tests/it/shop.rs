@@ -279,4 +279,13 @@ impl Shop {
             .await
             .unwrap()
     }
+
+    /// Waits until `sql` (a count) returns `n`; panics with the query otherwise.
+    pub async fn wait_count(&self, sql: &str, n: i64) {
+        let reached = eventually(Duration::from_secs(20), || async {
+            (self.count(sql).await == n).then_some(())
+        })
+        .await;
+        assert!(reached.is_some(), "never {n}: {sql}");
+    }
 }
