@@ -285,3 +285,52 @@ pub async fn delete_finished_batch(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Makes a guest cart the user's (a cart bound to someone is left alone).
+pub async fn claim(conn: &mut PgConnection, cart_id: Uuid, user: Uuid) -> sqlx::Result<()> {
+    sqlx::query("update carts set user_id = $2 where id = $1 and user_id is null")
+        .bind(cart_id)
+        .bind(user)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Checks the cart out: read-only from now on, owned by the buyer.
+pub async fn freeze(conn: &mut PgConnection, token: &str, user: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "update carts set status = 'converted', user_id = coalesce(user_id, $2) where token = $1",
+    )
+    .bind(token)
+    .bind(user)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Opens a checked-out cart again after its order failed, unless it has expired.
+pub async fn reopen(conn: &mut PgConnection, token: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "update carts set status = 'active'
+         where token = $1 and status = 'converted' and expires_at > now()",
+    )
+    .bind(token)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// One line per program of the cart: (program, title, the cohort the student picked).
+pub async fn programs(
+    conn: &mut PgConnection,
+    token: &str,
+) -> sqlx::Result<Vec<(Uuid, String, Option<Uuid>)>> {
+    sqlx::query_as(
+        "select distinct on (i.program_id) i.program_id, p.title, i.cohort_id
+         from carts c join cart_items i on i.cart_id = c.id join programs p on p.id = i.program_id
+         where c.token = $1 order by i.program_id, i.cohort_id nulls last",
+    )
+    .bind(token)
+    .fetch_all(conn)
+    .await
+}

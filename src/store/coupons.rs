@@ -311,3 +311,40 @@ pub async fn set_active(conn: &mut PgConnection, code: &str, active: bool) -> sq
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Uses one `code` for `order_id` (see [`use_one`]) and records that the order holds
+/// it, in the caller's transaction, so giving it back later happens exactly once.
+pub async fn redeem_for_order(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    code: &str,
+    user: Uuid,
+) -> Result<(), UseError> {
+    use_one(conn, code, Some(user)).await?;
+    sqlx::query(
+        "insert into coupon_redemptions (order_id, code, user_id) values ($1, $2, $3)
+         on conflict (order_id) do nothing",
+    )
+    .bind(order_id)
+    .bind(code)
+    .bind(user)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Gives back the use `order_id` holds, if it still holds one (compensation). The
+/// redemption's status guards the counters, so a re-run gives nothing back twice.
+pub async fn give_back_for_order(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<()> {
+    let returned: Option<(String, Uuid)> = sqlx::query_as(
+        "update coupon_redemptions set status = 'returned'
+         where order_id = $1 and status = 'used' returning code, user_id",
+    )
+    .bind(order_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some((code, user)) = returned {
+        give_back(conn, &code, Some(user)).await?;
+    }
+    Ok(())
+}

@@ -26,6 +26,7 @@ pub struct Order {
     pub cancel_url: Option<String>,
     pub failure_code: Option<i32>,
     pub failure_reason: Option<String>,
+    pub last_payment_error: Option<String>,
     pub correlation_id: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
@@ -87,7 +88,7 @@ pub async fn insert(conn: &mut PgConnection, o: &NewOrder<'_>) -> sqlx::Result<b
 const COLUMNS: &str =
     "id, order_token, user_id, cart_token, status, currency, subtotal, discount, tax, total,
     price_snapshot, billing_address, coupon_code, gateway, return_url, cancel_url, failure_code,
-    failure_reason, correlation_id, created_at, updated_at";
+    failure_reason, last_payment_error, correlation_id, created_at, updated_at";
 
 /// Locks the order row for the rest of the transaction: every state change of an
 /// order happens under this lock, so concurrent steps and events serialise here.
@@ -237,4 +238,18 @@ pub async fn sessions_expired_page(
     .bind(limit)
     .fetch_all(conn)
     .await
+}
+
+/// Why the last payment attempt failed, shown while the order can still be paid.
+pub async fn set_last_payment_error(
+    conn: &mut PgConnection,
+    id: Uuid,
+    error: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("update orders set last_payment_error = $2 where id = $1")
+        .bind(id)
+        .bind(error)
+        .execute(conn)
+        .await?;
+    Ok(())
 }

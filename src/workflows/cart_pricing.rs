@@ -4,7 +4,6 @@
 use chrono::Utc;
 use serde_json::Value;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
 use crate::api::bearer::Caller;
 use crate::api::error::{ApiError, ApiResult};
@@ -43,27 +42,11 @@ pub async fn lock_cart_for_order(
     if carts::count_items(conn, cart.id).await? == 0 {
         return Err(ApiError::CartEmpty);
     }
-    sqlx::query("update carts set user_id = $2 where id = $1 and user_id is null")
-        .bind(cart.id)
-        .bind(caller.user_id())
-        .execute(&mut *conn)
-        .await?;
+    carts::claim(conn, cart.id, caller.user_id()).await?;
     Ok(CartForOrder {
         converted: false,
         coupon_code: cart.coupon_code,
     })
-}
-
-/// Freezes the cart: read-only from now on, owned by the buyer.
-pub async fn freeze_cart(conn: &mut PgConnection, token: &str, user: Uuid) -> sqlx::Result<()> {
-    sqlx::query(
-        "update carts set status = 'converted', user_id = coalesce(user_id, $2) where token = $1",
-    )
-    .bind(token)
-    .bind(user)
-    .execute(conn)
-    .await?;
-    Ok(())
 }
 
 /// Prices the cart for `billing_address` exactly as the estimate does, except that a
@@ -73,7 +56,6 @@ pub async fn price_cart(
     conn: &mut PgConnection,
     token: &str,
     billing_address: &Value,
-    _user: Uuid,
     settings: &Settings,
 ) -> ApiResult<PriceBreakdown> {
     let address: BillingAddressInput = serde_json::from_value(billing_address.clone())
@@ -95,27 +77,5 @@ pub async fn price_for_order(
     order: &Order,
     settings: &Settings,
 ) -> ApiResult<PriceBreakdown> {
-    price_cart(
-        conn,
-        &order.cart_token,
-        &order.billing_address,
-        order.user_id,
-        settings,
-    )
-    .await
-}
-
-/// One seat per program of the order: (program, title, the cohort the student picked).
-pub async fn programs_of_order(
-    conn: &mut PgConnection,
-    order: &Order,
-) -> sqlx::Result<Vec<(Uuid, String, Option<Uuid>)>> {
-    sqlx::query_as(
-        "select distinct on (i.program_id) i.program_id, p.title, i.cohort_id
-         from carts c join cart_items i on i.cart_id = c.id join programs p on p.id = i.program_id
-         where c.token = $1 order by i.program_id, i.cohort_id nulls last",
-    )
-    .bind(&order.cart_token)
-    .fetch_all(conn)
-    .await
+    price_cart(conn, &order.cart_token, &order.billing_address, settings).await
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::runner::retry_delay;
 use crate::domain::order::OrderStatus;
 use crate::gateways::{CancelOutcome, GatewayError, GatewayKind, RefundRequest};
-use crate::store::{coupons, enrollments, holds, orders, outbox, payments, sagas};
+use crate::store::{carts, coupons, enrollments, holds, orders, outbox, payments, sagas};
 use crate::workers::jobs::JobContext;
 use crate::workers::{EnqueueOptions, Job, enqueue};
 
@@ -29,16 +29,7 @@ pub async fn compensate(ctx: &JobContext, order_id: Uuid) -> anyhow::Result<()> 
         holds::give_back_converted(&mut tx, order_id).await?;
         enrollments::remove_for_order(&mut tx, order_id).await?;
     }
-    let returned: Option<(String, Uuid)> = sqlx::query_as(
-        "update coupon_redemptions set status = 'returned'
-         where order_id = $1 and status = 'used' returning code, user_id",
-    )
-    .bind(order_id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some((code, user)) = returned {
-        coupons::give_back(&mut tx, &code, Some(user)).await?;
-    }
+    coupons::give_back_for_order(&mut tx, order_id).await?;
     for p in payments::for_order(&mut tx, order_id).await? {
         let amount = payments::refundable(&mut tx, &p).await?;
         let (Some(gateway_payment_id), true) = (&p.gateway_payment_id, amount > 0) else {
@@ -63,13 +54,7 @@ pub async fn compensate(ctx: &JobContext, order_id: Uuid) -> anyhow::Result<()> 
             enqueue_refund(&mut tx, refund_id).await?;
         }
     }
-    sqlx::query(
-        "update carts set status = 'active'
-         where token = $1 and status = 'converted' and expires_at > now()",
-    )
-    .bind(&order.cart_token)
-    .execute(&mut *tx)
-    .await?;
+    carts::reopen(&mut tx, &order.cart_token).await?;
     tx.commit().await?;
 
     // Outside the transaction: make open sessions unpayable where the gateway can.

@@ -150,11 +150,7 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     if let Some(error) = &last_error
         && order.status().accepts_payment()
     {
-        sqlx::query("update orders set last_payment_error = $2 where id = $1")
-            .bind(order_id)
-            .bind(error)
-            .execute(&mut *tx)
-            .await?;
+        orders::set_last_payment_error(&mut tx, order_id, error).await?;
     }
     let at_confirm = saga.as_ref().is_some_and(|s| {
         s.step() == Some(Step::Confirm) && matches!(s.state.as_str(), "running" | "waiting")

@@ -73,7 +73,6 @@ pub async fn create(
         &mut tx,
         &req.cart_token,
         &req.billing_address,
-        caller.user_id(),
         &state.settings,
     )
     .await?;
@@ -112,7 +111,7 @@ pub async fn create(
             _ => Err(CartError::Converted.into()),
         };
     }
-    cart_pricing::freeze_cart(&mut tx, &req.cart_token, caller.user_id()).await?;
+    crate::store::carts::freeze(&mut tx, &req.cart_token, caller.user_id()).await?;
     enqueue_step(&mut tx, order_id, Step::Price, None).await?;
     crate::store::outbox::record(
         &mut tx,
@@ -216,11 +215,6 @@ pub async fn view(pool: &PgPool, order_id: Uuid) -> ApiResult<OrderView> {
     let order = orders::get(&mut conn, order_id)
         .await?
         .ok_or(ApiError::OrderNotFound)?;
-    let last_payment_error: Option<String> =
-        sqlx::query_scalar("select last_payment_error from orders where id = $1")
-            .bind(order_id)
-            .fetch_one(&mut *conn)
-            .await?;
     let payments: Vec<PaymentView> = payments::for_order(&mut conn, order_id)
         .await?
         .into_iter()
@@ -248,7 +242,7 @@ pub async fn view(pool: &PgPool, order_id: Uuid) -> ApiResult<OrderView> {
             code,
             reason: order.failure_reason.clone().unwrap_or_default(),
         }),
-        last_payment_error,
+        last_payment_error: order.last_payment_error.clone(),
         holds: holds::for_order(&mut conn, order_id).await?,
         enrollments: enrollments::for_order(&mut conn, order_id).await?,
         timeline: sagas::timeline(&mut conn, order_id).await?,

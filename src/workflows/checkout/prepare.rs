@@ -7,7 +7,7 @@ use super::runner::{Failure, Outcome, StepError, StepResult, begin};
 use crate::api::error::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
 use crate::domain::pricing::PriceBreakdown;
-use crate::store::{coupons, holds, orders, outbox};
+use crate::store::{carts, coupons, holds, orders, outbox};
 use crate::workers::jobs::JobContext;
 
 /// Freezes the immutable price snapshot (lines, tax, discounts, FX rate) from the cart
@@ -76,7 +76,7 @@ pub async fn reserve(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         + chrono::Duration::seconds(
             (ctx.settings.checkout.session_ttl_secs + ctx.settings.checkout.hold_grace_secs) as i64,
         );
-    let wanted = crate::workflows::cart_pricing::programs_of_order(&mut tx, &order).await?;
+    let wanted = carts::programs(&mut tx, &order.cart_token).await?;
     for (program_id, title, cohort) in wanted {
         let cohort = match cohort {
             Some(c) => Some(c),
@@ -98,18 +98,8 @@ pub async fn reserve(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         }
     }
     if let Some(code) = &order.coupon_code {
-        match coupons::use_one(&mut tx, code, Some(order.user_id)).await {
-            Ok(()) => {
-                sqlx::query(
-                    "insert into coupon_redemptions (order_id, code, user_id) values ($1, $2, $3)
-                     on conflict (order_id) do nothing",
-                )
-                .bind(order_id)
-                .bind(code)
-                .bind(order.user_id)
-                .execute(&mut *tx)
-                .await?;
-            }
+        match coupons::redeem_for_order(&mut tx, order_id, code, order.user_id).await {
+            Ok(()) => {}
             Err(coupons::UseError::Refused(refusal)) => {
                 return Ok((
                     tx,
