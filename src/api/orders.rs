@@ -1,6 +1,6 @@
 //! Orders: create (starts the checkout saga), read, cancel; the caller's enrollments.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -9,7 +9,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::AppState;
 use super::bearer::Caller;
@@ -83,11 +82,10 @@ pub async fn create_order(
     };
     let (order_id, created) = flow::create(&state, &caller, request).await?;
     let wait = Duration::from_millis(state.settings.checkout.order_wait_ms);
-    let view = wait_for_session(
-        &state,
-        order_id,
-        if created { wait } else { Duration::ZERO },
-    )
+    let wait = if created { wait } else { Duration::ZERO };
+    let view = flow::wait_for(&state.pool, order_id, wait, |v| {
+        v.payment.is_some() || v.is_terminal()
+    })
     .await?;
     let status = match (created, view.payment.is_some() || view.is_terminal()) {
         (false, _) => StatusCode::OK,
@@ -100,22 +98,6 @@ pub async fn create_order(
         response.headers_mut().insert(header::LOCATION, v);
     }
     Ok(response)
-}
-
-/// Polls for the payment session (or an early failure) for at most `wait`.
-async fn wait_for_session(
-    state: &AppState,
-    order_id: Uuid,
-    wait: Duration,
-) -> ApiResult<flow::OrderView> {
-    let deadline = Instant::now() + wait;
-    loop {
-        let view = flow::view(&state.pool, order_id).await?;
-        if view.payment.is_some() || view.is_terminal() || Instant::now() >= deadline {
-            return Ok(view);
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 /// The order with its amounts, payments, enrollments and step timeline. Only its owner

@@ -1,6 +1,6 @@
 //! The client-side callback after checkout, and gateway webhooks.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -87,14 +87,12 @@ pub async fn verify_payment(
     };
     enqueue_step(&mut tx, payment.order_id, Step::Confirm, Some(&wake_key)).await?;
     tx.commit().await?;
-    let deadline = Instant::now() + Duration::from_millis(state.settings.checkout.order_wait_ms);
-    loop {
-        let view = flow::view(&state.pool, payment.order_id).await?;
-        if view.status != "awaiting_payment" || Instant::now() >= deadline {
-            return Ok(Reply::ok(view));
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    let wait = Duration::from_millis(state.settings.checkout.order_wait_ms);
+    let view = flow::wait_for(&state.pool, payment.order_id, wait, |v| {
+        v.status != "awaiting_payment"
+    })
+    .await?;
+    Ok(Reply::ok(view))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
