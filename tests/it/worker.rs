@@ -55,6 +55,40 @@ async fn a_worker_process_runs_a_job_enqueued_by_another_process() {
     assert!(pickup_ms < 2_000.0, "pickup took {pickup_ms} ms");
 }
 
+/// apalis acks a job by (worker, id); a done job that kept its worker made every later
+/// ack of that worker walk it (migration 20261127006000).
+#[tokio::test]
+async fn a_finished_job_forgets_its_worker() {
+    let app = TestApp::spawn().await;
+    let _worker = app.spawn_worker();
+    let id = enqueue_ping(&app.pool, 0).await.unwrap();
+    finished(&app.pool, id, Duration::from_secs(10))
+        .await
+        .expect("ping ran");
+    // the ack is written after the handler returns
+    let workers: Vec<Option<String>> = eventually(Duration::from_secs(10), || async {
+        let rows: Vec<(String, Option<String>)> =
+            sqlx::query_as("select status, lock_by from apalis.jobs where job_type = 'system.ping'")
+                .fetch_all(&app.pool)
+                .await
+                .unwrap();
+        let done = !rows.is_empty() && rows.iter().all(|(status, _)| status == "Done");
+        done.then(|| rows.into_iter().map(|(_, w)| w).collect())
+    })
+    .await
+    .expect("the ping job acked");
+    assert_eq!(workers, vec![None]);
+    let lock_by_indexes: Vec<String> = sqlx::query_scalar(
+        "select indexdef from pg_indexes
+          where schemaname = 'apalis' and tablename = 'jobs' and indexdef like '%(lock_by)%'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(lock_by_indexes.len(), 1, "{lock_by_indexes:?}");
+    assert!(lock_by_indexes[0].contains("WHERE"), "{lock_by_indexes:?}");
+}
+
 #[tokio::test]
 async fn a_job_whose_worker_is_killed_mid_run_is_run_again_by_another() {
     let app = TestApp::spawn().await;
