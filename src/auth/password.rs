@@ -1,7 +1,13 @@
 //! Password hashing with argon2id (the crate's defaults: m = 19 MiB, t = 2, p = 1,
 //! OWASP's baseline), always on a blocking thread: one hash takes tens of
 //! milliseconds of CPU and would stall every request sharing the async worker.
+//!
+//! At most one hash per core runs at a time; the rest wait their turn in arrival order.
+//! Unbounded, a burst of sign-ups started hundreds of hashes at once (tokio allows 512
+//! blocking threads): 19 MiB each, all slowed down together, and the job workers and
+//! every other request starved of CPU until the burst was through.
 
+use std::future::Future;
 use std::sync::OnceLock;
 
 use anyhow::Context;
@@ -11,9 +17,24 @@ use secrecy::{ExposeSecret, SecretString};
 
 /// The PHC string (`$argon2id$v=19$...`) of `password` with a fresh 128-bit salt.
 pub async fn hash(password: SecretString) -> anyhow::Result<String> {
-    tokio::task::spawn_blocking(move || hash_now(password.expose_secret()))
+    on_hashing_thread(move || hash_now(password.expose_secret()))
         .await
         .context("hashing task failed")?
+}
+
+/// Runs `work` on a blocking thread once one of the per-core hashing permits is free.
+fn on_hashing_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> impl Future<Output = Result<T, tokio::task::JoinError>> {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    let permits = PERMITS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+    async move {
+        // never closed, so acquiring cannot fail; hash anyway rather than refuse
+        let _permit = permits.acquire().await.ok();
+        tokio::task::spawn_blocking(work).await
+    }
 }
 
 fn hash_now(password: &str) -> anyhow::Result<String> {
@@ -29,7 +50,7 @@ fn hash_now(password: &str) -> anyhow::Result<String> {
 /// account without a password) it verifies against a dummy hash and answers false, so
 /// both cases cost the same time as a real check and reveal nothing.
 pub async fn verify(password: SecretString, stored: Option<String>) -> anyhow::Result<bool> {
-    tokio::task::spawn_blocking(move || {
+    on_hashing_thread(move || {
         let real = stored.is_some();
         let phc = match stored {
             Some(s) => s,
