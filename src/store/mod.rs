@@ -16,6 +16,7 @@ pub mod fx;
 pub mod holds;
 pub mod idempotency;
 pub mod jobs;
+pub mod listen;
 pub mod login_attempts;
 pub mod orders;
 pub mod outbox;

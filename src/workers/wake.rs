@@ -20,9 +20,10 @@ use futures::StreamExt;
 use futures::channel::mpsc;
 use serde::Deserialize;
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
+
+use crate::store::listen::{Heard, listen};
 
 /// apalis' insert trigger notifies this channel with `{"job_type": .., "id": ..}`.
 const CHANNEL: &str = "apalis::job::insert";
@@ -64,59 +65,17 @@ impl Wakeups {
         }
     }
 
-    /// Runs the process's LISTEN connection until `shutdown`, reconnecting with backoff.
-    /// After a reconnect every worker is woken, since notifications sent meanwhile are lost.
+    /// Runs the process's LISTEN connection until `shutdown`. After a reconnect every
+    /// worker is woken, since notifications sent meanwhile are lost.
     pub async fn listen(self, pool: PgPool, shutdown: CancellationToken) {
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            let connected = async {
-                let mut listener = PgListener::connect_with(&pool).await?;
-                listener.listen(CHANNEL).await?;
-                Ok::<_, sqlx::Error>(listener)
-            };
-            let listener = tokio::select! {
-                _ = shutdown.cancelled() => return,
-                l = connected => l,
-            };
-            let mut listener = match listener {
-                Ok(l) => {
-                    tracing::debug!("listening for new jobs");
-                    backoff = Duration::from_millis(100);
-                    self.wake(None);
-                    l
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot LISTEN for new jobs; retrying");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                    continue;
-                }
-            };
-            loop {
-                let next = tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    n = listener.try_recv() => n,
-                };
-                match next {
-                    Ok(Some(n)) => match serde_json::from_str::<InsertEvent>(n.payload()) {
-                        Ok(ev) => self.wake(Some(&ev.job_type)),
-                        Err(_) => self.wake(None),
-                    },
-                    // the connection dropped; PgListener reconnects on the next call
-                    Ok(None) => {
-                        tracing::warn!("LISTEN connection lost; reconnecting");
-                        self.wake(None);
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "LISTEN failed; reconnecting");
-                        break;
-                    }
-                }
-            }
-        }
+        listen(pool, CHANNEL, shutdown, |heard| match heard {
+            Heard::Payload(p) => match serde_json::from_str::<InsertEvent>(p) {
+                Ok(ev) => self.wake(Some(&ev.job_type)),
+                Err(_) => self.wake(None),
+            },
+            Heard::Reconnected => self.wake(None),
+        })
+        .await
     }
 }
 

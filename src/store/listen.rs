@@ -1,0 +1,73 @@
+//! A LISTEN connection that outlives database restarts: one per channel per process.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+use tokio_util::sync::CancellationToken;
+
+/// What the connection heard.
+pub enum Heard<'a> {
+    /// A notification's payload.
+    Payload(&'a str),
+    /// The connection is (re)established: notifications sent while it was down are
+    /// lost, so whoever waits on this channel must look again.
+    Reconnected,
+}
+
+/// LISTENs on `channel` until `shutdown`, reconnecting with backoff (100 ms doubling to
+/// 5 s), and hands every notification to `on`.
+pub async fn listen(
+    pool: PgPool,
+    channel: &'static str,
+    shutdown: CancellationToken,
+    mut on: impl FnMut(Heard<'_>),
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let connected = async {
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen(channel).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let listener = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            l = connected => l,
+        };
+        let mut listener = match listener {
+            Ok(l) => {
+                tracing::debug!(channel, "listening");
+                backoff = Duration::from_millis(100);
+                on(Heard::Reconnected);
+                l
+            }
+            Err(e) => {
+                tracing::warn!(channel, error = %e, "cannot LISTEN; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        loop {
+            let next = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                n = listener.try_recv() => n,
+            };
+            match next {
+                Ok(Some(n)) => on(Heard::Payload(n.payload())),
+                // the connection dropped; PgListener reconnects on the next call
+                Ok(None) => {
+                    tracing::warn!(channel, "LISTEN connection lost; reconnecting");
+                    on(Heard::Reconnected);
+                }
+                Err(e) => {
+                    tracing::warn!(channel, error = %e, "LISTEN failed; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
