@@ -52,6 +52,7 @@ pub use error::{ApiError, ApiResult};
 use crate::auth::Auth;
 use crate::config::Settings;
 use crate::gateways::Gateways;
+use crate::workflows::checkout::changes::OrderChanges;
 
 /// What handlers can reach.
 #[derive(Clone)]
@@ -63,6 +64,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// The payment gateways in failover order (only those with keys).
     pub gateways: Arc<Gateways>,
+    /// Wakes requests waiting on an order when it changes (one LISTEN per process).
+    pub order_changes: OrderChanges,
 }
 
 impl AppState {
@@ -77,6 +80,7 @@ impl AppState {
         Ok(AppState {
             auth: Arc::new(Auth::from_settings(&settings.auth)?),
             gateways: Arc::new(gateways),
+            order_changes: OrderChanges::start(&pool),
             pool,
             settings: Arc::new(settings),
             metrics,

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -14,7 +14,7 @@ use super::AppState;
 use super::bearer::Caller;
 use super::envelope::{Envelope, Reply};
 use super::error::{ApiError, ApiResult, ErrorEnvelope};
-use super::extract::{ApiJson, ApiPath};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::domain::order::OrderStatus;
 use crate::store::{enrollments, orders};
 use crate::workflows::checkout::{self, orders as flow};
@@ -83,7 +83,7 @@ pub async fn create_order(
     let (order_id, created) = flow::create(&state, &caller, request).await?;
     let wait = Duration::from_millis(state.settings.checkout.order_wait_ms);
     let wait = if created { wait } else { Duration::ZERO };
-    let view = flow::wait_for(&state.pool, order_id, wait, |v| {
+    let view = flow::wait_for(&state, order_id, wait, |v| {
         v.payment.is_some() || v.is_terminal()
     })
     .await?;
@@ -100,10 +100,25 @@ pub async fn create_order(
     Ok(response)
 }
 
+/// The longest `GET /order/{token}?wait_ms=` may hold a request.
+pub const MAX_WAIT_MS: u64 = 10_000;
+
+/// Long-polling instead of polling: the answer comes as soon as the order's status is no
+/// longer `status`, or after `wait_ms` with the order as it is then.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrderWait {
+    /// Wait up to this many milliseconds (0-10000) for the status to change.
+    pub wait_ms: Option<u64>,
+    /// The status the client last saw (default: the status now, i.e. wait for the next
+    /// change). An order already in another status is answered at once.
+    pub status: Option<String>,
+}
+
 /// The order with its amounts, payments, enrollments and step timeline. Only its owner
-/// sees it; anyone else gets 404.
+/// sees it; anyone else gets 404. With `wait_ms`, a long poll (see [`OrderWait`]).
 #[utoipa::path(get, path = "/api/v1/order/{order_token}", tag = "orders",
-    params(("order_token" = String, Path)),
+    params(("order_token" = String, Path), OrderWait),
     responses(
         (status = 200, description = "the order", body = inline(Envelope<flow::OrderView>)),
         (status = 401, description = "not authenticated", body = ErrorEnvelope),
@@ -113,9 +128,21 @@ pub async fn get_order(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(token): ApiPath<String>,
+    ApiQuery(wait): ApiQuery<OrderWait>,
 ) -> ApiResult<Reply<flow::OrderView>> {
+    let wait_ms = wait.wait_ms.unwrap_or(0);
+    if wait_ms > MAX_WAIT_MS {
+        return Err(ApiError::Validation(vec![format!(
+            "wait_ms: at most {MAX_WAIT_MS}"
+        )]));
+    }
     let order = owned(&state, &caller, &token).await?;
-    Ok(Reply::ok(flow::view(&state.pool, order.id).await?))
+    let seen = wait.status.unwrap_or(order.status);
+    let view = flow::wait_for(&state, order.id, Duration::from_millis(wait_ms), |v| {
+        v.status != seen
+    })
+    .await?;
+    Ok(Reply::ok(view))
 }
 
 /// Cancels an order that is not paid yet; seats, coupon and sessions are given back

@@ -88,7 +88,7 @@ pub async fn verify_payment(
     enqueue_step(&mut tx, payment.order_id, Step::Confirm, Some(&wake_key)).await?;
     tx.commit().await?;
     let wait = Duration::from_millis(state.settings.checkout.order_wait_ms);
-    let view = flow::wait_for(&state.pool, payment.order_id, wait, |v| {
+    let view = flow::wait_for(&state, payment.order_id, wait, |v| {
         v.status != "awaiting_payment"
     })
     .await?;

@@ -484,10 +484,10 @@ async function pay() {
       // the cart is now converted (the next visit starts a new one) or, if the order
       // fails, reopened by the server: keep its token either way
       store.set("order", order.order_token);
-      for (let i = 0; i < 40 && !order.payment && !TERMINAL.includes(order.status); i++) {
+      // long polls: each answers when the status moves on, or after 5 s
+      for (let i = 0; i < 8 && !order.payment && !TERMINAL.includes(order.status); i++) {
         status.textContent = "Opening the payment page…";
-        await sleep(500);
-        order = await api("GET", "/order/" + order.order_token);
+        order = await api("GET", orderWaitPath(order));
       }
       if (order.payment && order.payment.checkout_url) {
         status.textContent = "Redirecting to the payment page…";
@@ -508,6 +508,9 @@ function openPaymentPage(payment) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** The order's long-poll path: answered when its status is no longer the one shown. */
+const orderWaitPath = (order) =>
+  `/order/${order.order_token}?wait_ms=5000&status=${encodeURIComponent(order.status)}`;
 
 // ---------- order page ----------
 
@@ -547,13 +550,13 @@ async function orderPage(token) {
   renderOrder(order);
   let delay = 700;
   while (!TERMINAL.includes(order.status)) {
-    await sleep(delay);
     try {
-      order = await api("GET", "/order/" + token);
+      order = await api("GET", orderWaitPath(order));
       renderOrder(order);
       delay = 700;
     } catch (err) {
       showError(err, "Lost contact with the order; retrying");
+      await sleep(delay);
       delay = Math.min(delay * 2, 8000);
     }
   }

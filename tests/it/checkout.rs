@@ -749,3 +749,78 @@ async fn webhook_to_enrolled_latency() {
     );
     assert_eq!(row.3, n as i64);
 }
+
+#[tokio::test]
+async fn get_order_long_polls_until_the_status_changes() {
+    let shop = Shop::start(true, |_| {}).await;
+    let (token, order, o) = ordered(&shop, 1, None).await;
+    assert_eq!(o["status"], "awaiting_payment");
+    let path = format!("/api/v1/order/{order}");
+    let get = |query: String| {
+        let (shop, token, path) = (&shop, &token, &path);
+        async move {
+            let t = std::time::Instant::now();
+            let (status, body) = shop
+                .call(Method::GET, &format!("{path}?{query}"), Some(token), None)
+                .await;
+            (status, body, t.elapsed())
+        }
+    };
+    // the client saw another status: answered at once
+    let (status, body, took) = get("wait_ms=10000&status=pending".into()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["status"], "awaiting_payment");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    // nothing changes: the wait runs out and the order comes back as it is
+    let (status, body, took) = get("wait_ms=300".into()).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["status"], "awaiting_payment");
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    // too long a wait is refused
+    let (status, body, _) = get("wait_ms=10001".into()).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], 9002, "{body}");
+    // paid while the client waits: answered with the next status
+    let ((status, body, took), _) = tokio::join!(
+        get("wait_ms=10000&status=awaiting_payment".into()),
+        async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            shop.pay(&gateway_order_id(&o), "captured").await
+        }
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_ne!(body["data"]["status"], "awaiting_payment", "{body}");
+    assert!(took < Duration::from_secs(9), "{took:?}");
+}
+
+/// The triggers notify at commit and the listener wakes only that order's waiters,
+/// well before the fallback re-read period would.
+#[tokio::test]
+async fn order_changes_are_notified_at_commit() {
+    use checkout::workflows::checkout::changes::OrderChanges;
+    let shop = Shop::start(true, |_| {}).await;
+    let (_, order, _) = ordered(&shop, 1, None).await;
+    let id: uuid::Uuid = sqlx::query_scalar("select id from orders where order_token = $1")
+        .bind(&order)
+        .fetch_one(&shop.app.pool)
+        .await
+        .unwrap();
+    let changes = OrderChanges::start(&shop.app.pool);
+    // let the listener connect (connecting wakes every waiter once)
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut mine = changes.watch(id);
+    let mut other = changes.watch(uuid::Uuid::now_v7());
+    mine.seen();
+    other.seen();
+    sqlx::query("update orders set last_payment_error = 'declined' where id = $1")
+        .bind(id)
+        .execute(&shop.app.pool)
+        .await
+        .unwrap();
+    let t = std::time::Instant::now();
+    mine.changed(Duration::from_secs(10)).await;
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let t = std::time::Instant::now();
+    other.changed(Duration::from_millis(300)).await;
+    assert!(t.elapsed() >= Duration::from_millis(300));
+}

@@ -24,6 +24,7 @@
 //!   the coupon back, cancels gateway sessions, refunds captured money and reopens the
 //!   cart, each part idempotent.
 
+pub mod changes;
 pub mod compensate;
 pub mod confirm;
 pub mod fulfil;

@@ -264,23 +264,24 @@ pub async fn view(pool: &PgPool, order_id: Uuid) -> ApiResult<OrderView> {
 }
 
 /// Reads the order until `done(view)` or `wait` has passed, and returns the last view.
-/// Re-reads start 25 ms apart and back off to 200 ms, so a slow step under load is not
-/// met by a storm of reads of the same row.
+/// Between reads it sleeps until the order changes ([`super::changes`]), so a slow step
+/// under load is not met by a storm of reads of the same rows.
 pub async fn wait_for(
-    pool: &PgPool,
+    state: &AppState,
     order_id: Uuid,
     wait: std::time::Duration,
     done: impl Fn(&OrderView) -> bool,
 ) -> ApiResult<OrderView> {
     let deadline = std::time::Instant::now() + wait;
-    let mut pause = std::time::Duration::from_millis(25);
+    let mut watch = state.order_changes.watch(order_id);
     loop {
-        let view = view(pool, order_id).await?;
-        if done(&view) || std::time::Instant::now() >= deadline {
+        watch.seen();
+        let view = view(&state.pool, order_id).await?;
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if done(&view) || left.is_zero() {
             return Ok(view);
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(std::time::Duration::from_millis(200));
+        watch.changed(left.min(super::changes::FALLBACK)).await;
     }
 }
 
