@@ -1,6 +1,7 @@
 //! One complete checkout, as a storefront and a paying student would do it:
 //! cart -> item -> coupon -> estimate -> register -> order -> pay (sandbox control API)
-//! -> poll until the order ends. Every request's latency goes to the recorder under
+//! -> long-poll the order (`GET /order/{t}?wait_ms=&status=`) until it ends (a returning, signed-in student skips the register
+//! step and sends the bearer token from the first request on). Every request's latency goes to the recorder under
 //! the endpoint's name; the first one is measured from the checkout's *intended* start,
 //! so a generator or server that falls behind shows up in the numbers (no coordinated
 //! omission).
@@ -35,7 +36,11 @@ pub struct Flow {
     pub recorder: Arc<Recorder>,
     /// Upper bound of one checkout, from its intended start to a terminal status.
     pub timeout: Duration,
-    pub poll: Duration,
+    /// How long one long poll of the order may wait for a change.
+    pub order_wait: Duration,
+    /// Access tokens of students registered before the run: checkout `n` is by student
+    /// `n`, signed in. Empty: every checkout registers a new student.
+    pub students: Vec<String>,
 }
 
 /// A failed call: the endpoint name is added by the caller for the error key.
@@ -59,15 +64,52 @@ impl Flow {
         status
     }
 
+    /// Registers students `0..count` (at most `parallel` at a time) and returns their
+    /// access tokens, in order, for [`Flow::students`].
+    pub async fn sign_up(&self, count: u64, parallel: usize) -> anyhow::Result<Vec<String>> {
+        use futures::StreamExt;
+        let tokens: Vec<Result<String, CallError>> = futures::stream::iter(0..count)
+            .map(|n| async move {
+                let auth = self
+                    .send(
+                        Method::POST,
+                        "/api/v1/auth/register",
+                        None,
+                        Some(self.register_body(n)),
+                    )
+                    .await?;
+                str_at(&auth, "/data/access_token").ok_or(CallError("no_token".into()))
+            })
+            .buffered(parallel.max(1))
+            .collect()
+            .await;
+        tokens
+            .into_iter()
+            .map(|t| t.map_err(|CallError(code)| anyhow::anyhow!("signing up students: {code}")))
+            .collect()
+    }
+
+    fn register_body(&self, n: u64) -> Value {
+        json!({
+            "email": format!("lt-{}-{n}@loadtest.example", self.run_id),
+            "name": format!("Load {n}"),
+            "password": PASSWORD,
+        })
+    }
+
     async fn steps(&self, n: u64, intended: Instant) -> Result<String, ()> {
         let cohort = COHORTS[(n as usize) % COHORTS.len()];
+        let signed_in = usize::try_from(n)
+            .ok()
+            .and_then(|i| self.students.get(i))
+            .cloned();
         let cart = self
             .call(
                 "cart",
                 intended,
                 Method::POST,
                 "/api/v1/cart",
-                None,
+                signed_in.as_deref(),
                 Some(json!({})),
             )
             .await?;
@@ -80,7 +122,7 @@ impl Flow {
             Instant::now(),
             Method::POST,
             &format!("{cart_path}/items"),
-            None,
+            signed_in.as_deref(),
             Some(item),
         )
         .await?;
@@ -89,7 +131,7 @@ impl Flow {
             Instant::now(),
             Method::POST,
             &format!("{cart_path}/coupon"),
-            None,
+            signed_in.as_deref(),
             Some(json!({"code": COUPON})),
         )
         .await?;
@@ -100,27 +142,27 @@ impl Flow {
             Instant::now(),
             Method::POST,
             "/api/v1/cart/estimate",
-            None,
+            signed_in.as_deref(),
             Some(estimate),
         )
         .await?;
-        let register = json!({
-            "email": format!("lt-{}-{n}@loadtest.example", self.run_id),
-            "name": format!("Load {n}"),
-            "password": PASSWORD,
-        });
-        let auth = self
-            .call(
-                "register",
-                Instant::now(),
-                Method::POST,
-                "/api/v1/auth/register",
-                None,
-                Some(register),
-            )
-            .await?;
-        let bearer = str_at(&auth, "/data/access_token")
-            .ok_or_else(|| self.recorder.error("register:no_token".into()))?;
+        let bearer = match signed_in {
+            Some(bearer) => bearer,
+            None => {
+                let auth = self
+                    .call(
+                        "register",
+                        Instant::now(),
+                        Method::POST,
+                        "/api/v1/auth/register",
+                        None,
+                        Some(self.register_body(n)),
+                    )
+                    .await?;
+                str_at(&auth, "/data/access_token")
+                    .ok_or_else(|| self.recorder.error("register:no_token".into()))?
+            }
+        };
         let order_body = json!({"cart_token": token, "billing_address": address});
         let mut order = self
             .call(
@@ -135,22 +177,12 @@ impl Flow {
         let order_token = str_at(&order, "/data/order_token")
             .ok_or_else(|| self.recorder.error("order:no_token".into()))?;
         let order_path = format!("/api/v1/order/{order_token}");
-        // 202: the session is not ready yet; poll for it
+        // 202: the session is not ready yet; wait for the order to change
         while str_at(&order, "/data/payment/gateway_order_id").is_none() {
             if let Some(status) = terminal(&order) {
                 return Ok(status);
             }
-            tokio::time::sleep(self.poll).await;
-            order = self
-                .call(
-                    "order_poll",
-                    Instant::now(),
-                    Method::GET,
-                    &order_path,
-                    Some(&bearer),
-                    None,
-                )
-                .await?;
+            order = self.next_change(&order_path, &bearer, &order).await?;
         }
         let session = str_at(&order, "/data/payment/gateway_order_id").unwrap_or_default();
         self.call(
@@ -164,17 +196,7 @@ impl Flow {
         .await?;
         let paid = Instant::now();
         loop {
-            tokio::time::sleep(self.poll).await;
-            let order = self
-                .call(
-                    "order_poll",
-                    Instant::now(),
-                    Method::GET,
-                    &order_path,
-                    Some(&bearer),
-                    None,
-                )
-                .await?;
+            order = self.next_change(&order_path, &bearer, &order).await?;
             if let Some(status) = terminal(&order) {
                 if status == "enrolled" {
                     self.recorder
@@ -183,6 +205,22 @@ impl Flow {
                 return Ok(status);
             }
         }
+    }
+
+    /// The order once its status differs from `order`'s (a long poll), or as it is when
+    /// the wait ran out.
+    async fn next_change(&self, path: &str, bearer: &str, order: &Value) -> Result<Value, ()> {
+        let status = str_at(order, "/data/status").unwrap_or_default();
+        let wait_ms = self.order_wait.as_millis();
+        self.call(
+            "order_wait (long poll)",
+            Instant::now(),
+            Method::GET,
+            &format!("{path}?wait_ms={wait_ms}&status={status}"),
+            Some(bearer),
+            None,
+        )
+        .await
     }
 
     /// One request; latency from `start`; a non-2xx answer or transport error is

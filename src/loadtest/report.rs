@@ -101,7 +101,11 @@ impl Report {
             .map(|(k, v)| (k.clone(), round3(*v as f64 / ended.max(1) as f64)))
             .collect();
         Report {
-            mode: "checkouts",
+            mode: if args.signed_in {
+                "checkouts-signed-in"
+            } else {
+                "checkouts"
+            },
             run_id: run_id.to_owned(),
             base_url: args.base_url.clone(),
             target_rate: args.rate,

@@ -34,11 +34,15 @@ fn loadtest_args(extra: &[&str]) -> LoadtestArgs {
 }
 
 /// A `checkout dev` on a fresh database, after `rate * duration` load-test checkouts.
-async fn dev_after_load(rate: &str, duration: &str) -> (TestDb, Proc, loadtest::report::Report) {
+async fn dev_after_load(
+    rate: &str,
+    duration: &str,
+    extra: &[&str],
+) -> (TestDb, Proc, loadtest::report::Report) {
     let db = TestDb::create().await;
     let dev = Proc::spawn(&["dev", "--port", "0"], &db.url, NO_RATE_LIMITS);
     let base = format!("http://{}", dev.addr.unwrap());
-    let args = loadtest_args(&[
+    let mut args = vec![
         "--base-url",
         &base,
         "--rate",
@@ -50,8 +54,11 @@ async fn dev_after_load(rate: &str, duration: &str) -> (TestDb, Proc, loadtest::
         "1",
         "--checkout-timeout",
         "30",
-    ]);
-    let report = loadtest::execute(&args, Some(&db.url)).await.unwrap();
+    ];
+    args.extend_from_slice(extra);
+    let report = loadtest::execute(&loadtest_args(&args), Some(&db.url))
+        .await
+        .unwrap();
     (db, dev, report)
 }
 
@@ -68,7 +75,7 @@ fn admin_check(db: &TestDb) -> (bool, serde_json::Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn smoke_run_enrolls_every_checkout_and_the_check_is_clean() {
-    let (db, mut dev, report) = dev_after_load("5", "3").await;
+    let (db, mut dev, report) = dev_after_load("5", "3", &[]).await;
     assert_eq!(report.scheduled, 15);
     assert_eq!(report.terminal.get("enrolled"), Some(&15), "{report:#?}");
     assert!(report.errors.is_empty(), "{:?}", report.errors);
@@ -150,10 +157,23 @@ async fn planted(conn: &mut PgConnection, sql: &str) -> CheckReport {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checker_reports_each_planted_violation() {
-    let (db, mut dev, report) = dev_after_load("5", "1").await;
+    // returning students this time: signed up before the run, signed in throughout
+    let (db, mut dev, report) = dev_after_load("5", "1", &["--signed-in"]).await;
+    assert_eq!(report.mode, "checkouts-signed-in");
     assert_eq!(report.terminal.get("enrolled"), Some(&5), "{report:#?}");
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    assert!(report.latency.iter().all(|p| p.name != "register"), "{report:#?}");
     dev.terminate();
     let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    let owned_from_the_start: i64 = sqlx::query_scalar(
+        "select count(*) from orders o join carts c on c.token = o.cart_token
+          join users u on u.id = o.user_id
+         where c.user_id = o.user_id and u.created_at < c.created_at",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(owned_from_the_start, 5);
     let clean = check(&mut conn, 0).await.unwrap();
     assert!(clean.ok, "{clean:#?}");
 
