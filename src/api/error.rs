@@ -358,7 +358,7 @@ impl ApiError {
                 false,
                 Some("send fewer or smaller headers"),
             ),
-            Database(sqlx::Error::PoolTimedOut) => (
+            Database(e) if database_unavailable(e) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::ServiceUnavailable,
                 true,
@@ -425,7 +425,8 @@ impl ApiError {
         if status.is_server_error() {
             match self {
                 ApiError::Timeout => self.to_string(),
-                ApiError::Unavailable(_) | ApiError::Database(sqlx::Error::PoolTimedOut) => {
+                ApiError::Unavailable(_) => "the service is temporarily unavailable".into(),
+                ApiError::Database(e) if database_unavailable(e) => {
                     "the service is temporarily unavailable".into()
                 }
                 _ => "internal error".into(),
@@ -537,10 +538,45 @@ impl From<crate::auth::AuthError> for ApiError {
     }
 }
 
+/// The database could not be reached or went away mid-request (no free connection in
+/// time, connection refused or reset, the server shutting down or starting up): a
+/// retryable 503, not an internal error. A request cut off this way may or may not have
+/// committed; every write the API takes is safe to repeat (idempotency keys, one order
+/// per cart).
+fn database_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        // SQLSTATE class 08: connection exception; 57P01-57P03: admin shutdown, crash
+        // shutdown, cannot connect now
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[tokio::test]
+    async fn a_lost_database_is_a_retryable_503() {
+        let reset = std::io::Error::from(std::io::ErrorKind::ConnectionReset);
+        for e in [sqlx::Error::PoolTimedOut, sqlx::Error::Io(reset)] {
+            let (status, json) = body_json(ApiError::Database(e)).await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(json["error"]["code"], 9008);
+            assert_eq!(json["error"]["retryable"], true);
+            assert_eq!(
+                json["error"]["message"],
+                "the service is temporarily unavailable"
+            );
+        }
+        let (status, json) = body_json(ApiError::Database(sqlx::Error::RowNotFound)).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(json["error"]["code"], 9000);
+    }
 
     async fn body_json(err: ApiError) -> (StatusCode, serde_json::Value) {
         let response = err.into_response();
