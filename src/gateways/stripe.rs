@@ -134,8 +134,19 @@ impl StripeClient {
     }
 }
 
-/// The form body of `POST /v1/checkout/sessions`.
-fn session_form(req: &CreateSession) -> Vec<(String, String)> {
+/// Stripe accepts a Checkout Session `expires_at` from 30 minutes to 24 hours after
+/// creation, and refuses the whole request otherwise.
+const STRIPE_MIN_EXPIRY: chrono::Duration = chrono::Duration::minutes(31);
+const STRIPE_MAX_EXPIRY: chrono::Duration = chrono::Duration::hours(23);
+
+/// The form body of `POST /v1/checkout/sessions`, as sent at `now`.
+///
+/// The requested expiry is moved into Stripe's window: with the default 30-minute
+/// session TTL, a session created after a failover from Razorpay (seconds later) asked
+/// for less than 30 minutes and was refused, so the fallback never worked (found by the
+/// load harness's fault run). Our own expiry still governs: the order is expired at the
+/// recorded time and a payment on a session that outlived its hold is refunded.
+fn session_form(req: &CreateSession, now: chrono::DateTime<chrono::Utc>) -> Vec<(String, String)> {
     let mut form: Vec<(String, String)> = vec![
         ("mode".into(), "payment".into()),
         (
@@ -164,6 +175,7 @@ fn session_form(req: &CreateSession) -> Vec<(String, String)> {
         form.push((format!("metadata[{k}]"), v.clone()));
     }
     if let Some(at) = req.expires_at {
+        let at = at.clamp(now + STRIPE_MIN_EXPIRY, now + STRIPE_MAX_EXPIRY);
         form.push(("expires_at".into(), at.timestamp().to_string()));
     }
     if let Some(email) = &req.customer_email {
@@ -291,7 +303,7 @@ impl Gateway for StripeClient {
                     "create_session",
                     "/v1/checkout/sessions",
                     &req.idempotency_key,
-                    &session_form(req),
+                    &session_form(req, chrono::Utc::now()),
                 )
                 .await?
                 .json(KIND)?;
@@ -462,5 +474,43 @@ impl Gateway for StripeClient {
                 Err(e) => Err(e),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expiry_sent(asked: chrono::Duration, now: chrono::DateTime<chrono::Utc>) -> i64 {
+        let req = CreateSession {
+            order_token: "tok".into(),
+            amount: 10_000,
+            currency: "INR".into(),
+            idempotency_key: "k".into(),
+            description: "d".into(),
+            return_url: "https://shop.example/r".into(),
+            cancel_url: "https://shop.example/c".into(),
+            notes: Default::default(),
+            expires_at: Some(now + asked),
+            customer_email: None,
+        };
+        session_form(&req, now)
+            .into_iter()
+            .find(|(k, _)| k == "expires_at")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn session_expiry_is_moved_into_stripes_window() {
+        let now = chrono::Utc::now();
+        let minutes = |m: i64| (now + chrono::Duration::minutes(m)).timestamp();
+        // a 30-minute TTL that started seconds ago (a failover) would be refused
+        assert_eq!(expiry_sent(chrono::Duration::minutes(29), now), minutes(31));
+        assert_eq!(expiry_sent(chrono::Duration::minutes(45), now), minutes(45));
+        assert_eq!(
+            expiry_sent(chrono::Duration::days(3), now),
+            minutes(23 * 60)
+        );
     }
 }
