@@ -781,13 +781,11 @@ async fn get_order_long_polls_until_the_status_changes() {
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], 9002, "{body}");
     // paid while the client waits: answered with the next status
-    let ((status, body, took), _) = tokio::join!(
-        get("wait_ms=10000&status=awaiting_payment".into()),
-        async {
+    let ((status, body, took), _) =
+        tokio::join!(get("wait_ms=10000&status=awaiting_payment".into()), async {
             tokio::time::sleep(Duration::from_millis(200)).await;
             shop.pay(&gateway_order_id(&o), "captured").await
-        }
-    );
+        });
     assert_eq!(status, 200, "{body}");
     assert_ne!(body["data"]["status"], "awaiting_payment", "{body}");
     assert!(took < Duration::from_secs(9), "{took:?}");

@@ -162,7 +162,10 @@ async fn checker_reports_each_planted_violation() {
     assert_eq!(report.mode, "checkouts-signed-in");
     assert_eq!(report.terminal.get("enrolled"), Some(&5), "{report:#?}");
     assert!(report.errors.is_empty(), "{:?}", report.errors);
-    assert!(report.latency.iter().all(|p| p.name != "register"), "{report:#?}");
+    assert!(
+        report.latency.iter().all(|p| p.name != "register"),
+        "{report:#?}"
+    );
     dev.terminate();
     let mut conn = PgConnection::connect(&db.url).await.unwrap();
     let owned_from_the_start: i64 = sqlx::query_scalar(

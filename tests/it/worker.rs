@@ -67,11 +67,12 @@ async fn a_finished_job_forgets_its_worker() {
         .expect("ping ran");
     // the ack is written after the handler returns
     let workers: Vec<Option<String>> = eventually(Duration::from_secs(10), || async {
-        let rows: Vec<(String, Option<String>)> =
-            sqlx::query_as("select status, lock_by from apalis.jobs where job_type = 'system.ping'")
-                .fetch_all(&app.pool)
-                .await
-                .unwrap();
+        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
+            "select status, lock_by from apalis.jobs where job_type = 'system.ping'",
+        )
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
         let done = !rows.is_empty() && rows.iter().all(|(status, _)| status == "Done");
         done.then(|| rows.into_iter().map(|(_, w)| w).collect())
     })
