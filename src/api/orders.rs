@@ -104,11 +104,14 @@ pub async fn create_order(
 pub const MAX_WAIT_MS: u64 = 10_000;
 
 /// Long-polling instead of polling: the answer comes as soon as the order's status is no
-/// longer `status`, or after `wait_ms` with the order as it is then.
+/// longer `status`, or after `wait_ms` with the order as it is then. The wait is cut to
+/// 80 % of `http.request_timeout_ms` (8 s by default), so the answer always comes before
+/// the request would time out.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OrderWait {
     /// Wait up to this many milliseconds (0-10000) for the status to change.
+    #[param(minimum = 0, maximum = 10_000)]
     pub wait_ms: Option<u64>,
     /// The status the client last saw (default: the status now, i.e. wait for the next
     /// change). An order already in another status is answered at once.
@@ -122,7 +125,8 @@ pub struct OrderWait {
     responses(
         (status = 200, description = "the order", body = inline(Envelope<flow::OrderView>)),
         (status = 401, description = "not authenticated", body = ErrorEnvelope),
-        (status = 404, description = "no such order for this caller", body = ErrorEnvelope)),
+        (status = 404, description = "no such order for this caller", body = ErrorEnvelope),
+        (status = 422, description = "wait_ms above 10000", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn get_order(
     State(state): State<AppState>,
@@ -138,6 +142,7 @@ pub async fn get_order(
     }
     let order = owned(&state, &caller, &token).await?;
     let seen = wait.status.unwrap_or(order.status);
+    let wait_ms = wait_ms.min(state.settings.http.request_timeout_ms * 4 / 5);
     let view = flow::wait_for(&state, order.id, Duration::from_millis(wait_ms), |v| {
         v.status != seen
     })

@@ -822,3 +822,27 @@ async fn order_changes_are_notified_at_commit() {
     other.changed(Duration::from_millis(300)).await;
     assert!(t.elapsed() >= Duration::from_millis(300));
 }
+
+/// A long poll answers before the request timeout would cut it off.
+#[tokio::test]
+async fn a_long_poll_ends_inside_the_request_timeout() {
+    let shop = Shop::start(true, |s| s.http.request_timeout_ms = 1_500).await;
+    let (token, order, _) = ordered(&shop, 1, None).await;
+    let t = std::time::Instant::now();
+    let (status, body) = shop
+        .call(
+            Method::GET,
+            &format!("/api/v1/order/{order}?wait_ms=10000"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["status"], "awaiting_payment");
+    // waited the 80 % of the timeout, and answered (not 504) within it
+    assert!(
+        t.elapsed() >= Duration::from_millis(1_200),
+        "{:?}",
+        t.elapsed()
+    );
+}
