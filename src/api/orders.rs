@@ -83,10 +83,9 @@ pub async fn create_order(
     let (order_id, created) = flow::create(&state, &caller, request).await?;
     let wait = Duration::from_millis(state.settings.checkout.order_wait_ms);
     let wait = if created { wait } else { Duration::ZERO };
-    let view = flow::wait_for(&state, order_id, wait, |v| {
-        v.payment.is_some() || v.is_terminal()
-    })
-    .await?;
+    // the payment session and `awaiting_payment` are committed together
+    let pending = OrderStatus::Pending.as_str();
+    let view = flow::wait_while(&state, order_id, pending, wait).await?;
     let status = match (created, view.payment.is_some() || view.is_terminal()) {
         (false, _) => StatusCode::OK,
         (true, true) => StatusCode::CREATED,
@@ -143,10 +142,7 @@ pub async fn get_order(
     let order = owned(&state, &caller, &token).await?;
     let seen = wait.status.unwrap_or(order.status);
     let wait_ms = wait_ms.min(state.settings.http.request_timeout_ms * 4 / 5);
-    let view = flow::wait_for(&state, order.id, Duration::from_millis(wait_ms), |v| {
-        v.status != seen
-    })
-    .await?;
+    let view = flow::wait_while(&state, order.id, &seen, Duration::from_millis(wait_ms)).await?;
     Ok(Reply::ok(view))
 }
 

@@ -14,7 +14,7 @@ use super::AppState;
 use super::envelope::{Envelope, Reply};
 use super::error::{ApiError, ApiResult, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath};
-use crate::domain::order::Step;
+use crate::domain::order::{OrderStatus, Step};
 use crate::gateways::signature::verify_razorpay_payment;
 use crate::gateways::{GatewayKind, WebhookError, webhook};
 use crate::store::payments;
@@ -88,10 +88,8 @@ pub async fn verify_payment(
     enqueue_step(&mut tx, payment.order_id, Step::Confirm, Some(&wake_key)).await?;
     tx.commit().await?;
     let wait = Duration::from_millis(state.settings.checkout.order_wait_ms);
-    let view = flow::wait_for(&state, payment.order_id, wait, |v| {
-        v.status != "awaiting_payment"
-    })
-    .await?;
+    let awaiting = OrderStatus::AwaitingPayment.as_str();
+    let view = flow::wait_while(&state, payment.order_id, awaiting, wait).await?;
     Ok(Reply::ok(view))
 }
 

@@ -110,6 +110,14 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Order
     .await
 }
 
+/// The status alone: what a request waiting on the order checks each time it changes.
+pub async fn status(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("select status from orders where id = $1")
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
 pub async fn by_token(conn: &mut PgConnection, token: &str) -> sqlx::Result<Option<Order>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from orders where order_token = $1"

@@ -263,26 +263,29 @@ pub async fn view(pool: &PgPool, order_id: Uuid) -> ApiResult<OrderView> {
     })
 }
 
-/// Reads the order until `done(view)` or `wait` has passed, and returns the last view.
-/// Between reads it sleeps until the order changes ([`super::changes`]), so a slow step
-/// under load is not met by a storm of reads of the same rows.
-pub async fn wait_for(
+/// Waits while the order's status is `from`, at most `wait`, and returns the order then.
+/// Between checks it sleeps until the order changes ([`super::changes`]); a check reads
+/// the status alone, and the full view (7 queries) is read once, at the end.
+pub async fn wait_while(
     state: &AppState,
     order_id: Uuid,
+    from: &str,
     wait: std::time::Duration,
-    done: impl Fn(&OrderView) -> bool,
 ) -> ApiResult<OrderView> {
-    let deadline = std::time::Instant::now() + wait;
-    let mut watch = state.order_changes.watch(order_id);
-    loop {
-        watch.seen();
-        let view = view(&state.pool, order_id).await?;
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if done(&view) || left.is_zero() {
-            return Ok(view);
+    if !wait.is_zero() {
+        let deadline = std::time::Instant::now() + wait;
+        let mut watch = state.order_changes.watch(order_id);
+        loop {
+            watch.seen();
+            let status = orders::status(&mut *state.pool.acquire().await?, order_id).await?;
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if status.as_deref() != Some(from) || left.is_zero() {
+                break;
+            }
+            watch.changed(left.min(super::changes::FALLBACK)).await;
         }
-        watch.changed(left.min(super::changes::FALLBACK)).await;
     }
+    view(&state.pool, order_id).await
 }
 
 #[cfg(test)]
