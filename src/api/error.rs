@@ -420,19 +420,16 @@ impl ApiError {
     }
 
     /// The message clients see: the error's own text for 4xx, a generic sentence for 5xx
-    /// (the detail goes to the log, keyed by correlation id).
-    fn public_message(&self, status: StatusCode) -> String {
-        if status.is_server_error() {
-            match self {
-                ApiError::Timeout => self.to_string(),
-                ApiError::Unavailable(_) => "the service is temporarily unavailable".into(),
-                ApiError::Database(e) if database_unavailable(e) => {
-                    "the service is temporarily unavailable".into()
-                }
-                _ => "internal error".into(),
-            }
-        } else {
-            self.to_string()
+    /// (the detail goes to the log, keyed by correlation id). Which 5xx is which was
+    /// decided once, by [`ApiError::spec`]: the message follows its code.
+    fn public_message(&self, status: StatusCode, code: ErrorCode) -> String {
+        if !status.is_server_error() {
+            return self.to_string();
+        }
+        match code {
+            ErrorCode::RequestTimeout => self.to_string(),
+            ErrorCode::ServiceUnavailable => "the service is temporarily unavailable".into(),
+            _ => "internal error".into(),
         }
     }
 }
@@ -478,7 +475,7 @@ impl IntoResponse for ApiError {
             success: false,
             error: ErrorBody {
                 code: spec.code.as_u32(),
-                message: self.public_message(spec.status),
+                message: self.public_message(spec.status, spec.code),
                 validation_messages,
                 correlation_id,
                 retryable: spec.retryable,
