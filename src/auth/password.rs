@@ -7,7 +7,6 @@
 //! blocking threads): 19 MiB each, all slowed down together, and the job workers and
 //! every other request starved of CPU until the burst was through.
 
-use std::future::Future;
 use std::sync::OnceLock;
 
 use anyhow::Context;
@@ -23,18 +22,16 @@ pub async fn hash(password: SecretString) -> anyhow::Result<String> {
 }
 
 /// Runs `work` on a blocking thread once one of the per-core hashing permits is free.
-fn on_hashing_thread<T: Send + 'static>(
+async fn on_hashing_thread<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
-) -> impl Future<Output = Result<T, tokio::task::JoinError>> {
+) -> Result<T, tokio::task::JoinError> {
     static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
     let permits = PERMITS.get_or_init(|| {
         tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
     });
-    async move {
-        // never closed, so acquiring cannot fail; hash anyway rather than refuse
-        let _permit = permits.acquire().await.ok();
-        tokio::task::spawn_blocking(work).await
-    }
+    // never closed, so acquiring cannot fail; hash anyway rather than refuse
+    let _permit = permits.acquire().await.ok();
+    tokio::task::spawn_blocking(work).await
 }
 
 fn hash_now(password: &str) -> anyhow::Result<String> {
