@@ -89,22 +89,19 @@ const VIOLATIONS: &[(&str, &str)] = &[
     (
         "double_enrollment",
         "select user_id::text || ' / ' || cohort_id::text, format('%s enrollments', count(*))
-           from enrollments group by user_id, cohort_id having count(*) > 1
-          union all select null, null where $1::float8 < 0",
+           from enrollments group by user_id, cohort_id having count(*) > 1",
     ),
     (
         "seats_oversold",
         "select id::text, format('held %s + taken %s > capacity %s', seats_held, seats_taken, capacity)
-           from cohorts where seats_held + seats_taken > capacity
-          union all select null, null where $1::float8 < 0",
+           from cohorts where seats_held + seats_taken > capacity",
     ),
     (
         "seats_taken_mismatch",
         "select c.id::text, format('seats_taken %s, enrollments %s', c.seats_taken, coalesce(e.n, 0))
            from cohorts c
            left join (select cohort_id, count(*) n from enrollments group by cohort_id) e on e.cohort_id = c.id
-          where c.seats_taken <> coalesce(e.n, 0)
-          union all select null, null where $1::float8 < 0",
+          where c.seats_taken <> coalesce(e.n, 0)",
     ),
     (
         "seats_held_mismatch",
@@ -112,8 +109,7 @@ const VIOLATIONS: &[(&str, &str)] = &[
            from cohorts c
            left join (select cohort_id, count(*) n from seat_holds where status = 'held' group by cohort_id) h
                   on h.cohort_id = c.id
-          where c.seats_held <> coalesce(h.n, 0)
-          union all select null, null where $1::float8 < 0",
+          where c.seats_held <> coalesce(h.n, 0)",
     ),
     (
         "coupon_count_mismatch",
@@ -121,8 +117,7 @@ const VIOLATIONS: &[(&str, &str)] = &[
            from coupons c
            left join (select code, count(*) n from coupon_redemptions where status = 'used' group by code) r
                   on r.code = c.code
-          where c.used_count <> coalesce(r.n, 0)
-          union all select null, null where $1::float8 < 0",
+          where c.used_count <> coalesce(r.n, 0)",
     ),
     (
         "coupon_user_count_mismatch",
@@ -130,8 +125,7 @@ const VIOLATIONS: &[(&str, &str)] = &[
            from coupon_user_uses u
            left join (select code, user_id, count(*) n from coupon_redemptions where status = 'used'
                        group by code, user_id) r on r.code = u.code and r.user_id = u.user_id
-          where u.used_count <> coalesce(r.n, 0)
-          union all select null, null where $1::float8 < 0",
+          where u.used_count <> coalesce(r.n, 0)",
     ),
     (
         "money_mismatch",
@@ -148,22 +142,19 @@ const VIOLATIONS: &[(&str, &str)] = &[
           where not refund_pending
             and captured - refunded <> case when status = 'enrolled' then total else 0 end
             and not (status in ('pending', 'awaiting_payment', 'paid') and refunded = 0
-                     and captured in (0, total))
-          union all select null, null where $1::float8 < 0",
+                     and captured in (0, total))",
     ),
     (
         "payment_shared",
         "select gateway || ' ' || gateway_payment_id, format('%s payment rows on %s orders', count(*), count(distinct order_id))
            from payments where gateway_payment_id is not null and captured_amount > 0
-          group by gateway, gateway_payment_id having count(*) > 1
-          union all select null, null where $1::float8 < 0",
+          group by gateway, gateway_payment_id having count(*) > 1",
     ),
     (
         "webhook_duplicate",
         "select gateway || ' ' || event_id, format('stored %s times', count(*))
            from webhook_events where status <> 'rejected' and event_id is not null
-          group by gateway, event_id having count(*) > 1
-          union all select null, null where $1::float8 < 0",
+          group by gateway, event_id having count(*) > 1",
     ),
     (
         "webhook_stuck",
@@ -179,14 +170,12 @@ const WAITING: &[(&str, &str)] = &[
         "order_in_flight",
         "select o.id::text, format('status %s, saga %s/%s', o.status, coalesce(s.step, '-'), coalesce(s.state, '-'))
            from orders o left join sagas s on s.order_id = o.id
-          where o.status not in ('enrolled', 'failed', 'expired', 'cancelled', 'refunded')
-          union all select null, null where $1::float8 < 0",
+          where o.status not in ('enrolled', 'failed', 'expired', 'cancelled', 'refunded')",
     ),
     (
         "refund_pending",
         "select id::text, format('order %s, %s %s, %s attempts', order_id, amount, currency, attempts)
-           from refunds where status = 'requested'
-          union all select null, null where $1::float8 < 0",
+           from refunds where status = 'requested'",
     ),
 ];
 
@@ -219,9 +208,14 @@ async fn findings(
     sql: &'static str,
     grace: f64,
 ) -> sqlx::Result<Vec<Finding>> {
-    // every query takes $1 (the grace in seconds) so they share one call shape; the
-    // ones that do not need it use it in a `union all` branch that returns nothing
-    let rows = sqlx::query(sql).bind(grace).fetch_all(&mut *conn).await?;
+    // $1, where a query has it, is the grace in seconds
+    let query = sqlx::query(sql);
+    let query = if sql.contains("$1") {
+        query.bind(grace)
+    } else {
+        query
+    };
+    let rows = query.fetch_all(&mut *conn).await?;
     rows.into_iter()
         .map(|row| {
             Ok(Finding {
