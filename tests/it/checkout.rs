@@ -73,22 +73,16 @@ async fn razorpay_happy_path_ends_enrolled_with_one_capture() {
     let payments = shop.control(Method::GET, "/payments", None).await;
     assert_eq!(payments["razorpay"].as_array().unwrap().len(), 1);
     assert_eq!(payments["razorpay"][0]["amount_refunded"], 0);
-    assert_eq!(shop.count("select count(*) from refunds").await, 0);
-    assert_eq!(
-        shop.count("select used_count::bigint from coupons where code = 'SAVE10'")
-            .await,
-        1
-    );
-    assert_eq!(
-        shop.count("select sum(seats_taken)::bigint from cohorts")
-            .await,
-        2
-    );
-    assert_eq!(
-        shop.count("select sum(seats_held)::bigint from cohorts")
-            .await,
-        0
-    );
+    shop.assert_count("select count(*) from refunds", 0).await;
+    shop.assert_count(
+        "select used_count::bigint from coupons where code = 'SAVE10'",
+        1,
+    )
+    .await;
+    shop.assert_count("select sum(seats_taken)::bigint from cohorts", 2)
+        .await;
+    shop.assert_count("select sum(seats_held)::bigint from cohorts", 0)
+        .await;
     assert!(
         shop.count("select count(*) from outbox_events where event_type = 'order.enrolled'")
             .await
@@ -203,12 +197,9 @@ async fn webhooks_and_callback_together_duplicated_and_reordered_make_one_transi
     let o = shop.get_order(&token, &order).await;
     assert_eq!(o["status"], "enrolled");
     assert_eq!(o["enrollments"].as_array().unwrap().len(), 2);
-    assert_eq!(shop.count("select count(*) from refunds").await, 0);
-    assert_eq!(
-        shop.count("select count(*) from payments where status = 'captured'")
-            .await,
-        1
-    );
+    shop.assert_count("select count(*) from refunds", 0).await;
+    shop.assert_count("select count(*) from payments where status = 'captured'", 1)
+        .await;
     let transitions = shop
         .count("select count(*) from outbox_events where event_type = 'payment.captured'")
         .await;
@@ -233,7 +224,7 @@ async fn fifty_concurrent_orders_for_one_cart_make_one_order() {
         tokens.insert(body["data"]["order_token"].as_str().unwrap().to_owned());
     }
     assert_eq!(tokens.len(), 1);
-    assert_eq!(shop.count("select count(*) from orders").await, 1);
+    shop.assert_count("select count(*) from orders", 1).await;
 }
 
 #[tokio::test]
@@ -283,9 +274,18 @@ async fn a_hundred_buyers_for_ten_seats_enroll_ten() {
         failed.iter().all(|o| o["failure"]["code"] == 7002),
         "cohort full"
     );
-    assert_eq!(shop.count("select seats_taken::bigint from cohorts where id = '00000000-0000-4000-8000-000000000021'").await, 10);
-    assert_eq!(shop.count("select seats_held::bigint from cohorts where id = '00000000-0000-4000-8000-000000000021'").await, 0);
-    assert_eq!(shop.count("select count(*) from enrollments").await, 10);
+    shop.assert_count(
+        "select seats_taken::bigint from cohorts where id = '00000000-0000-4000-8000-000000000021'",
+        10,
+    )
+    .await;
+    shop.assert_count(
+        "select seats_held::bigint from cohorts where id = '00000000-0000-4000-8000-000000000021'",
+        0,
+    )
+    .await;
+    shop.assert_count("select count(*) from enrollments", 10)
+        .await;
 }
 
 #[tokio::test]
@@ -330,16 +330,16 @@ async fn a_coupon_limited_to_one_use_is_used_once_by_a_hundred_orders() {
             .filter(|o| o["status"] == "failed")
             .all(|o| o["failure"]["code"] == 7003 || o["failure"]["code"] == 2044)
     );
-    assert_eq!(
-        shop.count("select used_count::bigint from coupons where code = 'ONCE'")
-            .await,
-        1
-    );
-    assert_eq!(
-        shop.count("select count(*) from coupon_redemptions where status = 'used'")
-            .await,
-        1
-    );
+    shop.assert_count(
+        "select used_count::bigint from coupons where code = 'ONCE'",
+        1,
+    )
+    .await;
+    shop.assert_count(
+        "select count(*) from coupon_redemptions where status = 'used'",
+        1,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -370,11 +370,8 @@ async fn gateway_down_fails_over_and_both_down_fails_with_compensation() {
     // compensation: seat and coupon given back, cart open again
     shop.wait_count("select count(*) from sagas where state = 'compensated'", 1)
         .await;
-    assert_eq!(
-        shop.count("select count(*) from seat_holds where status = 'held'")
-            .await,
-        0
-    );
+    shop.assert_count("select count(*) from seat_holds where status = 'held'", 0)
+        .await;
     assert_eq!(
         shop.count("select used_count::bigint from coupons where code = 'SAVE10'")
             .await,
@@ -469,7 +466,8 @@ async fn enrollment_impossible_after_payment_refunds_the_payment() {
         payments["razorpay"][0]["amount_refunded"],
         payments["razorpay"][0]["amount"]
     );
-    assert_eq!(shop.count("select count(*) from enrollments").await, 0);
+    shop.assert_count("select count(*) from enrollments", 0)
+        .await;
 }
 
 #[tokio::test]
@@ -491,21 +489,15 @@ async fn cancel_gives_everything_back_and_a_paid_order_cannot_be_cancelled() {
     );
     shop.wait_count("select count(*) from sagas where state = 'compensated'", 1)
         .await;
-    assert_eq!(
-        shop.count("select sum(seats_held)::bigint from cohorts")
-            .await,
-        0
-    );
-    assert_eq!(
-        shop.count("select used_count::bigint from coupons where code = 'SAVE10'")
-            .await,
-        0
-    );
-    assert_eq!(
-        shop.count("select count(*) from payments where status = 'created'")
-            .await,
-        0
-    );
+    shop.assert_count("select sum(seats_held)::bigint from cohorts", 0)
+        .await;
+    shop.assert_count(
+        "select used_count::bigint from coupons where code = 'SAVE10'",
+        0,
+    )
+    .await;
+    shop.assert_count("select count(*) from payments where status = 'created'", 0)
+        .await;
 
     let (token2, order2, o2) = ordered(&shop, 2, None).await;
     shop.pay(&gateway_order_id(&o2), "captured").await;
@@ -584,16 +576,16 @@ async fn webhooks_with_bad_signatures_are_rejected_and_kept_for_audit() {
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], 3005);
-    assert_eq!(
-        shop.count("select count(*) from webhook_events where status = 'rejected'")
-            .await,
-        1
-    );
-    assert_eq!(
-        shop.count("select count(*) from apalis.jobs where job_type = 'checkout.steps'")
-            .await,
-        0
-    );
+    shop.assert_count(
+        "select count(*) from webhook_events where status = 'rejected'",
+        1,
+    )
+    .await;
+    shop.assert_count(
+        "select count(*) from apalis.jobs where job_type = 'checkout.steps'",
+        0,
+    )
+    .await;
 }
 
 /// SIGKILL a worker process right after each step's side effect and before its job is
@@ -684,18 +676,16 @@ async fn killing_workers_after_each_side_effect_still_enrolls_exactly_once() {
         .count();
     assert_eq!(captured, 1, "exactly one capture");
     assert_eq!(done["enrollments"].as_array().unwrap().len(), 2);
-    assert_eq!(shop.count("select count(*) from enrollments").await, 2);
-    assert_eq!(shop.count("select count(*) from refunds").await, 0);
-    assert_eq!(
-        shop.count("select used_count::bigint from coupons where code = 'SAVE10'")
-            .await,
-        1
-    );
-    assert_eq!(
-        shop.count("select sum(seats_taken)::bigint from cohorts")
-            .await,
-        2
-    );
+    shop.assert_count("select count(*) from enrollments", 2)
+        .await;
+    shop.assert_count("select count(*) from refunds", 0).await;
+    shop.assert_count(
+        "select used_count::bigint from coupons where code = 'SAVE10'",
+        1,
+    )
+    .await;
+    shop.assert_count("select sum(seats_taken)::bigint from cohorts", 2)
+        .await;
     drop(worker);
 }
 

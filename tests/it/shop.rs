@@ -280,6 +280,11 @@ impl Shop {
             .unwrap()
     }
 
+    /// Asserts that `sql` (a count) returns `n` now.
+    pub async fn assert_count(&self, sql: &str, n: i64) {
+        assert_eq!(self.count(sql).await, n, "{sql}");
+    }
+
     /// Waits until `sql` (a count) returns `n`; panics with the query otherwise.
     pub async fn wait_count(&self, sql: &str, n: i64) {
         let reached = eventually(Duration::from_secs(20), || async {
