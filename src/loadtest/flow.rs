@@ -13,6 +13,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::stats::Recorder;
+use crate::gateways::transport::urlencode;
 
 /// The load-test catalog (`bench/catalog.json`): a program with huge cohorts and an
 /// unlimited coupon, so a run measures checkouts rather than a sold-out cohort.
@@ -216,7 +217,7 @@ impl Flow {
             "order_wait (long poll)",
             Instant::now(),
             Method::GET,
-            &format!("{path}?wait_ms={wait_ms}&status={status}"),
+            &format!("{path}?wait_ms={wait_ms}&status={}", urlencode(&status)),
             Some(bearer),
             None,
         )

@@ -18,6 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 
+use crate::gateways::transport::urlencode;
+
 const INDEX: &str = include_str!("index.html");
 const SCRIPT: &str = include_str!("app.js");
 const STYLE: &str = include_str!("app.css");
@@ -96,7 +98,7 @@ async fn gateway_return(
         .filter_map(|k| {
             fields
                 .get(*k)
-                .map(|v| format!("{}={}", encode(k), encode(v)))
+                .map(|v| format!("{}={}", urlencode(k), urlencode(v)))
         })
         .collect();
     let mut location = format!("/order/{token}");
@@ -110,19 +112,6 @@ async fn gateway_return(
 /// Order tokens are base64url.
 fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]
