@@ -74,12 +74,12 @@ pub async fn begin(
         return Ok(None);
     };
     let current = saga.step() == Some(step) && matches!(saga.state.as_str(), "running" | "waiting");
-    let Some(order) = orders::lock(&mut tx, order_id).await? else {
-        return Ok(None);
-    };
     if !current {
         return Ok(None);
     }
+    let Some(order) = orders::lock(&mut tx, order_id).await? else {
+        return Ok(None);
+    };
     Ok(Some((tx, order)))
 }
 
