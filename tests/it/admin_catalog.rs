@@ -59,6 +59,18 @@ async fn import_is_idempotent_and_updates_in_place() {
     assert!(text.contains("5 programs, 12 plans"), "{text}");
     let first = counts(&app).await;
     assert_eq!(first, [5, 12, 8, 4, 2, 5]);
+    // the sample's rates carry no date: stamped with the start of today (UTC), so the
+    // sample stays usable for non-INR prices whatever the day
+    let today = chrono::Utc::now()
+        .date_naive()
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let dated_today: i64 = sqlx::query_scalar("select count(*) from fx_rates where as_of = $1")
+        .bind(today)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(dated_today, 5);
 
     // again, then with a changed title and price and entries without ids (matched by
     // slug, period and start date): nothing is duplicated

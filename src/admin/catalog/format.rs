@@ -140,5 +140,9 @@ pub struct FxEntry {
     pub quote: String,
     /// Units of `quote` per 1 INR, as a string ("0.01198").
     pub rate: Decimal,
-    pub as_of: DateTime<Utc>,
+    /// When the rate was quoted. Left out: the start of the importing day (UTC), so a
+    /// catalog without dates (the sample one) imports rates that are current, and
+    /// importing it again the same day updates them instead of adding more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<DateTime<Utc>>,
 }

@@ -6,6 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use chrono::{NaiveTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -261,10 +262,12 @@ async fn resolve(
         out.sales.push((entry.title, sale));
     }
     let mut seen = HashSet::new();
+    let today = Utc::now().date_naive().and_time(NaiveTime::MIN).and_utc();
     for (path, entry) in parsed.rates {
+        let as_of = entry.as_of.unwrap_or(today);
         match Currency::parse(&entry.quote) {
             Ok(quote) if quote != Currency::INR => {
-                if !seen.insert((quote, entry.as_of)) {
+                if !seen.insert((quote, as_of)) {
                     problems.add(
                         format!("{path}.as_of"),
                         "the same quote and date appear twice",
@@ -274,7 +277,7 @@ async fn resolve(
                     base: Currency::INR,
                     quote,
                     rate: entry.rate,
-                    as_of: entry.as_of,
+                    as_of,
                 };
                 if rate.validate().is_err() {
                     problems.add(format!("{path}.rate"), "must be more than 0");
@@ -587,7 +590,7 @@ pub fn to_file(
             .map(|r| FxEntry {
                 quote: r.quote.code().to_owned(),
                 rate: r.rate.normalize(),
-                as_of: r.as_of,
+                as_of: Some(r.as_of),
             })
             .collect(),
     }
