@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 use sqlx::PgConnection;
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::domain::order::{OrderStatus, Step};
@@ -108,6 +109,92 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Order
     .bind(id)
     .fetch_optional(conn)
     .await
+}
+
+/// The order, if its saga is at `step` and still `running` or `waiting`: what a step
+/// job checks before it acts, in one statement. With `lock`, the saga row and then the
+/// order row are locked (the order every other path takes them in); a stale job
+/// matches nothing and locks nothing.
+pub async fn at_step(
+    conn: &mut PgConnection,
+    id: Uuid,
+    step: Step,
+    lock: bool,
+) -> sqlx::Result<Option<Order>> {
+    static O_COLUMNS: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| qualified(COLUMNS, "o"));
+    let columns = &*O_COLUMNS;
+    let lock = if lock { " for update of s, o" } else { "" };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {columns} from sagas s join orders o on o.id = s.order_id
+         where s.order_id = $1 and s.step = $2 and s.state in ('running', 'waiting'){lock}"
+    )))
+    .bind(id)
+    .bind(step.as_str())
+    .fetch_optional(conn)
+    .await
+}
+
+/// An order with everything its API view shows, read in one statement.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Detail {
+    #[sqlx(flatten)]
+    pub order: Order,
+    pub saga_step: Option<String>,
+    pub saga_state: Option<String>,
+    pub payments: Json<Vec<crate::store::payments::Payment>>,
+    pub holds: Json<Vec<crate::store::holds::Hold>>,
+    pub enrollments: Json<Vec<crate::store::enrollments::Enrollment>>,
+    pub timeline: Json<Vec<crate::store::sagas::StepRecord>>,
+}
+
+/// The order, its saga's position, payments, holds, enrollments and step timeline, in
+/// one statement (a client waiting on an order reads this on every change).
+pub async fn detail(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Detail>> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let list = |columns: &str, table: &str, order: &str| {
+            format!(
+                "coalesce((select json_agg(r order by {order}) from
+                   (select {columns} from {table} where order_id = o.id) r), '[]')"
+            )
+        };
+        format!(
+            "select {}, s.step as saga_step, s.state as saga_state,
+                    {} as payments, {} as holds, {} as enrollments, {} as timeline
+             from orders o left join sagas s on s.order_id = o.id
+             where o.id = $1",
+            qualified(COLUMNS, "o"),
+            list(crate::store::payments::COLUMNS, "payments", "r.created_at, r.id"),
+            list(
+                "id, cohort_id, program_id, status, expires_at, created_at",
+                "seat_holds",
+                "r.created_at, r.id"
+            ),
+            list(
+                "id, cohort_id, program_id, order_id, created_at",
+                "enrollments",
+                "r.created_at"
+            ),
+            list(
+                "id, step, attempt, outcome, error, started_at, finished_at",
+                "saga_steps",
+                "r.id"
+            ),
+        )
+    });
+    sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// `columns` (a comma-separated list) prefixed with `alias.`.
+fn qualified(columns: &str, alias: &str) -> String {
+    let list: Vec<_> = columns
+        .split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect();
+    list.join(", ")
 }
 
 /// The status alone: what a request waiting on the order checks each time it changes.

@@ -5,7 +5,7 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct Payment {
     pub id: Uuid,
     pub payment_token: String,
@@ -25,7 +25,7 @@ pub struct Payment {
     pub created_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, payment_token, order_id, gateway, gateway_order_id, checkout_url,
+pub(crate) const COLUMNS: &str = "id, payment_token, order_id, gateway, gateway_order_id, checkout_url,
     client_params, amount, currency, status, gateway_payment_id, captured_amount,
     refunded_amount, flagged, expires_at, created_at";
 

@@ -103,7 +103,62 @@ pub async fn log_step(
     Ok(())
 }
 
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+/// One line of the timeline for a run of the saga's current step: its attempt number
+/// is the saga's failed attempts so far plus one.
+pub async fn log_run(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    step: Step,
+    outcome: &str,
+    error: Option<&str>,
+    started_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into saga_steps (order_id, step, attempt, outcome, error, started_at)
+         select order_id, $2, attempts + 1, $3, $4, $5 from sagas where order_id = $1",
+    )
+    .bind(order_id)
+    .bind(step.as_str())
+    .bind(outcome)
+    .bind(error)
+    .bind(started_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// [`log_run`] and [`advance`] in one statement: the run of `step` that moved the saga
+/// to `to` in `state` (the timeline line reads the attempts before they are reset).
+pub async fn log_run_and_advance(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    step: Step,
+    outcome: &str,
+    started_at: DateTime<Utc>,
+    to: Step,
+    state: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "with logged as (
+             insert into saga_steps (order_id, step, attempt, outcome, started_at)
+             select order_id, $2, attempts + 1, $3, $4 from sagas where order_id = $1
+         )
+         update sagas set step = $5, state = $6, attempts = 0, last_error = null,
+                deadline_at = null
+         where order_id = $1",
+    )
+    .bind(order_id)
+    .bind(step.as_str())
+    .bind(outcome)
+    .bind(started_at)
+    .bind(to.as_str())
+    .bind(state)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct StepRecord {
     pub step: String,
     pub attempt: i32,

@@ -14,7 +14,7 @@ use crate::api::error::{ApiError, ApiResult};
 use crate::carts::CartError;
 use crate::domain::order::{OrderStatus, Step};
 use crate::gateways::GatewayKind;
-use crate::store::{enrollments, holds, orders, payments, sagas};
+use crate::store::{enrollments, holds, orders, sagas};
 use crate::workflows::cart_pricing;
 
 pub struct OrderRequest {
@@ -211,12 +211,19 @@ impl OrderView {
 }
 
 pub async fn view(pool: &PgPool, order_id: Uuid) -> ApiResult<OrderView> {
-    let mut conn = pool.acquire().await?;
-    let order = orders::get(&mut conn, order_id)
+    let orders::Detail {
+        order,
+        saga_step,
+        saga_state,
+        payments,
+        holds,
+        enrollments,
+        timeline,
+    } = orders::detail(&mut *pool.acquire().await?, order_id)
         .await?
         .ok_or(ApiError::OrderNotFound)?;
-    let payments: Vec<PaymentView> = payments::for_order(&mut conn, order_id)
-        .await?
+    let payments: Vec<PaymentView> = payments
+        .0
         .into_iter()
         .map(|p| PaymentView {
             payment_token: p.payment_token,
@@ -231,7 +238,6 @@ pub async fn view(pool: &PgPool, order_id: Uuid) -> ApiResult<OrderView> {
             expires_at: p.expires_at,
         })
         .collect();
-    let saga = sagas::get(&mut conn, order_id).await?;
     let payment = payments
         .iter()
         .rev()
@@ -242,12 +248,12 @@ pub async fn view(pool: &PgPool, order_id: Uuid) -> ApiResult<OrderView> {
             code,
             reason: order.failure_reason.clone().unwrap_or_default(),
         }),
-        last_payment_error: order.last_payment_error.clone(),
-        holds: holds::for_order(&mut conn, order_id).await?,
-        enrollments: enrollments::for_order(&mut conn, order_id).await?,
-        timeline: sagas::timeline(&mut conn, order_id).await?,
-        step: saga.as_ref().map(|s| s.step.clone()),
-        step_state: saga.map(|s| s.state),
+        last_payment_error: order.last_payment_error,
+        holds: holds.0,
+        enrollments: enrollments.0,
+        timeline: timeline.0,
+        step: saga_step,
+        step_state: saga_state,
         order_token: order.order_token,
         status: order.status,
         currency: order.currency,
@@ -265,7 +271,7 @@ pub async fn view(pool: &PgPool, order_id: Uuid) -> ApiResult<OrderView> {
 
 /// Waits while the order's status is `from`, at most `wait`, and returns the order then.
 /// Between checks it sleeps until the order changes ([`super::changes`]); a check reads
-/// the status alone, and the full view (7 queries) is read once, at the end.
+/// the status alone, and the full view (one query) is read once, at the end.
 pub async fn wait_while(
     state: &AppState,
     order_id: Uuid,

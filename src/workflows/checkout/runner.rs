@@ -62,25 +62,17 @@ pub enum StepError {
 
 pub type StepResult<'c> = Result<(Transaction<'c, Postgres>, Outcome), StepError>;
 
-/// Opens the step's transaction, locks the saga and the order, and checks the saga is
-/// at `step` and not finished. `None`: a stale or duplicate job; skip it.
+/// Opens the step's transaction and locks the saga and the order, if the saga is at
+/// `step` and not finished. `None`: a stale or duplicate job; skip it.
 pub async fn begin(
     ctx: &JobContext,
     order_id: Uuid,
     step: Step,
 ) -> Result<Option<(Transaction<'static, Postgres>, orders::Order)>, StepError> {
     let mut tx = ctx.pool.begin().await?;
-    let Some(saga) = sagas::lock(&mut tx, order_id).await? else {
-        return Ok(None);
-    };
-    let current = saga.step() == Some(step) && matches!(saga.state.as_str(), "running" | "waiting");
-    if !current {
-        return Ok(None);
-    }
-    let Some(order) = orders::lock(&mut tx, order_id).await? else {
-        return Ok(None);
-    };
-    Ok(Some((tx, order)))
+    Ok(orders::at_step(&mut tx, order_id, step, true)
+        .await?
+        .map(|order| (tx, order)))
 }
 
 /// Runs `step` of `order_id` once, as a worker job.
@@ -121,30 +113,6 @@ async fn dispatch(ctx: &JobContext, order_id: Uuid, step: Step) -> StepResult<'s
     }
 }
 
-async fn log(
-    conn: &mut PgConnection,
-    order_id: Uuid,
-    step: Step,
-    outcome: &str,
-    error: Option<&str>,
-    started: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    let attempt = sagas::get(conn, order_id)
-        .await?
-        .map(|s| s.attempts + 1)
-        .unwrap_or(1);
-    sagas::log_step(
-        conn,
-        order_id,
-        step.as_str(),
-        attempt,
-        outcome,
-        error,
-        started,
-    )
-    .await
-}
-
 async fn finish(
     tx: &mut PgConnection,
     order_id: Uuid,
@@ -153,29 +121,30 @@ async fn finish(
     started: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     match outcome {
-        Outcome::Next => {
-            log(tx, order_id, step, "succeeded", None, started).await?;
-            match step.next() {
-                Some(next) => {
-                    sagas::advance(tx, order_id, next, "running").await?;
-                    enqueue_step(tx, order_id, next, None).await?;
-                }
-                None => sagas::advance(tx, order_id, step, "completed").await?,
+        Outcome::Next => match step.next() {
+            Some(next) => {
+                sagas::log_run_and_advance(tx, order_id, step, "succeeded", started, next, "running")
+                    .await?;
+                enqueue_step(tx, order_id, next, None).await?;
             }
+            None => {
+                sagas::log_run_and_advance(tx, order_id, step, "succeeded", started, step, "completed")
+                    .await?
+            }
+        },
+        Outcome::WaitAt(at) if at != step => {
+            sagas::log_run_and_advance(tx, order_id, step, "waiting", started, at, "waiting")
+                .await?;
         }
-        Outcome::WaitAt(at) => {
-            log(tx, order_id, step, "waiting", None, started).await?;
-            if at != step {
-                sagas::advance(tx, order_id, at, "waiting").await?;
-            } else {
-                sagas::set_state(tx, order_id, "waiting").await?;
-            }
+        Outcome::WaitAt(_) => {
+            sagas::log_run(tx, order_id, step, "waiting", None, started).await?;
+            sagas::set_state(tx, order_id, "waiting").await?;
         }
         Outcome::Skip => {
             tracing::debug!(%order_id, %step, "step skipped: already done or moved on");
         }
         Outcome::Fail(failure) | Outcome::FailKeeping(failure) => {
-            log(tx, order_id, step, "failed", Some(&failure.reason), started).await?;
+            sagas::log_run(tx, order_id, step, "failed", Some(&failure.reason), started).await?;
             fail(tx, order_id, &failure).await?;
         }
     }

@@ -12,20 +12,17 @@ use super::runner::{Failure, Outcome, StepError, StepResult, begin, enqueue_step
 use crate::api::error::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
 use crate::gateways::{CreateSession, GatewayError, GatewayKind, Gateways, PaymentSession};
-use crate::store::{orders, outbox, payments, sagas};
+use crate::store::{orders, outbox, payments};
 use crate::workers::jobs::JobContext;
 
 pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     // Read without locks: the gateway call must not run inside a transaction.
     let mut conn = ctx.pool.acquire().await?;
-    let saga = sagas::get(&mut conn, order_id).await?;
-    let Some(order) = orders::get(&mut conn, order_id).await? else {
+    let Some(order) = orders::at_step(&mut conn, order_id, Step::PaymentSession, false).await?
+    else {
         return skip(ctx).await;
     };
     drop(conn);
-    if saga.and_then(|s| s.step()) != Some(Step::PaymentSession) {
-        return skip(ctx).await;
-    }
     let (Some(total), Some(currency)) = (order.total, order.currency.clone()) else {
         return Err(StepError::Other(anyhow::anyhow!(
             "order has no frozen price"
