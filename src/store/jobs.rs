@@ -62,6 +62,29 @@ pub async fn list(conn: &mut PgConnection, f: &Filter) -> sqlx::Result<Vec<JobRo
     .await
 }
 
+/// Whether a job of `queue` whose key starts with `key_prefix` is due and not yet
+/// fetched by any worker (`Pending`, `run_at` passed): such a job has not started, so
+/// whatever it reads, it reads from now on. (The range on the key uses the
+/// `(job_type, idempotency_key)` index; `starts_with` keeps the answer exact under any
+/// collation.)
+pub async fn due_unstarted(
+    conn: &mut PgConnection,
+    queue: &str,
+    key_prefix: &str,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "select exists (select 1 from apalis.jobs
+                        where job_type = $1 and idempotency_key >= $2
+                          and idempotency_key < $2 || chr(1114111)
+                          and starts_with(idempotency_key, $2)
+                          and status = 'Pending' and run_at <= now())",
+    )
+    .bind(queue)
+    .bind(key_prefix)
+    .fetch_one(conn)
+    .await
+}
+
 pub async fn get(conn: &mut PgConnection, id: &str) -> sqlx::Result<Option<JobRow>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from apalis.jobs where id = $1"

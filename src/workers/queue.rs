@@ -17,6 +17,11 @@ pub struct EnqueueOptions {
     pub run_at: Option<SystemTime>,
     /// apalis' own attempt budget for a job that returns `Err` (instant refetch).
     pub max_attempts: Option<usize>,
+    /// The key names something only this transaction can have made: a row it inserted,
+    /// or a saga step it moves the saga into under the saga's lock. No other job can
+    /// hold the key, so the insert runs without the savepoint (two round trips fewer);
+    /// a duplicate would be a bug, and fails the transaction instead of being skipped.
+    pub fresh_key: bool,
 }
 
 /// Inserts `job` on its queue within `conn`'s transaction. Returns false when a job with
@@ -40,6 +45,10 @@ pub async fn enqueue(
     builder = builder.max_attempts(options.max_attempts.unwrap_or(5));
     let task = builder.build();
 
+    if options.fresh_key {
+        apalis_postgres::queries::push_tasks(&mut *conn, job.queue(), vec![task]).await?;
+        return Ok(true);
+    }
     sqlx::query("savepoint enqueue").execute(&mut *conn).await?;
     match apalis_postgres::queries::push_tasks(&mut *conn, job.queue(), vec![task]).await {
         Ok(()) => {

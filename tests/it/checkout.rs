@@ -836,3 +836,28 @@ async fn a_long_poll_ends_inside_the_request_timeout() {
         t.elapsed()
     );
 }
+
+#[tokio::test]
+async fn webhooks_for_an_order_share_one_unstarted_confirm() {
+    let shop = Shop::start(false, |_| {}).await;
+    let mut worker = shop.spawn_worker(&[]);
+    let (token, order, o) = ordered(&shop, 1, None).await;
+    // no worker while the webhooks arrive: the first one's `confirm` stays unstarted
+    worker.kill9();
+    shop.pay(&gateway_order_id(&o), "captured").await;
+    // authorized and captured are stored and processed (order.paid repeats captured)
+    shop.wait_count(
+        "select count(*) from webhook_events where status = 'processed'",
+        2,
+    )
+    .await;
+    shop.assert_count(
+        "select count(*) from apalis.jobs where idempotency_key like '%:confirm:wh:%'",
+        1,
+    )
+    .await;
+    let _worker = shop.spawn_worker(&[]);
+    shop.wait_status(&token, &order, &["enrolled"], T).await;
+    shop.assert_count("select count(*) from payments where status = 'captured'", 1)
+        .await;
+}

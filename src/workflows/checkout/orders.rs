@@ -7,7 +7,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::runner::enqueue_step;
+use super::runner::enqueue_fresh_step;
 use crate::api::AppState;
 use crate::api::bearer::Caller;
 use crate::api::error::{ApiError, ApiResult};
@@ -112,7 +112,7 @@ pub async fn create(
         };
     }
     crate::store::carts::freeze(&mut tx, &req.cart_token, caller.user_id()).await?;
-    enqueue_step(&mut tx, order_id, Step::Price, None).await?;
+    enqueue_fresh_step(&mut tx, order_id, Step::Price, None).await?;
     crate::store::outbox::record(
         &mut tx,
         order_id,

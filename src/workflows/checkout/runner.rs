@@ -125,7 +125,9 @@ async fn finish(
             Some(next) => {
                 sagas::log_run_and_advance(tx, order_id, step, "succeeded", started, next, "running")
                     .await?;
-                enqueue_step(tx, order_id, next, None).await?;
+                // the saga only moves forward, and only here (under its lock): no other
+                // transaction enqueues `{order}:{next}`
+                enqueue_fresh_step(tx, order_id, next, None).await?;
             }
             None => {
                 sagas::log_run_and_advance(tx, order_id, step, "succeeded", started, step, "completed")
@@ -169,20 +171,49 @@ pub async fn enqueue_step_at(
     key_suffix: Option<&str>,
     run_at: Option<SystemTime>,
 ) -> anyhow::Result<bool> {
+    enqueue(
+        conn,
+        &Job::Step { order_id, step },
+        step_options(order_id, step, key_suffix, run_at, false),
+    )
+    .await
+}
+
+/// [`enqueue_step`] for a key only the caller's transaction can write (a new order, a
+/// webhook row it inserted, the step it moves the saga into): see
+/// [`EnqueueOptions::fresh_key`].
+pub async fn enqueue_fresh_step(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    step: Step,
+    key_suffix: Option<&str>,
+) -> anyhow::Result<()> {
+    enqueue(
+        conn,
+        &Job::Step { order_id, step },
+        step_options(order_id, step, key_suffix, None, true),
+    )
+    .await?;
+    Ok(())
+}
+
+fn step_options(
+    order_id: Uuid,
+    step: Step,
+    key_suffix: Option<&str>,
+    run_at: Option<SystemTime>,
+    fresh_key: bool,
+) -> EnqueueOptions {
     let key = match key_suffix {
         Some(s) => format!("{order_id}:{step}:{s}"),
         None => format!("{order_id}:{step}"),
     };
-    enqueue(
-        conn,
-        &Job::Step { order_id, step },
-        EnqueueOptions {
-            idempotency_key: Some(key),
-            run_at,
-            max_attempts: Some(3),
-        },
-    )
-    .await
+    EnqueueOptions {
+        idempotency_key: Some(key),
+        run_at,
+        max_attempts: Some(3),
+        fresh_key,
+    }
 }
 
 /// Schedules the step again after a backoff, or fails the order when its attempts
