@@ -164,7 +164,11 @@ pub async fn detail(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<De
              from orders o left join sagas s on s.order_id = o.id
              where o.id = $1",
             qualified(COLUMNS, "o"),
-            list(crate::store::payments::COLUMNS, "payments", "r.created_at, r.id"),
+            list(
+                crate::store::payments::COLUMNS,
+                "payments",
+                "r.created_at, r.id"
+            ),
             list(
                 "id, cohort_id, program_id, status, expires_at, created_at",
                 "seat_holds",

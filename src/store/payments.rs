@@ -25,7 +25,8 @@ pub struct Payment {
     pub created_at: DateTime<Utc>,
 }
 
-pub(crate) const COLUMNS: &str = "id, payment_token, order_id, gateway, gateway_order_id, checkout_url,
+pub(crate) const COLUMNS: &str =
+    "id, payment_token, order_id, gateway, gateway_order_id, checkout_url,
     client_params, amount, currency, status, gateway_payment_id, captured_amount,
     refunded_amount, flagged, expires_at, created_at";
 

@@ -123,15 +123,31 @@ async fn finish(
     match outcome {
         Outcome::Next => match step.next() {
             Some(next) => {
-                sagas::log_run_and_advance(tx, order_id, step, "succeeded", started, next, "running")
-                    .await?;
+                sagas::log_run_and_advance(
+                    tx,
+                    order_id,
+                    step,
+                    "succeeded",
+                    started,
+                    next,
+                    "running",
+                )
+                .await?;
                 // the saga only moves forward, and only here (under its lock): no other
                 // transaction enqueues `{order}:{next}`
                 enqueue_fresh_step(tx, order_id, next, None).await?;
             }
             None => {
-                sagas::log_run_and_advance(tx, order_id, step, "succeeded", started, step, "completed")
-                    .await?
+                sagas::log_run_and_advance(
+                    tx,
+                    order_id,
+                    step,
+                    "succeeded",
+                    started,
+                    step,
+                    "completed",
+                )
+                .await?
             }
         },
         Outcome::WaitAt(at) if at != step => {
