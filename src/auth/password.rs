@@ -2,36 +2,72 @@
 //! OWASP's baseline), always on a blocking thread: one hash takes tens of
 //! milliseconds of CPU and would stall every request sharing the async worker.
 //!
-//! At most one hash per core runs at a time; the rest wait their turn in arrival order.
-//! Unbounded, a burst of sign-ups started hundreds of hashes at once (tokio allows 512
-//! blocking threads): 19 MiB each, all slowed down together, and the job workers and
-//! every other request starved of CPU until the burst was through.
+//! Hashes run on a fixed set of threads, one per core, in arrival order. Unbounded, a
+//! burst of sign-ups started hundreds of hashes at once (tokio allows 512 blocking
+//! threads): 19 MiB each, all slowed down together, and the job workers and every other
+//! request starved of CPU until the burst was through. Capped with a semaphore but still
+//! on tokio's blocking pool, hashes landed on ever new threads whose malloc arenas kept
+//! their 19 MiB blocks: ~1 GB resident after a few thousand sign-ups. The same few
+//! threads reuse the same memory.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
-use anyhow::Context;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use secrecy::{ExposeSecret, SecretString};
 
 /// The PHC string (`$argon2id$v=19$...`) of `password` with a fresh 128-bit salt.
 pub async fn hash(password: SecretString) -> anyhow::Result<String> {
-    on_hashing_thread(move || hash_now(password.expose_secret()))
-        .await
-        .context("hashing task failed")?
+    on_hashing_thread(move || hash_now(password.expose_secret())).await?
 }
 
-/// Runs `work` on a blocking thread once one of the per-core hashing permits is free.
+/// Runs `work` on the next free hashing thread, after every hash queued before it.
 async fn on_hashing_thread<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, tokio::task::JoinError> {
-    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
-    let permits = PERMITS.get_or_init(|| {
-        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+) -> anyhow::Result<T> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: HashJob = Box::new(move || {
+        let _ = done.send(work());
     });
-    // never closed, so acquiring cannot fail; hash anyway rather than refuse
-    let _permit = permits.acquire().await.ok();
-    tokio::task::spawn_blocking(work).await
+    hashing_threads()
+        .send(job)
+        .map_err(|_| anyhow::anyhow!("the hashing threads are gone"))?;
+    result
+        .await
+        .map_err(|_| anyhow::anyhow!("a hashing thread failed"))
+}
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// The queue of the hashing threads, started on first use.
+fn hashing_threads() -> &'static mpsc::Sender<HashJob> {
+    static QUEUE: OnceLock<mpsc::Sender<HashJob>> = OnceLock::new();
+    QUEUE.get_or_init(|| {
+        let (queue, jobs) = mpsc::channel::<HashJob>();
+        let jobs = Arc::new(Mutex::new(jobs));
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        for i in 0..threads {
+            let jobs = jobs.clone();
+            let started = std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || {
+                    loop {
+                        let next = match jobs.lock() {
+                            Ok(jobs) => jobs.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = next else { return };
+                        // a panicking hash drops its reply (the caller gets an error);
+                        // the thread lives on
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            if let Err(e) = started {
+                tracing::error!(error = %e, "could not start a password hashing thread");
+            }
+        }
+        queue
+    })
 }
 
 fn hash_now(password: &str) -> anyhow::Result<String> {
@@ -59,8 +95,7 @@ pub async fn verify(password: SecretString, stored: Option<String>) -> anyhow::R
             .is_ok();
         Ok(real && ok)
     })
-    .await
-    .context("verifying task failed")?
+    .await?
 }
 
 fn dummy_hash() -> anyhow::Result<&'static str> {
@@ -77,6 +112,20 @@ fn dummy_hash() -> anyhow::Result<&'static str> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[tokio::test]
+    async fn hashes_share_one_thread_per_core() {
+        let names =
+            (0..12).map(|_| on_hashing_thread(|| std::thread::current().name().map(str::to_owned)));
+        let names: std::collections::HashSet<_> = futures::future::join_all(names)
+            .await
+            .into_iter()
+            .map(|n| n.unwrap().unwrap())
+            .collect();
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        assert!(names.len() <= cores, "{names:?}");
+        assert!(names.iter().all(|n| n.starts_with("argon2-")), "{names:?}");
+    }
 
     #[tokio::test]
     async fn hash_and_verify() {
