@@ -33,26 +33,6 @@ pub async fn lock(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Optio
     .await
 }
 
-/// Moves the saga to `step` in `state`, resetting the attempt count.
-pub async fn advance(
-    conn: &mut PgConnection,
-    order_id: Uuid,
-    step: Step,
-    state: &str,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "update sagas set step = $2, state = $3, attempts = 0, last_error = null,
-                deadline_at = null
-         where order_id = $1",
-    )
-    .bind(order_id)
-    .bind(step.as_str())
-    .bind(state)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Records a failed attempt of the current step; returns the new attempt count.
 pub async fn record_failure(
     conn: &mut PgConnection,
@@ -127,8 +107,9 @@ pub async fn log_run(
     Ok(())
 }
 
-/// [`log_run`] and [`advance`] in one statement: the run of `step` that moved the saga
-/// to `to` in `state` (the timeline line reads the attempts before they are reset).
+/// The run of `step` that moved the saga to `to` in `state`, in one statement: its
+/// timeline line (numbered like [`log_run`], from the attempts before they are reset)
+/// and the move, which resets the attempt count.
 pub async fn log_run_and_advance(
     conn: &mut PgConnection,
     order_id: Uuid,

@@ -121,35 +121,18 @@ async fn finish(
     started: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     match outcome {
-        Outcome::Next => match step.next() {
-            Some(next) => {
-                sagas::log_run_and_advance(
-                    tx,
-                    order_id,
-                    step,
-                    "succeeded",
-                    started,
-                    next,
-                    "running",
-                )
-                .await?;
+        Outcome::Next => {
+            let (to, state) = match step.next() {
+                Some(next) => (next, "running"),
+                None => (step, "completed"),
+            };
+            sagas::log_run_and_advance(tx, order_id, step, "succeeded", started, to, state).await?;
+            if let Some(next) = step.next() {
                 // the saga only moves forward, and only here (under its lock): no other
                 // transaction enqueues `{order}:{next}`
                 enqueue_fresh_step(tx, order_id, next, None).await?;
             }
-            None => {
-                sagas::log_run_and_advance(
-                    tx,
-                    order_id,
-                    step,
-                    "succeeded",
-                    started,
-                    step,
-                    "completed",
-                )
-                .await?
-            }
-        },
+        }
         Outcome::WaitAt(at) if at != step => {
             sagas::log_run_and_advance(tx, order_id, step, "waiting", started, at, "waiting")
                 .await?;
