@@ -40,16 +40,6 @@ pub async fn upsert(
         .await
 }
 
-pub async fn for_order(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Vec<Enrollment>> {
-    sqlx::query_as(
-        "select id, cohort_id, program_id, order_id, created_at from enrollments
-         where order_id = $1 order by created_at",
-    )
-    .bind(order_id)
-    .fetch_all(conn)
-    .await
-}
-
 pub async fn for_user(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Vec<Enrollment>> {
     sqlx::query_as(
         "select id, cohort_id, program_id, order_id, created_at from enrollments

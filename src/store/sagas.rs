@@ -150,16 +150,6 @@ pub struct StepRecord {
     pub finished_at: DateTime<Utc>,
 }
 
-pub async fn timeline(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Vec<StepRecord>> {
-    sqlx::query_as(
-        "select step, attempt, outcome, error, started_at, finished_at
-         from saga_steps where order_id = $1 order by id",
-    )
-    .bind(order_id)
-    .fetch_all(conn)
-    .await
-}
-
 pub async fn get(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Option<Saga>> {
     sqlx::query_as(
         "select order_id, step, state, attempts, last_error, deadline_at, updated_at
