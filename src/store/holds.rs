@@ -42,29 +42,25 @@ pub async fn hold(
     program_id: Uuid,
     expires_at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let took = sqlx::query(
-        "update cohorts set seats_held = seats_held + 1
-         where id = $1 and seats_held + seats_taken < capacity",
+    // one statement: the cohort row stays locked from here to the commit, and every
+    // checkout of a popular cohort queues on it
+    sqlx::query(
+        "with took as (
+             update cohorts set seats_held = seats_held + 1
+             where id = $3 and seats_held + seats_taken < capacity
+             returning id
+         )
+         insert into seat_holds (id, order_id, cohort_id, program_id, expires_at)
+         select $1, $2, id, $4, $5 from took",
     )
+    .bind(Uuid::now_v7())
+    .bind(order_id)
     .bind(cohort_id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1;
-    if took {
-        sqlx::query(
-            "insert into seat_holds (id, order_id, cohort_id, program_id, expires_at)
-             values ($1, $2, $3, $4, $5)",
-        )
-        .bind(Uuid::now_v7())
-        .bind(order_id)
-        .bind(cohort_id)
-        .bind(program_id)
-        .bind(expires_at)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(took)
+    .bind(program_id)
+    .bind(expires_at)
+    .execute(conn)
+    .await
+    .map(|done| done.rows_affected() == 1)
 }
 
 pub async fn for_order(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Vec<Hold>> {

@@ -20,17 +20,18 @@ pub async fn enroll(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     if order.status() != OrderStatus::Paid {
         return Ok((tx, Outcome::Skip));
     }
+    // The order and its event first, the seat counters last: a cohort row stays locked
+    // from its update to the commit, and every enrollment in a popular cohort waits on
+    // it. (A failure below rolls all of it back.)
+    orders::transition(&mut tx, &order, OrderStatus::Enrolled, None).await?;
+    outbox::record(
+        &mut tx,
+        order_id,
+        "order.enrolled",
+        serde_json::json!({"user_id": order.user_id}),
+    )
+    .await?;
     for hold in holds::for_order(&mut tx, order_id).await? {
-        if !holds::convert(&mut tx, &hold).await? {
-            return Ok((
-                tx,
-                Outcome::Fail(Failure::new(
-                    OrderStatus::Refunded,
-                    ErrorCode::NoSeatAfterPayment.as_u32(),
-                    "the cohort filled up before the payment arrived; the payment is refunded",
-                )),
-            ));
-        }
         let owner = enrollments::upsert(
             &mut tx,
             order.user_id,
@@ -49,15 +50,17 @@ pub async fn enroll(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
                 )),
             ));
         }
+        if !holds::convert(&mut tx, &hold).await? {
+            return Ok((
+                tx,
+                Outcome::Fail(Failure::new(
+                    OrderStatus::Refunded,
+                    ErrorCode::NoSeatAfterPayment.as_u32(),
+                    "the cohort filled up before the payment arrived; the payment is refunded",
+                )),
+            ));
+        }
     }
-    orders::transition(&mut tx, &order, OrderStatus::Enrolled, None).await?;
-    outbox::record(
-        &mut tx,
-        order_id,
-        "order.enrolled",
-        serde_json::json!({"user_id": order.user_id}),
-    )
-    .await?;
     Ok((tx, Outcome::Next))
 }
 

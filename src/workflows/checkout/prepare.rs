@@ -76,6 +76,16 @@ pub async fn reserve(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         + chrono::Duration::seconds(
             (ctx.settings.checkout.session_ttl_secs + ctx.settings.checkout.hold_grace_secs) as i64,
         );
+    // The event first: the seat and coupon counters lock their rows until the commit,
+    // and every checkout of a popular cohort or coupon waits on them, so as little as
+    // possible runs after those updates. (A failure below rolls the event back too.)
+    outbox::record(
+        &mut tx,
+        order_id,
+        "order.reserved",
+        serde_json::json!({"hold_expires_at": expires_at}),
+    )
+    .await?;
     let wanted = carts::programs(&mut tx, &order.cart_token).await?;
     for (program_id, title, cohort) in wanted {
         let cohort = match cohort {
@@ -113,13 +123,6 @@ pub async fn reserve(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
             Err(coupons::UseError::Database(e)) => return Err(e.into()),
         }
     }
-    outbox::record(
-        &mut tx,
-        order_id,
-        "order.reserved",
-        serde_json::json!({"hold_expires_at": expires_at}),
-    )
-    .await?;
     Ok((tx, Outcome::Next))
 }
 
