@@ -3,11 +3,9 @@
 
 use uuid::Uuid;
 
-use super::runner::enqueue_fresh_step;
-use crate::domain::order::Step;
+use super::runner::wake_confirm;
 use crate::gateways::{WebhookEvent, WebhookKind};
-use crate::store::{jobs, orders, payments, webhooks};
-use crate::workers::jobs::STEP_QUEUE;
+use crate::store::{orders, payments, webhooks};
 
 /// What became of a webhook delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -70,15 +68,7 @@ pub async fn webhook(
     };
     match (status, order_id) {
         ("processed", Some(order_id)) => {
-            // A `confirm` that has not started yet asks the gateway after this event's
-            // fact exists there: it serves this wake-up too (a Razorpay payment sends
-            // authorized, captured and order.paid back to back).
-            let prefix = format!("{order_id}:{}:", Step::Confirm);
-            if !jobs::due_unstarted(conn, STEP_QUEUE, &prefix).await? {
-                // keyed by the row just inserted: no other job has the key
-                enqueue_fresh_step(conn, order_id, Step::Confirm, Some(&format!("wh:{row}")))
-                    .await?;
-            }
+            wake_confirm(conn, order_id, &format!("wh:{row}")).await?;
             Ok(Intake::Processed)
         }
         ("unmatched", _) => {

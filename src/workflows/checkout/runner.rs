@@ -196,6 +196,31 @@ pub async fn enqueue_fresh_step(
     Ok(())
 }
 
+/// Wakes the order's `confirm` with a job keyed by `fresh_suffix` (a row the caller's
+/// transaction just inserted), unless a `confirm` job of the order is due and not yet
+/// started: that one asks the gateway after whatever woke the caller, so it serves
+/// this wake-up too (a Razorpay payment sends authorized, captured and order.paid back
+/// to back).
+pub async fn wake_confirm(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    fresh_suffix: &str,
+) -> anyhow::Result<()> {
+    let prefix = step_key(order_id, Step::Confirm, Some(""));
+    if !crate::store::jobs::due_unstarted(conn, crate::workers::jobs::STEP_QUEUE, &prefix).await? {
+        enqueue_fresh_step(conn, order_id, Step::Confirm, Some(fresh_suffix)).await?;
+    }
+    Ok(())
+}
+
+/// A step job's idempotency key: `{order}:{step}`, or `{order}:{step}:{suffix}`.
+fn step_key(order_id: Uuid, step: Step, key_suffix: Option<&str>) -> String {
+    match key_suffix {
+        Some(s) => format!("{order_id}:{step}:{s}"),
+        None => format!("{order_id}:{step}"),
+    }
+}
+
 fn step_options(
     order_id: Uuid,
     step: Step,
@@ -203,12 +228,8 @@ fn step_options(
     run_at: Option<SystemTime>,
     fresh_key: bool,
 ) -> EnqueueOptions {
-    let key = match key_suffix {
-        Some(s) => format!("{order_id}:{step}:{s}"),
-        None => format!("{order_id}:{step}"),
-    };
     EnqueueOptions {
-        idempotency_key: Some(key),
+        idempotency_key: Some(step_key(order_id, step, key_suffix)),
         run_at,
         max_attempts: Some(3),
         fresh_key,
