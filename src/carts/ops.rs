@@ -13,7 +13,7 @@ use super::{Access, CartError, load_cart, new_token};
 use crate::config::Settings;
 use crate::domain::coupon::normalize_code;
 use crate::domain::{CouponRefusal, SaleRefusal};
-use crate::store::carts::{self, CartRow, NewCart};
+use crate::store::carts::{self, CartRow, ItemRow, NewCart};
 use crate::store::{catalog, coupons, sales};
 
 /// `POST /cart`: validates everything, then creates the cart with its items in one
@@ -62,8 +62,17 @@ pub async fn create(
     )
     .await?;
     append_analytics(&mut tx, &cart, settings, req.analytics.as_ref(), now).await?;
-    add(&mut tx, &cart, settings, &req.items).await?;
-    let view = finish_write(&mut tx, cart, settings, now).await?;
+    let view = if req.items.is_empty() {
+        // a new cart without items: nothing to read back
+        let ctx =
+            PricingContext::load(&mut tx, &cart, &[], &settings.pricing, currency, now).await?;
+        finish_priced(&mut tx, cart, Vec::new(), &ctx, settings, now).await?
+    } else {
+        add(&mut tx, &cart, settings, &req.items).await?;
+        let view = finish_write(&mut tx, cart, settings, now).await?;
+        check_item_count(&view, settings)?;
+        view
+    };
     tx.commit().await?;
     Ok(view)
 }
@@ -107,6 +116,7 @@ pub async fn add_item(
     append_analytics(&mut tx, &cart, settings, item.analytics.as_ref(), now).await?;
     add(&mut tx, &cart, settings, std::slice::from_ref(&item)).await?;
     let view = finish_write(&mut tx, cart, settings, now).await?;
+    check_item_count(&view, settings)?;
     tx.commit().await?;
     Ok(view)
 }
@@ -190,13 +200,14 @@ pub async fn apply_coupon(
     let items = carts::items(&mut tx, cart.id).await?;
     let currency = parse_currency(&cart.currency)?;
     let input = coupon_input(&mut tx, &stored, cart.user_id).await?;
-    PricingContext::load(&mut tx, &cart, &items, &settings.pricing, currency, now)
+    let ctx = PricingContext::load(&mut tx, &cart, &items, &settings.pricing, currency, now)
         .await?
-        .with_coupon(Some(input))
-        .price(None, CouponMode::Strict)?;
+        .with_coupon(Some(input));
+    ctx.price(None, CouponMode::Strict)?;
     carts::set_coupon(&mut tx, cart.id, Some(&stored.coupon.code)).await?;
     cart.coupon_code = Some(stored.coupon.code);
-    let view = finish_write(&mut tx, cart, settings, now).await?;
+    // the items and the context with this coupon are what `finish_write` would read again
+    let view = finish_priced(&mut tx, cart, items, &ctx, settings, now).await?;
     tx.commit().await?;
     Ok(view)
 }
@@ -249,7 +260,9 @@ pub async fn estimate(
     })
 }
 
-/// Adds items to a locked cart, enforcing the quantity and item-count limits.
+/// Adds items to a locked cart, enforcing the quantity limit. The item-count limit is
+/// checked on the view the write ends with ([`check_item_count`]), which reads the
+/// items anyway.
 pub(super) async fn add(
     conn: &mut PgConnection,
     cart: &CartRow,
@@ -264,8 +277,15 @@ pub(super) async fn add(
             carts::add_item(conn, cart.id, program_id, plan_id, cohort_id, quantity).await?;
         check_quantity(i64::from(total), settings)?;
     }
+    Ok(())
+}
+
+/// After adding: refuses a cart with more items than allowed (the caller's transaction
+/// is then dropped, so nothing was added). Not checked on other writes: removing from a
+/// cart left over the limit by a lowered setting must still work.
+pub(super) fn check_item_count(view: &CartView, settings: &Settings) -> Result<(), CartError> {
     let max = settings.cart.max_items;
-    if carts::count_items(conn, cart.id).await? > i64::from(max) {
+    if view.items.len() > max as usize {
         return Err(CartError::TooManyItems { max });
     }
     Ok(())
@@ -359,6 +379,19 @@ pub async fn finish_write(
     let items = carts::items(conn, cart.id).await?;
     let currency = parse_currency(&cart.currency)?;
     let ctx = PricingContext::load(conn, &cart, &items, &settings.pricing, currency, now).await?;
+    finish_priced(conn, cart, items, &ctx, settings, now).await
+}
+
+/// [`finish_write`] for a caller that holds the cart's items and pricing context as
+/// they are after its change (one read of each fewer).
+async fn finish_priced(
+    conn: &mut PgConnection,
+    cart: CartRow,
+    items: Vec<ItemRow>,
+    ctx: &PricingContext,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<CartView, CartError> {
     let priced = ctx.price(None, CouponMode::Lenient)?;
     let status = if items.is_empty() { "draft" } else { "active" };
     let pricing = serde_json::to_value(&priced.breakdown).map_err(anyhow::Error::from)?;

@@ -131,13 +131,6 @@ pub async fn add_item(
     .await
 }
 
-pub async fn count_items(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from cart_items where cart_id = $1")
-        .bind(cart_id)
-        .fetch_one(conn)
-        .await
-}
-
 /// Removes one item; false when the cart has no such item.
 pub async fn remove_item(
     conn: &mut PgConnection,
@@ -284,16 +277,6 @@ pub async fn delete_finished_batch(
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
-}
-
-/// Makes a guest cart the user's (a cart bound to someone is left alone).
-pub async fn claim(conn: &mut PgConnection, cart_id: Uuid, user: Uuid) -> sqlx::Result<()> {
-    sqlx::query("update carts set user_id = $2 where id = $1 and user_id is null")
-        .bind(cart_id)
-        .bind(user)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// Checks the cart out: read-only from now on, owned by the buyer.

@@ -59,23 +59,17 @@ pub async fn create(
     }
 
     let mut tx = state.pool.begin().await?;
-    let cart = cart_pricing::lock_cart_for_order(&mut tx, &req.cart_token, caller).await?;
-    if cart.converted {
+    let Some(cart) = cart_pricing::lock_cart_for_order(&mut tx, &req.cart_token, caller).await?
+    else {
         let existing = orders::by_cart(&mut tx, &req.cart_token).await?;
         return match existing {
             Some(o) if o.user_id == caller.user_id() => Ok((o.id, false)),
             _ => Err(CartError::Converted.into()),
         };
-    }
-    // Price now so a cart that cannot be priced (coupon no longer valid, FX rate
+    };
+    // Price now so a cart that cannot be priced (empty, coupon no longer valid, FX rate
     // missing, unknown state) is refused here with its own code, not as a failed order.
-    cart_pricing::price_cart(
-        &mut tx,
-        &req.cart_token,
-        &req.billing_address,
-        &state.settings,
-    )
-    .await?;
+    cart_pricing::price_cart(&mut tx, &cart, &req.billing_address, &state.settings).await?;
     let order_id = Uuid::now_v7();
     // 192 bits in 32 characters: Razorpay's `receipt` holds at most 40
     let order_token = crate::carts::random_token(24);
