@@ -85,7 +85,9 @@ pub async fn create_order(
     let wait = if created { wait } else { Duration::ZERO };
     // the payment session and `awaiting_payment` are committed together
     let pending = OrderStatus::Pending.as_str();
-    let view = flow::wait_while(&state, order_id, pending, wait).await?;
+    // a new order is `pending` at the commit that just returned
+    let known = created.then(|| pending.to_owned());
+    let view = flow::wait_while(&state, order_id, pending, known, wait).await?;
     let status = match (created, view.payment.is_some() || view.is_terminal()) {
         (false, _) => StatusCode::OK,
         (true, true) => StatusCode::CREATED,
@@ -140,9 +142,10 @@ pub async fn get_order(
         )]));
     }
     let order = owned(&state, &caller, &token).await?;
-    let seen = wait.status.unwrap_or(order.status);
+    let seen = wait.status.unwrap_or_else(|| order.status.clone());
     let wait_ms = wait_ms.min(state.settings.http.request_timeout_ms * 4 / 5);
-    let view = flow::wait_while(&state, order.id, &seen, Duration::from_millis(wait_ms)).await?;
+    let wait = Duration::from_millis(wait_ms);
+    let view = flow::wait_while(&state, order.id, &seen, Some(order.status), wait).await?;
     Ok(Reply::ok(view))
 }
 

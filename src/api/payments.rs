@@ -89,7 +89,7 @@ pub async fn verify_payment(
     tx.commit().await?;
     let wait = Duration::from_millis(state.settings.checkout.order_wait_ms);
     let awaiting = OrderStatus::AwaitingPayment.as_str();
-    let view = flow::wait_while(&state, payment.order_id, awaiting, wait).await?;
+    let view = flow::wait_while(&state, payment.order_id, awaiting, None, wait).await?;
     Ok(Reply::ok(view))
 }
 

@@ -782,10 +782,10 @@ async fn get_order_long_polls_until_the_status_changes() {
 }
 
 /// The triggers notify at commit and the listener wakes only that order's waiters,
-/// well before the fallback re-read period would.
+/// well before the fallback re-read period would, telling them the order's status.
 #[tokio::test]
 async fn order_changes_are_notified_at_commit() {
-    use checkout::workflows::checkout::changes::OrderChanges;
+    use checkout::workflows::checkout::changes::{Heard, OrderChanges};
     let shop = Shop::start(true, |_| {}).await;
     let (_, order, _) = ordered(&shop, 1, None).await;
     let id: uuid::Uuid = sqlx::query_scalar("select id from orders where order_token = $1")
@@ -806,8 +806,14 @@ async fn order_changes_are_notified_at_commit() {
         .await
         .unwrap();
     let t = std::time::Instant::now();
-    mine.changed(Duration::from_secs(10)).await;
+    let heard = mine.changed(Duration::from_secs(10)).await;
     assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    let status: String = sqlx::query_scalar("select status from orders where id = $1")
+        .bind(id)
+        .fetch_one(&shop.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(heard, Some(Heard::Status(status)));
     let t = std::time::Instant::now();
     other.changed(Duration::from_millis(300)).await;
     assert!(t.elapsed() >= Duration::from_millis(300));

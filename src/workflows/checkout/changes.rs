@@ -2,10 +2,13 @@
 //! session, the payment callback, `GET /order/{token}?wait_ms=`) when the order changes.
 //!
 //! Triggers notify `checkout_order_changed` with the order id at every commit that
-//! changes what a client sees (migration `order_changes`). One LISTEN connection per
-//! process forwards each notification to the waiters of that order only; a waiter
-//! re-reads the order when woken, and at least every [`FALLBACK`] in case a
-//! notification was lost while the listener reconnected. Before this, every waiter
+//! changes what a client sees (migrations `order_changes`, `order_change_status`): an
+//! order's own change says its new status too (`{id} {status}`), a payment's change
+//! only the order id. One LISTEN connection per process forwards each notification to
+//! the waiters of that order only. A waiter takes a status it is told as it is (the
+//! notification is sent at the commit that wrote it, and notifications arrive in
+//! commit order), and re-reads the status when woken without one, and at least every
+//! [`FALLBACK`] in case a notification was lost while the listener reconnected. Before this, every waiter
 //! re-read the order on a timer: under overload those reads became most of the
 //! database's work (7 queries per read, ~1,000 transactions per checkout at 60/s).
 
@@ -18,12 +21,21 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::store::listen::{Heard, listen};
+use crate::store::listen::{Heard as Listened, listen};
 
 const CHANNEL: &str = "checkout_order_changed";
 
 /// The longest a waiter goes without re-reading its order.
 pub const FALLBACK: Duration = Duration::from_secs(1);
+
+/// What a waiter was told about its order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    /// The order's status as of a committed change.
+    Status(String),
+    /// Something changed (a payment, or the listener reconnected): read the status.
+    Changed,
+}
 
 /// The orders waited on in this process; cheap to clone. The listener task ends when
 /// the last clone is dropped.
@@ -34,7 +46,7 @@ pub struct OrderChanges {
 
 #[derive(Default)]
 struct Inner {
-    waiting: Mutex<HashMap<Uuid, watch::Sender<()>>>,
+    waiting: Mutex<HashMap<Uuid, watch::Sender<Heard>>>,
     stop: CancellationToken,
 }
 
@@ -45,18 +57,22 @@ impl Drop for Inner {
 }
 
 impl Inner {
-    fn heard(&self, heard: Heard<'_>) {
+    fn heard(&self, heard: Listened<'_>) {
         let Ok(waiting) = self.waiting.lock() else {
             return;
         };
         match heard {
-            Heard::Payload(id) => {
+            Listened::Payload(payload) => {
+                let (id, status) = match payload.split_once(' ') {
+                    Some((id, status)) => (id, Heard::Status(status.to_owned())),
+                    None => (payload, Heard::Changed),
+                };
                 if let Some(tx) = id.parse().ok().and_then(|id: Uuid| waiting.get(&id)) {
-                    tx.send_replace(());
+                    tx.send_replace(status);
                 }
             }
-            Heard::Reconnected => waiting.values().for_each(|tx| {
-                tx.send_replace(());
+            Listened::Reconnected => waiting.values().for_each(|tx| {
+                tx.send_replace(Heard::Changed);
             }),
         }
     }
@@ -85,10 +101,10 @@ impl OrderChanges {
         let rx = match self.inner.waiting.lock() {
             Ok(mut waiting) => waiting
                 .entry(order_id)
-                .or_insert_with(|| watch::channel(()).0)
+                .or_insert_with(|| watch::channel(Heard::Changed).0)
                 .subscribe(),
             // a poisoned map: no wake-ups, the fallback period still applies
-            Err(_) => watch::channel(()).1,
+            Err(_) => watch::channel(Heard::Changed).1,
         };
         Watch {
             rx,
@@ -100,7 +116,7 @@ impl OrderChanges {
 
 /// One waiter of one order.
 pub struct Watch {
-    rx: watch::Receiver<()>,
+    rx: watch::Receiver<Heard>,
     order_id: Uuid,
     inner: Arc<Inner>,
 }
@@ -111,9 +127,13 @@ impl Watch {
         self.rx.borrow_and_update();
     }
 
-    /// Waits for a change since [`Watch::seen`], at most `limit`.
-    pub async fn changed(&mut self, limit: Duration) {
-        let _ = tokio::time::timeout(limit, self.rx.changed()).await;
+    /// Waits for a change since [`Watch::seen`], at most `limit`: what was heard, or
+    /// `None` when nothing was (time to re-read). Marks it seen.
+    pub async fn changed(&mut self, limit: Duration) -> Option<Heard> {
+        match tokio::time::timeout(limit, self.rx.changed()).await {
+            Ok(Ok(())) => Some(self.rx.borrow_and_update().clone()),
+            _ => None,
+        }
     }
 }
 
@@ -142,7 +162,7 @@ mod tests {
         let mut wa2 = changes.watch(a);
         let mut wb = changes.watch(b);
         wa.seen();
-        changes.inner.heard(Heard::Payload(&a.to_string()));
+        changes.inner.heard(Listened::Payload(&a.to_string()));
         let t = std::time::Instant::now();
         wa.changed(Duration::from_secs(5)).await;
         wa2.changed(Duration::from_secs(5)).await;
@@ -152,7 +172,7 @@ mod tests {
         wb.changed(Duration::from_millis(50)).await;
         assert!(t.elapsed() >= Duration::from_millis(50));
         // a reconnect wakes everyone
-        changes.inner.heard(Heard::Reconnected);
+        changes.inner.heard(Listened::Reconnected);
         let t = std::time::Instant::now();
         wb.changed(Duration::from_secs(5)).await;
         assert!(t.elapsed() < Duration::from_secs(1));
@@ -161,6 +181,29 @@ mod tests {
         drop((wa2, wb));
         assert!(changes.inner.waiting.lock().unwrap().is_empty());
         // garbage payloads are ignored
-        changes.inner.heard(Heard::Payload("not-a-uuid"));
+        changes.inner.heard(Listened::Payload("not-a-uuid"));
+    }
+
+    #[tokio::test]
+    async fn an_order_change_carries_its_status_and_a_payment_change_does_not() {
+        let changes = OrderChanges::default();
+        let a = Uuid::now_v7();
+        let mut w = changes.watch(a);
+        w.seen();
+        changes
+            .inner
+            .heard(Listened::Payload(&format!("{a} awaiting_payment")));
+        changes.inner.heard(Listened::Payload(&format!("{a} paid")));
+        // the latest status wins; it is marked seen
+        assert_eq!(
+            w.changed(Duration::from_secs(5)).await,
+            Some(Heard::Status("paid".into()))
+        );
+        assert_eq!(w.changed(Duration::from_millis(20)).await, None);
+        changes.inner.heard(Listened::Payload(&a.to_string()));
+        assert_eq!(
+            w.changed(Duration::from_secs(5)).await,
+            Some(Heard::Changed)
+        );
     }
 }

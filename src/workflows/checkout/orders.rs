@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::changes::Heard;
 use super::runner::enqueue_fresh_step;
 use crate::api::AppState;
 use crate::api::bearer::Caller;
@@ -264,25 +265,41 @@ pub async fn view(pool: &PgPool, order_id: Uuid) -> ApiResult<OrderView> {
 }
 
 /// Waits while the order's status is `from`, at most `wait`, and returns the order then.
-/// Between checks it sleeps until the order changes ([`super::changes`]); a check reads
-/// the status alone, and the full view (one query) is read once, at the end.
+/// Between checks it sleeps until the order changes ([`super::changes`]). The status is
+/// read once at the start, then taken from the notifications of the order's changes;
+/// it is read again only after a change that does not say it (a payment's) or a quiet
+/// [`super::changes::FALLBACK`]. The full view (one query) is read once, at the end.
+///
+/// `known`: the status the caller read or wrote just before (nothing awaited since), used
+/// instead of the first read. A change committed between that read and the start of the
+/// wait is then noticed by the fallback re-read, at most a second late.
 pub async fn wait_while(
     state: &AppState,
     order_id: Uuid,
     from: &str,
+    known: Option<String>,
     wait: std::time::Duration,
 ) -> ApiResult<OrderView> {
     if !wait.is_zero() {
         let deadline = std::time::Instant::now() + wait;
         let mut watch = state.order_changes.watch(order_id);
+        let mut status = known;
         loop {
-            watch.seen();
-            let status = orders::status(&mut *state.pool.acquire().await?, order_id).await?;
+            if status.is_none() {
+                watch.seen();
+                status = orders::status(&mut *state.pool.acquire().await?, order_id).await?;
+                if status.is_none() {
+                    break;
+                }
+            }
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if status.as_deref() != Some(from) || left.is_zero() {
                 break;
             }
-            watch.changed(left.min(super::changes::FALLBACK)).await;
+            status = match watch.changed(left.min(super::changes::FALLBACK)).await {
+                Some(Heard::Status(s)) => Some(s),
+                Some(Heard::Changed) | None => None,
+            };
         }
     }
     view(&state.pool, order_id).await
