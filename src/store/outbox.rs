@@ -4,6 +4,23 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+/// An event a saga step hands to its runner, which writes it with the step's timeline
+/// line in one statement ([`crate::store::sagas::log_run_and_advance`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub event_type: &'static str,
+    pub payload: Value,
+}
+
+impl Event {
+    pub fn new(event_type: &'static str, payload: Value) -> Self {
+        Event {
+            event_type,
+            payload,
+        }
+    }
+}
+
 pub async fn record(
     conn: &mut PgConnection,
     order_id: Uuid,

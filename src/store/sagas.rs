@@ -5,6 +5,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::order::Step;
+use crate::store::outbox::Event;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Saga {
@@ -108,8 +109,11 @@ pub async fn log_run(
 }
 
 /// The run of `step` that moved the saga to `to` in `state`, in one statement: its
-/// timeline line (numbered like [`log_run`], from the attempts before they are reset)
-/// and the move, which resets the attempt count.
+/// timeline line (numbered like [`log_run`], from the attempts before they are reset),
+/// the step's outbox event if it has one (the insert of
+/// [`crate::store::outbox::record`], here to save its round trip), and the move, which
+/// resets the attempt count.
+#[allow(clippy::too_many_arguments)]
 pub async fn log_run_and_advance(
     conn: &mut PgConnection,
     order_id: Uuid,
@@ -118,11 +122,15 @@ pub async fn log_run_and_advance(
     started_at: DateTime<Utc>,
     to: Step,
     state: &str,
+    event: Option<&Event>,
 ) -> sqlx::Result<()> {
     sqlx::query(
         "with logged as (
              insert into saga_steps (order_id, step, attempt, outcome, started_at)
              select order_id, $2, attempts + 1, $3, $4 from sagas where order_id = $1
+         ), event as (
+             insert into outbox_events (order_id, event_type, payload)
+             select $1, $7::text, $8::jsonb where $7::text is not null
          )
          update sagas set step = $5, state = $6, attempts = 0, last_error = null,
                 deadline_at = null
@@ -134,6 +142,8 @@ pub async fn log_run_and_advance(
     .bind(started_at)
     .bind(to.as_str())
     .bind(state)
+    .bind(event.map(|e| e.event_type))
+    .bind(event.map(|e| &e.payload))
     .execute(conn)
     .await?;
     Ok(())

@@ -156,7 +156,7 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         s.step() == Some(Step::Confirm) && matches!(s.state.as_str(), "running" | "waiting")
     });
     if paid_now && at_confirm {
-        return Ok((tx, Outcome::Next));
+        return Ok((tx, Outcome::Next(None)));
     }
     let all_expired = sessions.iter().all(|s| s.expires_at <= Utc::now());
     if at_confirm && order.status().accepts_payment() && all_expired {
@@ -173,7 +173,7 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     Ok((
         tx,
         if at_confirm {
-            Outcome::WaitAt(Step::Confirm)
+            Outcome::WaitAt(Step::Confirm, None)
         } else {
             Outcome::Skip
         },

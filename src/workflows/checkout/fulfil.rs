@@ -6,7 +6,8 @@ use super::prepare::skip;
 use super::runner::{Failure, Outcome, StepResult, begin};
 use crate::api::error::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
-use crate::store::{enrollments, holds, orders, outbox};
+use crate::store::outbox::Event;
+use crate::store::{enrollments, holds, orders};
 use crate::workers::jobs::JobContext;
 
 /// Converts the order's seat holds into enrollments (an upsert per user and cohort).
@@ -24,13 +25,6 @@ pub async fn enroll(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     // from its update to the commit, and every enrollment in a popular cohort waits on
     // it. (A failure below rolls all of it back.)
     orders::transition(&mut tx, &order, OrderStatus::Enrolled, None).await?;
-    outbox::record(
-        &mut tx,
-        order_id,
-        "order.enrolled",
-        serde_json::json!({"user_id": order.user_id}),
-    )
-    .await?;
     for hold in holds::for_order(&mut tx, order_id).await? {
         let owner = enrollments::upsert(
             &mut tx,
@@ -61,20 +55,21 @@ pub async fn enroll(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
             ));
         }
     }
-    Ok((tx, Outcome::Next))
+    let enrolled = Event::new(
+        "order.enrolled",
+        serde_json::json!({"user_id": order.user_id}),
+    );
+    Ok((tx, Outcome::Next(Some(enrolled))))
 }
 
 /// Records the end of the checkout for the event publisher; the saga completes.
 pub async fn complete(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
-    let Some((mut tx, order)) = begin(ctx, order_id, Step::Complete).await? else {
+    let Some((tx, order)) = begin(ctx, order_id, Step::Complete).await? else {
         return skip(ctx).await;
     };
-    outbox::record(
-        &mut tx,
-        order_id,
+    let completed = Event::new(
         "checkout.completed",
         serde_json::json!({"status": order.status, "total": order.total, "currency": order.currency}),
-    )
-    .await?;
-    Ok((tx, Outcome::Next))
+    );
+    Ok((tx, Outcome::Next(Some(completed))))
 }

@@ -3,11 +3,11 @@
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::runner::{Failure, Outcome, StepError, StepResult, begin};
+use super::runner::{Failure, Outcome, StepResult, begin};
 use crate::api::error::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
-use crate::domain::pricing::PriceBreakdown;
-use crate::store::{carts, coupons, holds, orders, outbox};
+use crate::store::outbox::Event;
+use crate::store::{carts, coupons, holds, orders};
 use crate::workers::jobs::JobContext;
 
 /// Freezes the immutable price snapshot (lines, tax, discounts, FX rate) from the cart
@@ -17,7 +17,7 @@ pub async fn price(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         return skip(ctx).await;
     };
     if order.price_snapshot.is_some() {
-        return Ok((tx, Outcome::Next));
+        return Ok((tx, Outcome::Next(None)));
     }
     let breakdown =
         match crate::workflows::cart_pricing::price_for_order(&mut tx, &order, &ctx.settings).await
@@ -44,24 +44,12 @@ pub async fn price(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
             )),
         ));
     }
-    freeze(&mut tx, order_id, &breakdown).await?;
-    Ok((tx, Outcome::Next))
-}
-
-async fn freeze(
-    conn: &mut sqlx::PgConnection,
-    order_id: Uuid,
-    b: &PriceBreakdown,
-) -> Result<(), StepError> {
-    orders::freeze_price(conn, order_id, b).await?;
-    outbox::record(
-        conn,
-        order_id,
+    orders::freeze_price(&mut tx, order_id, &breakdown).await?;
+    let priced = Event::new(
         "order.priced",
-        serde_json::json!({"currency": b.currency.code(), "total": b.totals.total}),
-    )
-    .await?;
-    Ok(())
+        serde_json::json!({"currency": breakdown.currency.code(), "total": breakdown.totals.total}),
+    );
+    Ok((tx, Outcome::Next(Some(priced))))
 }
 
 /// Holds one seat per program in the cohort the student picked (else the earliest
@@ -79,13 +67,6 @@ pub async fn reserve(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     // The event first: the seat and coupon counters lock their rows until the commit,
     // and every checkout of a popular cohort or coupon waits on them, so as little as
     // possible runs after those updates. (A failure below rolls the event back too.)
-    outbox::record(
-        &mut tx,
-        order_id,
-        "order.reserved",
-        serde_json::json!({"hold_expires_at": expires_at}),
-    )
-    .await?;
     let wanted = carts::programs(&mut tx, &order.cart_token).await?;
     for (program_id, title, cohort) in wanted {
         let cohort = match cohort {
@@ -123,7 +104,13 @@ pub async fn reserve(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
             Err(coupons::UseError::Database(e)) => return Err(e.into()),
         }
     }
-    Ok((tx, Outcome::Next))
+    // written with the timeline line, after the seat and coupon counters: nothing
+    // between their updates and the commit but that statement and the next step's job
+    let reserved = Event::new(
+        "order.reserved",
+        serde_json::json!({"hold_expires_at": expires_at}),
+    );
+    Ok((tx, Outcome::Next(Some(reserved))))
 }
 
 /// A no-op outcome for a stale job, with a transaction the runner can commit.

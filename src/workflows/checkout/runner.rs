@@ -9,17 +9,19 @@ use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::domain::order::{OrderStatus, Step, backoff};
-use crate::store::{orders, outbox, sagas};
+use crate::store::outbox::{self, Event};
+use crate::store::{orders, sagas};
 use crate::workers::jobs::JobContext;
 use crate::workers::{EnqueueOptions, Job, enqueue};
 
 /// What a step decided, returned with its still-open transaction.
 #[derive(Debug)]
 pub enum Outcome {
-    /// Done: the saga moves on to `step.next()`, enqueued in the same transaction.
-    Next,
-    /// Done for now: the saga waits at `step` for an outside wake-up.
-    WaitAt(Step),
+    /// Done: the saga moves on to `step.next()`, enqueued in the same transaction. The
+    /// step's outbox event, if any, is written with its timeline line.
+    Next(Option<Event>),
+    /// Done for now: the saga waits at `step` for an outside wake-up (event as above).
+    WaitAt(Step, Option<Event>),
     /// Nothing to do (an earlier run did it, or the saga moved on).
     Skip,
     /// The order cannot go on. The step's transaction is rolled back and the order is
@@ -121,23 +123,31 @@ async fn finish(
     started: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     match outcome {
-        Outcome::Next => {
+        Outcome::Next(event) => {
             let (to, state) = match step.next() {
                 Some(next) => (next, "running"),
                 None => (step, "completed"),
             };
-            sagas::log_run_and_advance(tx, order_id, step, "succeeded", started, to, state).await?;
+            let event = event.as_ref();
+            sagas::log_run_and_advance(tx, order_id, step, "succeeded", started, to, state, event)
+                .await?;
             if let Some(next) = step.next() {
                 // the saga only moves forward, and only here (under its lock): no other
                 // transaction enqueues `{order}:{next}`
                 enqueue_fresh_step(tx, order_id, next, None).await?;
             }
         }
-        Outcome::WaitAt(at) if at != step => {
-            sagas::log_run_and_advance(tx, order_id, step, "waiting", started, at, "waiting")
-                .await?;
+        Outcome::WaitAt(at, event) if at != step => {
+            let event = event.as_ref();
+            sagas::log_run_and_advance(
+                tx, order_id, step, "waiting", started, at, "waiting", event,
+            )
+            .await?;
         }
-        Outcome::WaitAt(_) => {
+        Outcome::WaitAt(_, event) => {
+            if let Some(e) = event {
+                outbox::record(tx, order_id, e.event_type, e.payload).await?;
+            }
             sagas::log_run(tx, order_id, step, "waiting", None, started).await?;
             sagas::set_state(tx, order_id, "waiting").await?;
         }

@@ -12,7 +12,8 @@ use super::runner::{Failure, Outcome, StepError, StepResult, begin, enqueue_step
 use crate::api::error::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
 use crate::gateways::{CreateSession, GatewayError, GatewayKind, Gateways, PaymentSession};
-use crate::store::{orders, outbox, payments};
+use crate::store::outbox::Event;
+use crate::store::{orders, payments};
 use crate::workers::jobs::JobContext;
 
 pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
@@ -103,14 +104,11 @@ pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         Some(SystemTime::from(expiry_check)),
     )
     .await?;
-    outbox::record(
-        &mut tx,
-        order_id,
+    let created = Event::new(
         "payment.session_created",
         serde_json::json!({"gateway": session.gateway, "gateway_order_id": session.gateway_order_id}),
-    )
-    .await?;
-    Ok((tx, Outcome::WaitAt(Step::Confirm)))
+    );
+    Ok((tx, Outcome::WaitAt(Step::Confirm, Some(created))))
 }
 
 /// Records a session; `ttl_end` is our own session deadline, used when the gateway's
