@@ -560,6 +560,12 @@ async function orderPage(token) {
       delay = Math.min(delay * 2, 8000);
     }
   }
+  // The status is final before the saga is: `complete` runs after `enroll` set
+  // `enrolled`, and changes no status to long-poll on. Show its line once it ran.
+  for (let i = 0; i < 20 && order.step_state === "running"; i++) {
+    await sleep(250);
+    try { order = await api("GET", "/order/" + token); renderOrder(order); } catch { break; }
+  }
   if (order.status === "enrolled") await renderEnrollments();
 }
 
