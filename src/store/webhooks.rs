@@ -18,8 +18,9 @@ pub struct NewEvent<'a> {
     pub payload: Option<&'a Value>,
 }
 
-/// Stores an event; `None` when the same event (or the same payment fact under another
-/// event id) was stored before: a duplicate delivery.
+/// Stores an event (a rejected delivery; verified ones go through [`insert_verified`]);
+/// `None` when the same event (or the same payment fact under another event id) was
+/// stored before: a duplicate delivery.
 pub async fn insert(conn: &mut PgConnection, e: &NewEvent<'_>) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar(
         "insert into webhook_events (id, gateway, event_id, event_type, gateway_order_id,
@@ -40,6 +41,74 @@ pub async fn insert(conn: &mut PgConnection, e: &NewEvent<'_>) -> sqlx::Result<O
     .bind(e.status)
     .bind(e.error)
     .bind(e.payload)
+    .fetch_optional(conn)
+    .await
+}
+
+/// A verified delivery to store: [`NewEvent`] without the order and the status, which
+/// [`insert_verified`] works out in the same statement.
+pub struct VerifiedEvent<'a> {
+    pub gateway: &'a str,
+    pub event_id: &'a str,
+    pub event_type: &'a str,
+    pub gateway_order_id: Option<&'a str>,
+    pub gateway_payment_id: Option<&'a str>,
+    pub payment_status: Option<&'a str>,
+    /// Our order token as the gateway echoes it (receipt / client_reference_id).
+    pub reference: Option<&'a str>,
+    /// Whether the event's kind moves an order (a payment or session outcome).
+    pub acts: bool,
+    pub payload: &'a Value,
+}
+
+/// What [`insert_verified`] stored.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Stored {
+    pub id: Uuid,
+    pub order_id: Option<Uuid>,
+    /// processed, ignored or unmatched
+    pub status: String,
+}
+
+/// Stores a verified event in one statement, matched to our order by the gateway
+/// session we stored, else by the order token the gateway echoes (a session whose
+/// creation answer we never saw). Its status: `ignored` when it does not act, else
+/// `processed` when it matched an order, `unmatched` when not. `None` when the same
+/// event (or the same payment fact under another event id) was stored before.
+pub async fn insert_verified(
+    conn: &mut PgConnection,
+    e: &VerifiedEvent<'_>,
+) -> sqlx::Result<Option<Stored>> {
+    sqlx::query_as(
+        "with matched as (
+             select coalesce(
+                 (select order_id from payments where gateway = $2 and gateway_order_id = $5),
+                 (select id from orders where order_token = $9)) as order_id
+         ), decided as (
+             select order_id,
+                    case when not $10 then 'ignored'
+                         when order_id is null then 'unmatched'
+                         else 'processed' end as status
+             from matched
+         )
+         insert into webhook_events (id, gateway, event_id, event_type, gateway_order_id,
+                                     gateway_payment_id, payment_status, order_id, status,
+                                     payload, processed_at)
+         select $1, $2, $3, $4, $5, $6, $7, order_id, status, $8,
+                case when status in ('processed', 'ignored') then now() end
+         from decided
+         on conflict do nothing returning id, order_id, status",
+    )
+    .bind(Uuid::now_v7())
+    .bind(e.gateway)
+    .bind(e.event_id)
+    .bind(e.event_type)
+    .bind(e.gateway_order_id)
+    .bind(e.gateway_payment_id)
+    .bind(e.payment_status)
+    .bind(e.payload)
+    .bind(e.reference)
+    .bind(e.acts)
     .fetch_optional(conn)
     .await
 }

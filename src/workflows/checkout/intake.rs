@@ -1,11 +1,9 @@
 //! Outside events that wake `confirm`: verified webhooks and the client's signed
 //! callback. Each stores what arrived and enqueues `confirm` in one transaction.
 
-use uuid::Uuid;
-
 use super::runner::wake_confirm;
 use crate::gateways::{WebhookEvent, WebhookKind};
-use crate::store::{orders, payments, webhooks};
+use crate::store::webhooks;
 
 /// What became of a webhook delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -28,7 +26,6 @@ pub async fn webhook(
     payload: &serde_json::Value,
 ) -> anyhow::Result<Intake> {
     let gateway = event.gateway.as_str();
-    let order_id = match_order(conn, event).await?;
     let acts = matches!(
         event.kind,
         WebhookKind::PaymentCaptured
@@ -38,37 +35,31 @@ pub async fn webhook(
             | WebhookKind::CheckoutSessionCompleted
             | WebhookKind::CheckoutSessionExpired
     );
-    let status = match (acts, order_id) {
-        (false, _) => "ignored",
-        (true, None) => "unmatched",
-        (true, Some(_)) => "processed",
-    };
     let payment_status = event
         .status
         .and_then(|s| serde_json::to_value(s).ok())
         .and_then(|v| v.as_str().map(str::to_owned));
-    let stored = webhooks::insert(
+    let stored = webhooks::insert_verified(
         conn,
-        &webhooks::NewEvent {
+        &webhooks::VerifiedEvent {
             gateway,
-            event_id: Some(&event.event_id),
-            event_type: Some(&event.event_type),
+            event_id: &event.event_id,
+            event_type: &event.event_type,
             gateway_order_id: event.gateway_order_id.as_deref(),
             gateway_payment_id: event.payment_id.as_deref(),
             payment_status: payment_status.as_deref(),
-            order_id,
-            status,
-            error: None,
-            payload: Some(payload),
+            reference: event.reference.as_deref(),
+            acts,
+            payload,
         },
     )
     .await?;
-    let Some(row) = stored else {
+    let Some(stored) = stored else {
         return Ok(Intake::Duplicate);
     };
-    match (status, order_id) {
+    match (stored.status.as_str(), stored.order_id) {
         ("processed", Some(order_id)) => {
-            wake_confirm(conn, order_id, &format!("wh:{row}")).await?;
+            wake_confirm(conn, order_id, &format!("wh:{}", stored.id)).await?;
             Ok(Intake::Processed)
         }
         ("unmatched", _) => {
@@ -78,26 +69,6 @@ pub async fn webhook(
         }
         _ => Ok(Intake::Ignored),
     }
-}
-
-/// Our order for an event: by the gateway session id we stored, else by the order token
-/// the gateway echoes (receipt / client_reference_id), for a session whose creation
-/// answer we never saw.
-async fn match_order(
-    conn: &mut sqlx::PgConnection,
-    event: &WebhookEvent,
-) -> sqlx::Result<Option<Uuid>> {
-    if let Some(id) = &event.gateway_order_id
-        && let Some(p) = payments::by_gateway_order(conn, event.gateway.as_str(), id).await?
-    {
-        return Ok(Some(p.order_id));
-    }
-    if let Some(reference) = &event.reference
-        && let Some(o) = orders::by_token(conn, reference).await?
-    {
-        return Ok(Some(o.id));
-    }
-    Ok(None)
 }
 
 /// Records a rejected delivery (bad or missing signature) for audit; never processed.
