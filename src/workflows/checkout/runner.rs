@@ -197,10 +197,21 @@ pub async fn enqueue_fresh_step(
     step: Step,
     key_suffix: Option<&str>,
 ) -> anyhow::Result<()> {
+    enqueue_fresh_step_at(conn, order_id, step, key_suffix, None).await
+}
+
+/// [`enqueue_fresh_step`] to run no earlier than `run_at`.
+pub async fn enqueue_fresh_step_at(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    step: Step,
+    key_suffix: Option<&str>,
+    run_at: Option<SystemTime>,
+) -> anyhow::Result<()> {
     enqueue(
         conn,
         &Job::Step { order_id, step },
-        step_options(order_id, step, key_suffix, None, true),
+        step_options(order_id, step, key_suffix, run_at, true),
     )
     .await?;
     Ok(())

@@ -8,7 +8,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::prepare::skip;
-use super::runner::{Failure, Outcome, StepError, StepResult, begin, enqueue_step_at};
+use super::runner::{Failure, Outcome, StepError, StepResult, begin, enqueue_fresh_step_at};
 use crate::api::error::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
 use crate::gateways::{CreateSession, GatewayError, GatewayKind, Gateways, PaymentSession};
@@ -96,7 +96,9 @@ pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         .unwrap_or(expires_at)
         .checked_add_signed(chrono::Duration::seconds(2))
         .unwrap_or(expires_at);
-    enqueue_step_at(
+    // Fresh: only this step writes `{order}:confirm:expiry`, and it runs once per order
+    // (the saga leaves payment_session for good at this commit, under its lock).
+    enqueue_fresh_step_at(
         &mut tx,
         order_id,
         Step::Confirm,
