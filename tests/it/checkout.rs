@@ -867,3 +867,69 @@ async fn webhooks_for_an_order_share_one_unstarted_confirm() {
     shop.assert_count("select count(*) from payments where status = 'captured'", 1)
         .await;
 }
+
+/// A verified webhook is matched to our order by the gateway session we stored, else by
+/// the order token the gateway echoes (`receipt`), and stored with its status: processed
+/// (and `confirm` woken), unmatched, or ignored for kinds that move no order.
+#[tokio::test]
+async fn verified_webhooks_match_by_session_then_by_echoed_order_token() {
+    use secrecy::ExposeSecret;
+    let shop = Shop::start(true, |_| {}).await;
+    let (_, order, _) = ordered(&shop, 1, None).await;
+    let order_id: uuid::Uuid = sqlx::query_scalar("select id from orders where order_token = $1")
+        .bind(&order)
+        .fetch_one(&shop.app.pool)
+        .await
+        .unwrap();
+    let secrets = shop.app.settings.razorpay.webhook_secrets();
+    let secret = secrets[0].expose_secret().as_bytes().to_vec();
+    let send = |event_id: &'static str, body: Value| {
+        let body = body.to_string();
+        let signature = checkout::gateways::signature::hmac_sha256_hex(&secret, &[body.as_bytes()]);
+        let request = shop
+            .app
+            .client
+            .post(shop.app.url("/api/v1/webhooks/razorpay"))
+            .header("x-razorpay-signature", signature)
+            .header("x-razorpay-event-id", event_id)
+            .body(body);
+        async move { request.send().await.unwrap().status() }
+    };
+    let entity = |id: &str, receipt: Option<&str>| {
+        json!({"event": "order.paid", "payload": {"order": {"entity":
+            {"id": id, "receipt": receipt, "amount": 100, "currency": "INR", "status": "paid"}}}})
+    };
+    // a session we never recorded, but our order token as its receipt
+    assert_eq!(
+        send("evt_ref", entity("order_unseen", Some(&order))).await,
+        200
+    );
+    assert_eq!(send("evt_none", entity("order_unseen2", None)).await, 200);
+    let other = json!({"event": "payment.dispute.created", "payload": {}});
+    assert_eq!(send("evt_ignored", other).await, 200);
+    // the same event again is a duplicate: stored once
+    assert_eq!(
+        send("evt_ref", entity("order_unseen", Some(&order))).await,
+        200
+    );
+    let rows: Vec<(String, String, Option<uuid::Uuid>, bool)> = sqlx::query_as(
+        "select event_id, status, order_id, processed_at is not null from webhook_events
+         order by event_id",
+    )
+    .fetch_all(&shop.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            ("evt_ignored".into(), "ignored".into(), None, true),
+            ("evt_none".into(), "unmatched".into(), None, false),
+            ("evt_ref".into(), "processed".into(), Some(order_id), true),
+        ]
+    );
+    shop.assert_count(
+        "select count(*) from apalis.jobs where idempotency_key like '%:confirm:wh:%'",
+        1,
+    )
+    .await;
+}
