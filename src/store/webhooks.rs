@@ -5,48 +5,26 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub struct NewEvent<'a> {
-    pub gateway: &'a str,
-    pub event_id: Option<&'a str>,
-    pub event_type: Option<&'a str>,
-    pub gateway_order_id: Option<&'a str>,
-    pub gateway_payment_id: Option<&'a str>,
-    pub payment_status: Option<&'a str>,
-    pub order_id: Option<Uuid>,
-    pub status: &'a str,
-    pub error: Option<&'a str>,
-    pub payload: Option<&'a Value>,
-}
-
-/// Stores an event (a rejected delivery; verified ones go through [`insert_verified`]);
-/// `None` when the same event (or the same payment fact under another event id) was
-/// stored before: a duplicate delivery.
-pub async fn insert(conn: &mut PgConnection, e: &NewEvent<'_>) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar(
-        "insert into webhook_events (id, gateway, event_id, event_type, gateway_order_id,
-                                     gateway_payment_id, payment_status, order_id, status,
-                                     error, payload, processed_at)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11,
-                 case when $9 in ('processed', 'ignored') then now() end)
-         on conflict do nothing returning id",
+/// Records a rejected delivery (bad or missing signature) for audit; never processed,
+/// and outside the once-per-event indexes (which skip `rejected`).
+pub async fn insert_rejected(
+    conn: &mut PgConnection,
+    gateway: &str,
+    error: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into webhook_events (id, gateway, status, error) values ($1, $2, 'rejected', $3)",
     )
     .bind(Uuid::now_v7())
-    .bind(e.gateway)
-    .bind(e.event_id)
-    .bind(e.event_type)
-    .bind(e.gateway_order_id)
-    .bind(e.gateway_payment_id)
-    .bind(e.payment_status)
-    .bind(e.order_id)
-    .bind(e.status)
-    .bind(e.error)
-    .bind(e.payload)
-    .fetch_optional(conn)
-    .await
+    .bind(gateway)
+    .bind(error)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
-/// A verified delivery to store: [`NewEvent`] without the order and the status, which
-/// [`insert_verified`] works out in the same statement.
+/// A verified delivery to store; [`insert_verified`] works out its order and status in
+/// the same statement.
 pub struct VerifiedEvent<'a> {
     pub gateway: &'a str,
     pub event_id: &'a str,

@@ -77,21 +77,5 @@ pub async fn rejected(
     gateway: &str,
     error: &str,
 ) -> sqlx::Result<()> {
-    webhooks::insert(
-        conn,
-        &webhooks::NewEvent {
-            gateway,
-            event_id: None,
-            event_type: None,
-            gateway_order_id: None,
-            gateway_payment_id: None,
-            payment_status: None,
-            order_id: None,
-            status: "rejected",
-            error: Some(error),
-            payload: None,
-        },
-    )
-    .await?;
-    Ok(())
+    webhooks::insert_rejected(conn, gateway, error).await
 }
