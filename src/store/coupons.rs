@@ -161,16 +161,49 @@ pub async fn usage(
     })
 }
 
-/// Redeems one use of `code` (for `user` when given): the global counter, then the
-/// user's, each in one guarded statement. Run it in the order's transaction. When the
-/// user's limit refuses, the global use just taken is given back before returning, so
-/// a refusal leaves both counters as they were even if the caller commits.
+/// Redeems one use of `code` (for `user` when given): the user's counter, then the
+/// global one, each in one guarded statement. Run it in the order's transaction. The
+/// global counter comes last because every checkout with the code updates that one row,
+/// which then stays locked until the commit: the less runs after it, the shorter the
+/// queue on a popular coupon. When the global limit refuses, the user's use just taken
+/// is given back before returning, so a refusal leaves both counters as they were even
+/// if the caller commits.
 pub async fn use_one(
     conn: &mut PgConnection,
     code: &str,
     user: Option<Uuid>,
 ) -> Result<(), UseError> {
     let code = normalize_code(code);
+    if let Some(user) = user {
+        // Insert the first use, or add one while below the limit; a zero limit never
+        // inserts. No row back = the user's limit is reached, or no such coupon.
+        let user_taken: Option<i32> = sqlx::query_scalar(
+            "insert into coupon_user_uses as u (code, user_id, used_count)
+             select c.code, $2, 1 from coupons c
+             where c.code = $1 and (c.per_user_limit is null or c.per_user_limit > 0)
+             on conflict (code, user_id) do update set used_count = u.used_count + 1
+             where (select c.per_user_limit from coupons c where c.code = u.code) is null
+                 or u.used_count < (select c.per_user_limit from coupons c where c.code = u.code)
+             returning used_count",
+        )
+        .bind(&code)
+        .bind(user)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if user_taken.is_none() {
+            let limit: Option<Option<i32>> =
+                sqlx::query_scalar("select per_user_limit from coupons where code = $1")
+                    .bind(&code)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            return Err(UseError::Refused(match limit {
+                None => CouponRefusal::NotFound { code },
+                Some(limit) => CouponRefusal::PerUserLimitReached {
+                    limit: limit.map_or(0, count),
+                },
+            }));
+        }
+    }
     let taken: Option<i32> = sqlx::query_scalar(
         "update coupons set used_count = used_count + 1
          where code = $1 and (global_limit is null or used_count < global_limit)
@@ -180,6 +213,9 @@ pub async fn use_one(
     .fetch_optional(&mut *conn)
     .await?;
     if taken.is_none() {
+        if let Some(user) = user {
+            give_back_user(conn, &code, user).await?;
+        }
         let exists: bool =
             sqlx::query_scalar("select exists(select 1 from coupons where code = $1)")
                 .bind(&code)
@@ -190,33 +226,6 @@ pub async fn use_one(
         } else {
             UseError::Refused(CouponRefusal::NotFound { code })
         });
-    }
-    let Some(user) = user else { return Ok(()) };
-    // Insert the first use, or add one while below the limit; a zero limit never
-    // inserts. No row back = the user's limit is reached.
-    let user_taken: Option<i32> = sqlx::query_scalar(
-        "insert into coupon_user_uses as u (code, user_id, used_count)
-         select c.code, $2, 1 from coupons c
-         where c.code = $1 and (c.per_user_limit is null or c.per_user_limit > 0)
-         on conflict (code, user_id) do update set used_count = u.used_count + 1
-         where (select c.per_user_limit from coupons c where c.code = u.code) is null
-             or u.used_count < (select c.per_user_limit from coupons c where c.code = u.code)
-         returning used_count",
-    )
-    .bind(&code)
-    .bind(user)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if user_taken.is_none() {
-        give_back_global(conn, &code).await?;
-        let limit: Option<i32> =
-            sqlx::query_scalar("select per_user_limit from coupons where code = $1")
-                .bind(&code)
-                .fetch_one(&mut *conn)
-                .await?;
-        return Err(UseError::Refused(CouponRefusal::PerUserLimitReached {
-            limit: limit.map_or(0, count),
-        }));
     }
     Ok(())
 }
@@ -232,15 +241,20 @@ pub async fn give_back(
     let code = normalize_code(code);
     give_back_global(conn, &code).await?;
     if let Some(user) = user {
-        sqlx::query(
-            "update coupon_user_uses set used_count = used_count - 1
-             where code = $1 and user_id = $2 and used_count > 0",
-        )
-        .bind(&code)
-        .bind(user)
-        .execute(&mut *conn)
-        .await?;
+        give_back_user(conn, &code, user).await?;
     }
+    Ok(())
+}
+
+async fn give_back_user(conn: &mut PgConnection, code: &str, user: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "update coupon_user_uses set used_count = used_count - 1
+         where code = $1 and user_id = $2 and used_count > 0",
+    )
+    .bind(code)
+    .bind(user)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -313,14 +327,16 @@ pub async fn set_active(conn: &mut PgConnection, code: &str, active: bool) -> sq
 }
 
 /// Uses one `code` for `order_id` (see [`use_one`]) and records that the order holds
-/// it, in the caller's transaction, so giving it back later happens exactly once.
+/// it, in the caller's transaction, so giving it back later happens exactly once. The
+/// record is written first: on a refusal the caller rolls back (the `reserve` step
+/// fails, which discards its transaction).
 pub async fn redeem_for_order(
     conn: &mut PgConnection,
     order_id: Uuid,
     code: &str,
     user: Uuid,
 ) -> Result<(), UseError> {
-    use_one(conn, code, Some(user)).await?;
+    // the order's own row first, the shared counters last (see `use_one`)
     sqlx::query(
         "insert into coupon_redemptions (order_id, code, user_id) values ($1, $2, $3)
          on conflict (order_id) do nothing",
@@ -328,9 +344,9 @@ pub async fn redeem_for_order(
     .bind(order_id)
     .bind(code)
     .bind(user)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(())
+    use_one(conn, code, Some(user)).await
 }
 
 /// Gives back the use `order_id` holds, if it still holds one (compensation). The

@@ -68,6 +68,25 @@ pub async fn reserve(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     // and every checkout of a popular cohort or coupon waits on them, so as little as
     // possible runs after those updates. (A failure below rolls the event back too.)
     let wanted = carts::programs(&mut tx, &order.cart_token).await?;
+    // The coupon before the seats: both are rows every checkout of a popular coupon or
+    // cohort updates and keeps locked until the commit, and the cohort's is the hotter
+    // (its seat is held here and converted at `enroll`), so it is taken last.
+    if let Some(code) = &order.coupon_code {
+        match coupons::redeem_for_order(&mut tx, order_id, code, order.user_id).await {
+            Ok(()) => {}
+            Err(coupons::UseError::Refused(refusal)) => {
+                return Ok((
+                    tx,
+                    Outcome::Fail(Failure::new(
+                        OrderStatus::Failed,
+                        ErrorCode::CouponUnavailable.as_u32(),
+                        format!("coupon {code} can no longer be used: {refusal}"),
+                    )),
+                ));
+            }
+            Err(coupons::UseError::Database(e)) => return Err(e.into()),
+        }
+    }
     for (program_id, title, cohort) in wanted {
         let cohort = match cohort {
             Some(c) => Some(c),
@@ -86,22 +105,6 @@ pub async fn reserve(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
                     format!("no seats left in {title}"),
                 )),
             ));
-        }
-    }
-    if let Some(code) = &order.coupon_code {
-        match coupons::redeem_for_order(&mut tx, order_id, code, order.user_id).await {
-            Ok(()) => {}
-            Err(coupons::UseError::Refused(refusal)) => {
-                return Ok((
-                    tx,
-                    Outcome::Fail(Failure::new(
-                        OrderStatus::Failed,
-                        ErrorCode::CouponUnavailable.as_u32(),
-                        format!("coupon {code} can no longer be used: {refusal}"),
-                    )),
-                ));
-            }
-            Err(coupons::UseError::Database(e)) => return Err(e.into()),
         }
     }
     // written with the timeline line, after the seat and coupon counters: nothing
