@@ -95,3 +95,34 @@ async fn per_user_limit_is_atomic_and_leaves_the_global_counter_alone_when_refus
     assert_eq!(mine, 1);
     assert_eq!(used(&app, "PERUSER").await, 2);
 }
+
+/// The student's counter is taken first and the coupon's own last (the shared row is
+/// locked for less); when the coupon's global limit refuses, the student's use just
+/// taken is given back.
+#[tokio::test]
+async fn a_global_refusal_gives_the_students_use_back() {
+    let app = TestApp::spawn().await;
+    load_catalog(&app).await;
+    let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut conn = app.pool.acquire().await.unwrap();
+    use_one(&mut conn, "ONCE", Some(first)).await.unwrap();
+    assert!(matches!(
+        use_one(&mut conn, "ONCE", Some(second)).await,
+        Err(UseError::Refused(CouponRefusal::UsageLimitReached))
+    ));
+    let uses: Vec<(Uuid, i32)> =
+        sqlx::query_as("select user_id, used_count from coupon_user_uses where code = 'ONCE'")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert!(uses.contains(&(first, 1)), "{uses:?}");
+    assert!(
+        uses.iter().all(|(u, n)| *u == first || *n == 0),
+        "the refused student's use was given back: {uses:?}"
+    );
+    assert_eq!(used(&app, "ONCE").await, 1);
+    assert!(matches!(
+        use_one(&mut conn, "NOSUCH", Some(second)).await,
+        Err(UseError::Refused(CouponRefusal::NotFound { .. }))
+    ));
+}
