@@ -59,31 +59,6 @@ pub async fn set_state(conn: &mut PgConnection, order_id: Uuid, state: &str) -> 
     Ok(())
 }
 
-/// One line of the timeline.
-pub async fn log_step(
-    conn: &mut PgConnection,
-    order_id: Uuid,
-    step: &str,
-    attempt: i32,
-    outcome: &str,
-    error: Option<&str>,
-    started_at: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "insert into saga_steps (order_id, step, attempt, outcome, error, started_at)
-         values ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(order_id)
-    .bind(step)
-    .bind(attempt)
-    .bind(outcome)
-    .bind(error)
-    .bind(started_at)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// One line of the timeline for a run of the saga's current step: its attempt number
 /// is the saga's failed attempts so far plus one.
 pub async fn log_run(

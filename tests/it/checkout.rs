@@ -360,13 +360,18 @@ async fn gateway_down_fails_over_and_both_down_fails_with_compensation() {
     let order = body["data"]["order_token"].as_str().unwrap().to_owned();
     let failed = shop.wait_status(&token, &order, &["failed"], T).await;
     assert_eq!(failed["failure"]["code"], 7008, "{failed}");
-    let retries = failed["timeline"]
+    let retries: Vec<_> = failed["timeline"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|s| s["outcome"] == "retrying")
-        .count();
-    assert_eq!(retries, 3);
+        .map(|s| s["attempt"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        retries,
+        [1, 2, 3],
+        "each retry line numbers its own attempt"
+    );
     // compensation: seat and coupon given back, cart open again
     shop.wait_count("select count(*) from sagas where state = 'compensated'", 1)
         .await;

@@ -21,9 +21,9 @@ pub async fn enroll(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     if order.status() != OrderStatus::Paid {
         return Ok((tx, Outcome::Skip));
     }
-    // The order and its event first, the seat counters last: a cohort row stays locked
-    // from its update to the commit, and every enrollment in a popular cohort waits on
-    // it. (A failure below rolls all of it back.)
+    // The order first, the seat counters last (the event is written with the timeline
+    // line): a cohort row stays locked from its update to the commit, and every
+    // enrollment in a popular cohort waits on it. (A failure below rolls all of it back.)
     orders::transition(&mut tx, &order, OrderStatus::Enrolled, None).await?;
     for hold in holds::for_order(&mut tx, order_id).await? {
         let owner = enrollments::upsert(

@@ -64,9 +64,6 @@ pub async fn reserve(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         + chrono::Duration::seconds(
             (ctx.settings.checkout.session_ttl_secs + ctx.settings.checkout.hold_grace_secs) as i64,
         );
-    // The event first: the seat and coupon counters lock their rows until the commit,
-    // and every checkout of a popular cohort or coupon waits on them, so as little as
-    // possible runs after those updates. (A failure below rolls the event back too.)
     let wanted = carts::programs(&mut tx, &order.cart_token).await?;
     // The coupon before the seats: both are rows every checkout of a popular coupon or
     // cohort updates and keeps locked until the commit, and the cohort's is the hotter

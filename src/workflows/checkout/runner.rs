@@ -180,12 +180,7 @@ pub async fn enqueue_step_at(
     key_suffix: Option<&str>,
     run_at: Option<SystemTime>,
 ) -> anyhow::Result<bool> {
-    enqueue(
-        conn,
-        &Job::Step { order_id, step },
-        step_options(order_id, step, key_suffix, run_at, false),
-    )
-    .await
+    enqueue_keyed(conn, order_id, step, key_suffix, run_at, false).await
 }
 
 /// [`enqueue_step`] for a key only the caller's transaction can write (a new order, a
@@ -208,12 +203,7 @@ pub async fn enqueue_fresh_step_at(
     key_suffix: Option<&str>,
     run_at: Option<SystemTime>,
 ) -> anyhow::Result<()> {
-    enqueue(
-        conn,
-        &Job::Step { order_id, step },
-        step_options(order_id, step, key_suffix, run_at, true),
-    )
-    .await?;
+    enqueue_keyed(conn, order_id, step, key_suffix, run_at, true).await?;
     Ok(())
 }
 
@@ -242,19 +232,22 @@ fn step_key(order_id: Uuid, step: Step, key_suffix: Option<&str>) -> String {
     }
 }
 
-fn step_options(
+/// The one place a step job is enqueued: its key ([`step_key`]) and attempt budget.
+async fn enqueue_keyed(
+    conn: &mut PgConnection,
     order_id: Uuid,
     step: Step,
     key_suffix: Option<&str>,
     run_at: Option<SystemTime>,
     fresh_key: bool,
-) -> EnqueueOptions {
-    EnqueueOptions {
+) -> anyhow::Result<bool> {
+    let options = EnqueueOptions {
         idempotency_key: Some(step_key(order_id, step, key_suffix)),
         run_at,
         max_attempts: Some(3),
         fresh_key,
-    }
+    };
+    enqueue(conn, &Job::Step { order_id, step }, options).await
 }
 
 /// Schedules the step again after a backoff, or fails the order when its attempts
@@ -273,17 +266,9 @@ async fn retry(
     if saga.step() != Some(step) || !matches!(saga.state.as_str(), "running" | "waiting") {
         return Ok(());
     }
+    // logged before the failure is counted: the line's attempt is this run's
+    sagas::log_run(&mut tx, order_id, step, "retrying", Some(error), started).await?;
     let attempts = sagas::record_failure(&mut tx, order_id, error).await?;
-    sagas::log_step(
-        &mut tx,
-        order_id,
-        step.as_str(),
-        attempts,
-        "retrying",
-        Some(error),
-        started,
-    )
-    .await?;
     let settings = &ctx.settings.checkout;
     if attempts as u32 >= settings.step_max_attempts {
         tracing::warn!(%order_id, %step, attempts, error, "step out of attempts; failing the order");
