@@ -40,11 +40,13 @@ pub async fn upsert(
         .await
 }
 
+/// The columns of an [`Enrollment`].
+pub(crate) const COLUMNS: &str = "id, cohort_id, program_id, order_id, created_at";
+
 pub async fn for_user(conn: &mut PgConnection, user_id: Uuid) -> sqlx::Result<Vec<Enrollment>> {
-    sqlx::query_as(
-        "select id, cohort_id, program_id, order_id, created_at from enrollments
-         where user_id = $1 order by created_at desc",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from enrollments where user_id = $1 order by created_at desc"
+    )))
     .bind(user_id)
     .fetch_all(conn)
     .await

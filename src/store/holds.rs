@@ -63,11 +63,13 @@ pub async fn hold(
     .map(|done| done.rows_affected() == 1)
 }
 
+/// The columns of a [`Hold`].
+pub(crate) const COLUMNS: &str = "id, cohort_id, program_id, status, expires_at";
+
 pub async fn for_order(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Vec<Hold>> {
-    sqlx::query_as(
-        "select id, cohort_id, program_id, status, expires_at from seat_holds
-         where order_id = $1 order by created_at, id",
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from seat_holds where order_id = $1 order by created_at, id"
+    )))
     .bind(order_id)
     .fetch_all(conn)
     .await

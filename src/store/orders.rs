@@ -152,10 +152,21 @@ pub struct Detail {
 /// one statement (a client waiting on an order reads this on every change).
 pub async fn detail(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Detail>> {
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        let list = |columns: &str, table: &str, order: &str| {
+        use crate::store::{enrollments, holds, payments, sagas};
+        // each list in its store's columns, sorted by keys selected beside them
+        // (`sort_0`, ...; extra JSON keys the row types ignore)
+        let list = |columns: &str, table: &str, sort: &[&str]| {
+            let keys: Vec<_> = (0..sort.len()).map(|i| format!("r.sort_{i}")).collect();
+            let sort: Vec<_> = sort
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c} as sort_{i}"))
+                .collect();
             format!(
-                "coalesce((select json_agg(r order by {order}) from
-                   (select {columns} from {table} where order_id = o.id) r), '[]')"
+                "coalesce((select json_agg(r order by {}) from
+                   (select {columns}, {} from {table} where order_id = o.id) r), '[]')",
+                keys.join(", "),
+                sort.join(", ")
             )
         };
         format!(
@@ -164,26 +175,10 @@ pub async fn detail(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<De
              from orders o left join sagas s on s.order_id = o.id
              where o.id = $1",
             qualified(COLUMNS, "o"),
-            list(
-                crate::store::payments::COLUMNS,
-                "payments",
-                "r.created_at, r.id"
-            ),
-            list(
-                "id, cohort_id, program_id, status, expires_at, created_at",
-                "seat_holds",
-                "r.created_at, r.id"
-            ),
-            list(
-                "id, cohort_id, program_id, order_id, created_at",
-                "enrollments",
-                "r.created_at"
-            ),
-            list(
-                "id, step, attempt, outcome, error, started_at, finished_at",
-                "saga_steps",
-                "r.id"
-            ),
+            list(payments::COLUMNS, "payments", &["created_at", "id"]),
+            list(holds::COLUMNS, "seat_holds", &["created_at", "id"]),
+            list(enrollments::COLUMNS, "enrollments", &["created_at"]),
+            list(sagas::STEP_COLUMNS, "saga_steps", &["id"]),
         )
     });
     sqlx::query_as(sqlx::AssertSqlSafe(SQL.as_str()))

@@ -124,6 +124,9 @@ pub async fn log_run_and_advance(
     Ok(())
 }
 
+/// The columns of a [`StepRecord`] (a `saga_steps` row).
+pub(crate) const STEP_COLUMNS: &str = "step, attempt, outcome, error, started_at, finished_at";
+
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct StepRecord {
     pub step: String,
