@@ -793,11 +793,7 @@ async fn order_changes_are_notified_at_commit() {
     use checkout::workflows::checkout::changes::{Heard, OrderChanges};
     let shop = Shop::start(true, |_| {}).await;
     let (_, order, _) = ordered(&shop, 1, None).await;
-    let id: uuid::Uuid = sqlx::query_scalar("select id from orders where order_token = $1")
-        .bind(&order)
-        .fetch_one(&shop.app.pool)
-        .await
-        .unwrap();
+    let id = shop.order_id(&order).await;
     let changes = OrderChanges::start(&shop.app.pool);
     // let the listener connect (connecting wakes every waiter once)
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -881,11 +877,7 @@ async fn verified_webhooks_match_by_session_then_by_echoed_order_token() {
     use secrecy::ExposeSecret;
     let shop = Shop::start(true, |_| {}).await;
     let (_, order, _) = ordered(&shop, 1, None).await;
-    let order_id: uuid::Uuid = sqlx::query_scalar("select id from orders where order_token = $1")
-        .bind(&order)
-        .fetch_one(&shop.app.pool)
-        .await
-        .unwrap();
+    let order_id = shop.order_id(&order).await;
     let secrets = shop.app.settings.razorpay.webhook_secrets();
     let secret = secrets[0].expose_secret().as_bytes().to_vec();
     let send = |event_id: &'static str, body: Value| {

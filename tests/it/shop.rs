@@ -273,6 +273,15 @@ impl Shop {
         resp.json().await.unwrap_or(Value::Null)
     }
 
+    /// An order's id, from its token.
+    pub async fn order_id(&self, order_token: &str) -> uuid::Uuid {
+        sqlx::query_scalar("select id from orders where order_token = $1")
+            .bind(order_token)
+            .fetch_one(&self.app.pool)
+            .await
+            .unwrap()
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
             .fetch_one(&self.app.pool)
