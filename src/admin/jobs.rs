@@ -12,7 +12,8 @@ use crate::store::jobs::{self, Filter, JobRow};
 pub enum JobsCommand {
     /// Jobs, newest first.
     List {
-        /// Pending, Queued, Running, Done, Failed or Killed.
+        /// Pending, Queued (claimed by a worker: running or about to), Done, Failed or
+        /// Killed; Running only on rows written before workers stopped marking it.
         #[arg(long)]
         status: Option<String>,
         /// e.g. checkout.steps, checkout.compensate, checkout.refunds, system.cron

@@ -33,7 +33,11 @@ fn apalis_config(queue: &str, settings: &WorkerSettings) -> Config {
         .heartbeat_interval(Duration::from_secs(settings.heartbeat_secs))
         // set explicitly: `Config::default()` says 10 (5 minutes), its docs say 2
         .missed_heartbeats(settings.missed_heartbeats)
-        .lock_tasks(true)
+        // No separate `Running` write: the fetch already marks a job Queued and locked by
+        // this worker, which is all the orphan rescue, the ack and `admin jobs` need. The
+        // lock was one more transaction per job (BEGIN, UPDATE, COMMIT) whenever it did
+        // not share a flush with an ack. A claimed job reads Queued until it is acked.
+        .lock_tasks(false)
         // `false` leaves every job Running and locked forever (measured)
         .persist_results(true)
 }
