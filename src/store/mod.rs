@@ -33,7 +33,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, PgPool};
+use sqlx::{ConnectOptions, Connection, PgPool};
 
 use crate::config::DatabaseSettings;
 
@@ -57,13 +57,32 @@ pub fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
         .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_millis(500)))
 }
 
+/// A connection idle in the pool for longer than this is pinged before it is handed
+/// out; one used more recently is handed out as is.
+///
+/// sqlx pings every connection it takes back (a round trip on release, always) and, by
+/// default, again on every acquire: two round trips around each query or transaction,
+/// about 60 per checkout. A connection that passed its release ping moments ago is
+/// alive unless the server went away since; that case (a Postgres restart) costs the
+/// next statement on it an error, which requests answer with a retryable 503 (9008) and
+/// jobs retry, while connections idle across the outage are caught by this ping.
+const PING_IF_IDLE: Duration = Duration::from_secs(1);
+
 /// A pool that is created without connecting, so a role can start (and report not
 /// ready) while Postgres is down, and reconnects on its own when Postgres returns.
 pub fn pool(url: &str, settings: &DatabaseSettings) -> anyhow::Result<PgPool> {
     Ok(PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
-        .test_before_acquire(true)
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(connect_options(url)?))
 }
 
