@@ -241,3 +241,114 @@ async fn pickup_latency() {
         row.0, row.1, row.2
     );
 }
+
+/// `apalis.get_jobs` is ours since migration 20261202010000 (PL/pgSQL, so its plan is
+/// kept per connection): it must still claim exactly what apalis's claimed.
+#[tokio::test]
+async fn get_jobs_claims_due_jobs_by_priority_then_age_each_once() {
+    let app = TestApp::spawn().await;
+    let language: String = sqlx::query_scalar(
+        "select l.lanname::text from pg_proc p join pg_language l on l.oid = p.prolang
+          where p.oid = 'apalis.get_jobs(text, text, integer)'::regprocedure",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(language, "plpgsql");
+    sqlx::query(
+        "insert into apalis.workers (id, worker_type, storage_name, layers, last_seen)
+         values ('claimer', 'q.test', 'test', '', now())",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // id, queue, status, attempts, max_attempts, run_at offset (s), priority
+    let jobs: [(&str, &str, &str, i32, i32, i32, i32); 8] = [
+        ("old", "q.test", "Pending", 0, 3, -20, 0),
+        ("new", "q.test", "Pending", 0, 3, -10, 0),
+        ("urgent", "q.test", "Pending", 0, 3, -5, 9),
+        ("retryable", "q.test", "Failed", 1, 3, -15, 0),
+        ("spent", "q.test", "Failed", 3, 3, -30, 0),
+        ("later", "q.test", "Pending", 0, 3, 60, 0),
+        ("done", "q.test", "Done", 1, 3, -40, 0),
+        ("elsewhere", "q.other", "Pending", 0, 3, -50, 0),
+    ];
+    for (id, queue, status, attempts, max, offset, priority) in jobs {
+        sqlx::query(
+            "insert into apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority)
+             values ($1, $2, '\\x00', $3, $4, $5, now() + make_interval(secs => $6), $7)",
+        )
+        .bind(id)
+        .bind(queue)
+        .bind(status)
+        .bind(attempts)
+        .bind(max)
+        .bind(f64::from(offset))
+        .bind(priority)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let claim = |count: i32| {
+        sqlx::query_as::<_, (String, String, Option<String>)>(
+            "select id, status, lock_by from apalis.get_jobs('claimer', 'q.test', $1)",
+        )
+        .bind(count)
+        .fetch_all(&app.pool)
+    };
+    // which three: by priority, then oldest run_at (rows come back in no set order)
+    let first = claim(3).await.unwrap();
+    let mut ids: Vec<&str> = first.iter().map(|(id, _, _)| id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["old", "retryable", "urgent"]);
+    assert!(
+        first
+            .iter()
+            .all(|(_, status, by)| status == "Queued" && by.as_deref() == Some("claimer")),
+        "{first:?}"
+    );
+    let rest = claim(10).await.unwrap();
+    let ids: Vec<&str> = rest.iter().map(|(id, _, _)| id.as_str()).collect();
+    assert_eq!(ids, ["new"], "claimed jobs are not claimed again");
+    assert!(claim(10).await.unwrap().is_empty());
+}
+
+/// The pool pings a connection before handing it out only when it sat idle for a
+/// second or more (`store::PING_IF_IDLE`); such a connection that the server dropped
+/// meanwhile (a restart, an administrator) is replaced, not handed out broken.
+#[tokio::test]
+async fn a_pool_connection_cut_while_idle_is_replaced_before_use() {
+    let app = TestApp::spawn().await;
+    // a pool of its own: the app's background tasks would find the cut connections first
+    let pool = checkout::store::pool(&app.db.url, &app.settings.database).unwrap();
+    let one: i32 = sqlx::query_scalar("select 1")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(one, 1);
+    // back in the pool once its release ping is done
+    eventually(Duration::from_secs(5), || async {
+        (pool.num_idle() == 1).then_some(())
+    })
+    .await
+    .expect("the connection went back to the pool");
+    let mut admin = PgConnection::connect(&format!("{}/postgres", server_url()))
+        .await
+        .unwrap();
+    let cut: Vec<bool> = sqlx::query_scalar(
+        "select pg_terminate_backend(pid) from pg_stat_activity
+          where datname = $1 and application_name = 'checkout'",
+    )
+    .bind(&app.db.name)
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!cut.is_empty() && cut.iter().all(|c| *c), "{cut:?}");
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(pool.num_idle(), 1, "the cut connection is still pooled");
+    let one: i32 = sqlx::query_scalar("select 1")
+        .fetch_one(&pool)
+        .await
+        .expect("an idle connection the server cut is replaced");
+    assert_eq!(one, 1);
+}
