@@ -107,7 +107,7 @@ pub async fn create(
         };
     }
     crate::store::carts::freeze(&mut tx, &req.cart_token, caller.user_id()).await?;
-    enqueue_fresh_step(&mut tx, order_id, Step::Price, None).await?;
+    enqueue_fresh_step(&mut tx, order_id, Step::Price, None, None).await?;
     crate::store::outbox::record(
         &mut tx,
         order_id,

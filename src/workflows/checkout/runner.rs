@@ -134,7 +134,7 @@ async fn finish(
             if let Some(next) = step.next() {
                 // the saga only moves forward, and only here (under its lock): no other
                 // transaction enqueues `{order}:{next}`
-                enqueue_fresh_step(tx, order_id, next, None).await?;
+                enqueue_fresh_step(tx, order_id, next, None, None).await?;
             }
         }
         Outcome::WaitAt(at, event) if at != step => {
@@ -163,40 +163,21 @@ async fn finish(
 }
 
 /// Enqueues `step` for the order. Without `key_suffix` the key is `{order}:{step}`,
-/// which makes advancing exactly-once; wake-ups and retries add a suffix.
+/// which makes advancing exactly-once; wake-ups and retries add a suffix. Returns
+/// whether a job was enqueued (false: one with the same key exists).
 pub async fn enqueue_step(
     conn: &mut PgConnection,
     order_id: Uuid,
     step: Step,
     key_suffix: Option<&str>,
 ) -> anyhow::Result<bool> {
-    enqueue_step_at(conn, order_id, step, key_suffix, None).await
-}
-
-pub async fn enqueue_step_at(
-    conn: &mut PgConnection,
-    order_id: Uuid,
-    step: Step,
-    key_suffix: Option<&str>,
-    run_at: Option<SystemTime>,
-) -> anyhow::Result<bool> {
-    enqueue_keyed(conn, order_id, step, key_suffix, run_at, false).await
+    enqueue_keyed(conn, order_id, step, key_suffix, None, false).await
 }
 
 /// [`enqueue_step`] for a key only the caller's transaction can write (a new order, a
 /// webhook row it inserted, the step it moves the saga into): see
-/// [`EnqueueOptions::fresh_key`].
+/// [`EnqueueOptions::fresh_key`]. With `run_at`, the job runs no earlier than that.
 pub async fn enqueue_fresh_step(
-    conn: &mut PgConnection,
-    order_id: Uuid,
-    step: Step,
-    key_suffix: Option<&str>,
-) -> anyhow::Result<()> {
-    enqueue_fresh_step_at(conn, order_id, step, key_suffix, None).await
-}
-
-/// [`enqueue_fresh_step`] to run no earlier than `run_at`.
-pub async fn enqueue_fresh_step_at(
     conn: &mut PgConnection,
     order_id: Uuid,
     step: Step,
@@ -219,7 +200,7 @@ pub async fn wake_confirm(
 ) -> anyhow::Result<()> {
     let prefix = step_key(order_id, Step::Confirm, Some(""));
     if !crate::store::jobs::due_unstarted(conn, crate::workers::jobs::STEP_QUEUE, &prefix).await? {
-        enqueue_fresh_step(conn, order_id, Step::Confirm, Some(fresh_suffix)).await?;
+        enqueue_fresh_step(conn, order_id, Step::Confirm, Some(fresh_suffix), None).await?;
     }
     Ok(())
 }
@@ -287,12 +268,13 @@ async fn retry(
     } else {
         let delay = retry_delay(settings, attempts);
         tracing::info!(%order_id, %step, attempts, ?delay, error, "step will be retried");
-        enqueue_step_at(
+        enqueue_keyed(
             &mut tx,
             order_id,
             step,
             Some(&format!("retry:{attempts}")),
             Some(SystemTime::now() + delay),
+            false,
         )
         .await?;
     }

@@ -8,7 +8,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::prepare::skip;
-use super::runner::{Failure, Outcome, StepError, StepResult, begin, enqueue_fresh_step_at};
+use super::runner::{Failure, Outcome, StepError, StepResult, begin, enqueue_fresh_step};
 use crate::api::error::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
 use crate::gateways::{CreateSession, GatewayError, GatewayKind, Gateways, PaymentSession};
@@ -98,7 +98,7 @@ pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         .unwrap_or(expires_at);
     // Fresh: only this step writes `{order}:confirm:expiry`, and it runs once per order
     // (the saga leaves payment_session for good at this commit, under its lock).
-    enqueue_fresh_step_at(
+    enqueue_fresh_step(
         &mut tx,
         order_id,
         Step::Confirm,
