@@ -17,7 +17,7 @@ use super::extract::{ApiJson, ApiPath};
 use crate::domain::order::{OrderStatus, Step};
 use crate::gateways::signature::verify_razorpay_payment;
 use crate::gateways::{GatewayKind, WebhookError, webhook};
-use crate::store::payments;
+use crate::store::{payments, webhooks};
 use crate::workflows::checkout::intake::{self, Intake};
 use crate::workflows::checkout::orders as flow;
 use crate::workflows::checkout::runner::enqueue_step;
@@ -149,7 +149,7 @@ async fn accept(
     let event = match verified {
         Ok(event) => event,
         Err(e) => {
-            intake::rejected(&mut tx, gateway.as_str(), &e.to_string()).await?;
+            webhooks::insert_rejected(&mut tx, gateway.as_str(), &e.to_string()).await?;
             tx.commit().await?;
             metrics::counter!("webhooks_rejected_total", "gateway" => gateway.as_str())
                 .increment(1);

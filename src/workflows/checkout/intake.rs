@@ -70,12 +70,3 @@ pub async fn webhook(
         _ => Ok(Intake::Ignored),
     }
 }
-
-/// Records a rejected delivery (bad or missing signature) for audit; never processed.
-pub async fn rejected(
-    conn: &mut sqlx::PgConnection,
-    gateway: &str,
-    error: &str,
-) -> sqlx::Result<()> {
-    webhooks::insert_rejected(conn, gateway, error).await
-}
