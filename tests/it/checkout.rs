@@ -820,6 +820,35 @@ async fn order_changes_are_notified_at_commit() {
     assert!(t.elapsed() >= Duration::from_millis(300));
 }
 
+/// A waiter that starts from a status read before it watched re-reads it soon, since a
+/// change committed in between was not notified to it; this one hears nothing at all
+/// (no listener), so only that re-read can end its wait early.
+#[tokio::test]
+async fn a_wait_from_a_status_read_before_watching_re_reads_it_within_a_second() {
+    use checkout::workflows::checkout::changes::{FALLBACK, FALLBACK_UNWATCHED, OrderChanges};
+    use checkout::workflows::checkout::orders::wait_while;
+    let shop = Shop::start(true, |_| {}).await;
+    let (_, order, _) = ordered(&shop, 1, None).await;
+    let id = shop.order_id(&order).await;
+    let mut state = checkout::api::AppState::new(
+        shop.app.pool.clone(),
+        shop.app.settings.clone(),
+        checkout::telemetry::metrics_handle(),
+    )
+    .unwrap();
+    state.order_changes = OrderChanges::default();
+    assert!(FALLBACK_UNWATCHED < FALLBACK);
+    // the caller read `pending`; the order has moved on since
+    let t = std::time::Instant::now();
+    let view = wait_while(&state, id, "pending", Some("pending".into()), FALLBACK * 2)
+        .await
+        .unwrap();
+    let took = t.elapsed();
+    assert_eq!(view.status, "awaiting_payment");
+    assert!(took >= FALLBACK_UNWATCHED, "{took:?}");
+    assert!(took < FALLBACK, "{took:?}");
+}
+
 /// A long poll answers before the request timeout would cut it off.
 #[tokio::test]
 async fn a_long_poll_ends_inside_the_request_timeout() {

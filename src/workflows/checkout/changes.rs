@@ -8,7 +8,10 @@
 //! the waiters of that order only. A waiter takes a status it is told as it is (the
 //! notification is sent at the commit that wrote it, and notifications arrive in
 //! commit order), and re-reads the status when woken without one, and at least every
-//! [`FALLBACK`] in case a notification was lost while the listener reconnected. Before this, every waiter
+//! [`FALLBACK`] in case a notification was lost while the listener reconnected (the
+//! listener wakes every waiter when it connects again, so that re-read is a last resort;
+//! at 1 s, under overload, it was a third of the database's transactions: ~24 status
+//! reads per checkout whose wait had grown to 28 s). Before this, every waiter
 //! re-read the order on a timer: under overload those reads became most of the
 //! database's work (7 queries per read, ~1,000 transactions per checkout at 60/s).
 
@@ -25,8 +28,13 @@ use crate::store::listen::{Heard as Listened, listen};
 
 const CHANNEL: &str = "checkout_order_changed";
 
-/// The longest a waiter goes without re-reading its order.
-pub const FALLBACK: Duration = Duration::from_secs(1);
+/// The longest a waiter goes without re-reading its order, once it has read it while
+/// watching: every change committed since is notified to it.
+pub const FALLBACK: Duration = Duration::from_secs(5);
+
+/// The first re-read of a waiter that starts from a status read before it watched: a
+/// change committed in between was not notified to it.
+pub const FALLBACK_UNWATCHED: Duration = Duration::from_secs(1);
 
 /// What a waiter was told about its order.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -272,7 +272,7 @@ pub async fn view(pool: &PgPool, order_id: Uuid) -> ApiResult<OrderView> {
 ///
 /// `known`: the status the caller read or wrote just before (nothing awaited since), used
 /// instead of the first read. A change committed between that read and the start of the
-/// wait is then noticed by the fallback re-read, at most a second late.
+/// wait is then noticed by a re-read after [`super::changes::FALLBACK_UNWATCHED`].
 pub async fn wait_while(
     state: &AppState,
     order_id: Uuid,
@@ -283,6 +283,11 @@ pub async fn wait_while(
     if !wait.is_zero() {
         let deadline = std::time::Instant::now() + wait;
         let mut watch = state.order_changes.watch(order_id);
+        let mut quiet = if known.is_some() {
+            super::changes::FALLBACK_UNWATCHED
+        } else {
+            super::changes::FALLBACK
+        };
         let mut status = known;
         loop {
             if status.is_none() {
@@ -296,10 +301,11 @@ pub async fn wait_while(
             if status.as_deref() != Some(from) || left.is_zero() {
                 break;
             }
-            status = match watch.changed(left.min(super::changes::FALLBACK)).await {
+            status = match watch.changed(left.min(quiet)).await {
                 Some(Heard::Status(s)) => Some(s),
                 Some(Heard::Changed) | None => None,
             };
+            quiet = super::changes::FALLBACK;
         }
     }
     view(&state.pool, order_id).await
