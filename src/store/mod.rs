@@ -66,7 +66,7 @@ pub fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
 /// alive unless the server went away since; that case (a Postgres restart) costs the
 /// next statement on it an error, which requests answer with a retryable 503 (9008) and
 /// jobs retry, while connections idle across the outage are caught by this ping.
-const PING_IF_IDLE: Duration = Duration::from_secs(1);
+pub const PING_IF_IDLE: Duration = Duration::from_secs(1);
 
 /// A pool that is created without connecting, so a role can start (and report not
 /// ready) while Postgres is down, and reconnects on its own when Postgres returns.

@@ -314,7 +314,7 @@ async fn get_jobs_claims_due_jobs_by_priority_then_age_each_once() {
 }
 
 /// The pool pings a connection before handing it out only when it sat idle for a
-/// second or more (`store::PING_IF_IDLE`); such a connection that the server dropped
+/// while (`store::PING_IF_IDLE`); such a connection that the server dropped
 /// meanwhile (a restart, an administrator) is replaced, not handed out broken.
 #[tokio::test]
 async fn a_pool_connection_cut_while_idle_is_replaced_before_use() {
@@ -344,7 +344,7 @@ async fn a_pool_connection_cut_while_idle_is_replaced_before_use() {
     .await
     .unwrap();
     assert!(!cut.is_empty() && cut.iter().all(|c| *c), "{cut:?}");
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    tokio::time::sleep(checkout::store::PING_IF_IDLE + Duration::from_millis(200)).await;
     assert_eq!(pool.num_idle(), 1, "the cut connection is still pooled");
     let one: i32 = sqlx::query_scalar("select 1")
         .fetch_one(&pool)
