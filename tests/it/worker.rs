@@ -352,3 +352,69 @@ async fn a_pool_connection_cut_while_idle_is_replaced_before_use() {
         .expect("an idle connection the server cut is replaced");
     assert_eq!(one, 1);
 }
+
+/// Whether an order's `confirm` is due and unstarted (asked by every webhook) reads that
+/// order's few jobs, whatever the backlog. With thousands of due jobs and statistics
+/// older than them (a table that grew since it was last analyzed, as in a load run),
+/// the plan a connection cached once read every due job instead.
+#[tokio::test]
+async fn the_due_confirm_check_reads_only_its_orders_jobs_whatever_the_backlog() {
+    use checkout::store::jobs::DUE_UNSTARTED;
+    use checkout::workers::jobs::STEP_QUEUE;
+    let db = crate::helpers::TestDb::create().await;
+    let pool = PgPool::connect(&db.url).await.unwrap();
+    checkout::store::migrate(&pool).await.unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let insert = "insert into apalis.jobs (id, job_type, job, status, attempts, max_attempts,
+                                           run_at, priority, idempotency_key)
+                  select gen_random_uuid()::text, $1, '\\x00'::bytea, 'Pending', 0, 3,
+                         now() - interval '1 minute', 0, $2 || n
+                    from generate_series(1, $3) n";
+    sqlx::query(insert)
+        .bind(STEP_QUEUE)
+        .bind(format!("{}:reserve:", Uuid::now_v7()))
+        .bind(3_000)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let order = Uuid::now_v7();
+    sqlx::query(insert)
+        .bind(STEP_QUEUE)
+        .bind(format!("{order}:confirm:wh:"))
+        .bind(1)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    // the generic plan, as a connection caches it after five runs
+    sqlx::raw_sql("set plan_cache_mode = force_generic_plan")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "prepare due(text, text) as {DUE_UNSTARTED}"
+    )))
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    for (prefix, due) in [
+        (format!("{order}:confirm:"), true),
+        (format!("{}:confirm:", Uuid::now_v7()), false),
+    ] {
+        let args = format!("'{STEP_QUEUE}', '{prefix}'");
+        let plan: serde_json::Value = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "explain (analyze, buffers, format json) execute due({args})"
+        )))
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        let node = &plan[0]["Plan"];
+        let pages = node["Shared Hit Blocks"].as_i64().unwrap()
+            + node["Shared Read Blocks"].as_i64().unwrap();
+        assert!(pages < 10, "{pages} pages read: {plan:#}");
+        let answer: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("execute due({args})")))
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(answer, due, "{prefix}");
+    }
+}
