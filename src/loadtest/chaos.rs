@@ -3,6 +3,7 @@
 //! mid-run, and sandbox faults set through its control API. Everything stops by itself
 //! when the run ends; children are killed on drop.
 
+use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -237,6 +238,38 @@ pub fn cpu_seconds(pids: &[u32]) -> f64 {
         .sum()
 }
 
+/// CPU seconds of each of `pids` that is alive.
+pub fn cpu_by_pid(pids: &[u32]) -> HashMap<u32, f64> {
+    pids.iter()
+        .map(|&pid| (pid, cpu_seconds(&[pid])))
+        .filter(|(_, s)| *s > 0.0)
+        .collect()
+}
+
+/// CPU used by the processes alive now since `before` (from [`cpu_by_pid`]): a process
+/// started since counts whole, one that ended since is lost (a lower bound). Postgres
+/// starts a backend per new connection, and pools open connections under load: with a
+/// list of pids taken before the run, their work went uncounted.
+pub fn cpu_since(before: &HashMap<u32, f64>, now: &HashMap<u32, f64>) -> f64 {
+    now.iter()
+        .map(|(pid, s)| (s - before.get(pid).copied().unwrap_or(0.0)).max(0.0))
+        .sum()
+}
+
+/// Busy CPU seconds of the whole machine since boot (all cores: user, nice, system,
+/// irq, softirq; not idle, I/O wait or time stolen by a hypervisor), from `/proc/stat`.
+pub fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let cpu = stat.lines().next()?.strip_prefix("cpu ")?;
+    let f: Vec<f64> = cpu
+        .split_whitespace()
+        .map(|v| v.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal ...
+    let busy = f.first()? + f.get(1)? + f.get(2)? + f.get(5)? + f.get(6)?;
+    Some(busy / clock_ticks())
+}
+
 /// Every running `postgres` process (server-wide: on a shared server this includes
 /// other databases' work).
 pub fn postgres_pids() -> Vec<u32> {
@@ -307,5 +340,18 @@ mod tests {
         }
         assert!(x > 0);
         assert!(cpu_seconds(&[std::process::id()]) > 0.0);
+        let me = std::process::id();
+        let before = cpu_by_pid(&[me]);
+        let (a, b) = (machine_busy_seconds().unwrap(), cpu_seconds(&[me]));
+        for i in 0..20_000_000u64 {
+            x = x.wrapping_add(i * i);
+        }
+        assert!(x > 0);
+        let now = cpu_by_pid(&[me]);
+        assert!(cpu_since(&before, &now) > 0.0);
+        // a process the first reading did not have counts whole
+        assert_eq!(cpu_since(&HashMap::new(), &now), now[&me]);
+        // the machine's count includes this process's (both in clock ticks)
+        assert!(machine_busy_seconds().unwrap() - a >= cpu_seconds(&[me]) - b - 0.05);
     }
 }

@@ -222,11 +222,13 @@ async fn checkouts(
         .as_ref()
         .and_then(|w| w.lock().ok().map(|w| w.pids()))
         .unwrap_or_default();
-    let pg_pids = chaos::postgres_pids();
+    let me = [std::process::id()];
     let cpu_before = (
         chaos::cpu_seconds(&args.pids),
         chaos::cpu_seconds(&worker_pids),
-        chaos::cpu_seconds(&pg_pids),
+        chaos::cpu_by_pid(&chaos::postgres_pids()),
+        chaos::cpu_seconds(&me),
+        chaos::machine_busy_seconds(),
     );
     let counters_before = match &pool {
         Some(p) => Some(dbstats::DbCounters::read(p).await?),
@@ -294,7 +296,9 @@ async fn checkouts(
     let cpu_after = (
         chaos::cpu_seconds(&args.pids),
         chaos::cpu_seconds(&worker_pids_end),
-        chaos::cpu_seconds(&pg_pids),
+        chaos::cpu_by_pid(&chaos::postgres_pids()),
+        chaos::cpu_seconds(&me),
+        chaos::machine_busy_seconds(),
     );
     for (gateway, _) in &faults {
         let _ = chaos::put_faults(&flow.client, base, gateway, &serde_json::json!({})).await;
@@ -325,20 +329,31 @@ async fn checkouts(
             .collect(),
     };
     // CPU of killed workers is lost with them: the worker figure is a lower bound then
+    // to 0.1 ms: a checkout costs a few ms of CPU per process
     let per = |v: f64| {
         if enrolled > 0 {
-            round3(v / enrolled as f64)
+            (v / enrolled as f64 * 10_000.0).round() / 10_000.0
         } else {
             0.0
         }
     };
     let checkout_cpu = (cpu_after.0 - cpu_before.0) + (cpu_after.1 - cpu_before.1).max(0.0);
+    let postgres_cpu = chaos::cpu_since(&cpu_before.2, &cpu_after.2);
+    let generator_cpu = cpu_after.3 - cpu_before.3;
+    let machine_cpu = match (cpu_before.4, cpu_after.4) {
+        (Some(b), Some(a)) => a - b,
+        _ => 0.0,
+    };
     report.cpu = Some(Cpu {
         server_pids: args.pids.clone(),
         checkout_processes_s: round2(checkout_cpu),
-        postgres_all_s: round2(cpu_after.2 - cpu_before.2),
+        postgres_all_s: round2(postgres_cpu),
         checkout_processes_per_checkout_s: per(checkout_cpu),
-        postgres_per_checkout_s: per(cpu_after.2 - cpu_before.2),
+        postgres_per_checkout_s: per(postgres_cpu),
+        generator_s: round2(generator_cpu),
+        generator_per_checkout_s: per(generator_cpu),
+        machine_busy_s: round2(machine_cpu),
+        machine_per_checkout_s: per(machine_cpu),
     });
 
     tokio::time::sleep(Duration::from_secs_f64(args.settle.clamp(0.0, 120.0))).await;

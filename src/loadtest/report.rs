@@ -25,10 +25,18 @@ pub struct Cpu {
     pub server_pids: Vec<u32>,
     /// The `--pid` processes plus the harness's workers.
     pub checkout_processes_s: f64,
-    /// Every postgres process on the machine (a shared server adds others' work).
+    /// Every postgres process on the machine (a shared server adds others' work),
+    /// including backends started during the run.
     pub postgres_all_s: f64,
     pub checkout_processes_per_checkout_s: f64,
     pub postgres_per_checkout_s: f64,
+    /// This load generator (it shares the machine with what it measures).
+    pub generator_s: f64,
+    pub generator_per_checkout_s: f64,
+    /// The whole machine, busy (all cores, everything on it) during the run: the
+    /// figure that bounds the rate on a machine the generator shares.
+    pub machine_busy_s: f64,
+    pub machine_per_checkout_s: f64,
 }
 
 /// Database work per enrolled checkout, from `pg_stat_database` deltas (includes the
@@ -198,11 +206,16 @@ pub fn render(r: &Report) -> String {
     if let Some(c) = &r.cpu {
         let _ = writeln!(
             out,
-            "cpu: checkout processes {:.2} s ({:.3} s/checkout), postgres (all) {:.2} s ({:.3} s/checkout)",
+            "cpu: checkout processes {:.2} s ({:.4} s/checkout), postgres (all) {:.2} s ({:.4} s/checkout), \
+             generator {:.2} s ({:.4} s/checkout), whole machine {:.2} s ({:.4} s/checkout)",
             c.checkout_processes_s,
             c.checkout_processes_per_checkout_s,
             c.postgres_all_s,
-            c.postgres_per_checkout_s
+            c.postgres_per_checkout_s,
+            c.generator_s,
+            c.generator_per_checkout_s,
+            c.machine_busy_s,
+            c.machine_per_checkout_s,
         );
     }
     if let Some(p) = &r.per_checkout {

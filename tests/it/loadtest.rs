@@ -42,9 +42,12 @@ async fn dev_after_load(
     let db = TestDb::create().await;
     let dev = Proc::spawn(&["dev", "--port", "0"], &db.url, NO_RATE_LIMITS);
     let base = format!("http://{}", dev.addr.unwrap());
+    let pid = dev.child.id().to_string();
     let mut args = vec![
         "--base-url",
         &base,
+        "--pid",
+        &pid,
         "--rate",
         rate,
         "--duration",
@@ -113,6 +116,16 @@ async fn smoke_run_enrolls_every_checkout_and_the_check_is_clean() {
         );
     }
     assert!(report.per_checkout.as_ref().unwrap().transactions > 0.0);
+    // CPU: the server, Postgres (with the backends its pools opened during the run),
+    // the generator, and the whole machine, which holds all three
+    let cpu = report.cpu.as_ref().unwrap();
+    assert!(
+        cpu.checkout_processes_s > 0.0 && cpu.postgres_all_s > 0.0 && cpu.generator_s > 0.0,
+        "{cpu:?}"
+    );
+    let parts = cpu.checkout_processes_s + cpu.postgres_all_s + cpu.generator_s;
+    assert!(cpu.machine_busy_s >= parts * 0.9 - 0.05, "{cpu:?}");
+    assert!(cpu.machine_per_checkout_s > 0.0, "{cpu:?}");
     let check = report.check.as_ref().unwrap();
     assert!(check.ok, "{check:#?}");
     assert_eq!(check.orders, 15);
