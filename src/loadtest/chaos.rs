@@ -224,25 +224,22 @@ pub async fn put_faults(
 
 /// CPU seconds (user + system) of processes, read from /proc/PID/stat.
 pub fn cpu_seconds(pids: &[u32]) -> f64 {
+    cpu_by_pid(pids).values().sum()
+}
+
+/// CPU seconds of each of `pids` that is alive.
+pub fn cpu_by_pid(pids: &[u32]) -> HashMap<u32, f64> {
     let tick = clock_ticks();
     pids.iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-        .filter_map(|stat| {
+        .filter_map(|&pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
             // fields after the ")" of the command name: state is field 3; utime 14, stime 15
             let rest = stat.rsplit_once(')')?.1;
             let fields: Vec<&str> = rest.split_whitespace().collect();
             let utime: f64 = fields.get(11)?.parse().ok()?;
             let stime: f64 = fields.get(12)?.parse().ok()?;
-            Some((utime + stime) / tick)
+            Some((pid, (utime + stime) / tick))
         })
-        .sum()
-}
-
-/// CPU seconds of each of `pids` that is alive.
-pub fn cpu_by_pid(pids: &[u32]) -> HashMap<u32, f64> {
-    pids.iter()
-        .map(|&pid| (pid, cpu_seconds(&[pid])))
-        .filter(|(_, s)| *s > 0.0)
         .collect()
 }
 

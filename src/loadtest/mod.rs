@@ -328,8 +328,7 @@ async fn checkouts(
             .map(|(g, v)| format!("{g}={v}"))
             .collect(),
     };
-    // CPU of killed workers is lost with them: the worker figure is a lower bound then
-    // to 0.1 ms: a checkout costs a few ms of CPU per process
+    // per checkout, to 0.1 ms: a checkout costs a few ms of CPU in each process
     let per = |v: f64| {
         if enrolled > 0 {
             (v / enrolled as f64 * 10_000.0).round() / 10_000.0
@@ -337,6 +336,7 @@ async fn checkouts(
             0.0
         }
     };
+    // CPU of killed workers is lost with them: the worker figure is a lower bound then
     let checkout_cpu = (cpu_after.0 - cpu_before.0) + (cpu_after.1 - cpu_before.1).max(0.0);
     let postgres_cpu = chaos::cpu_since(&cpu_before.2, &cpu_after.2);
     let generator_cpu = cpu_after.3 - cpu_before.3;
