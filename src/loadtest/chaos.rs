@@ -267,6 +267,32 @@ pub fn machine_busy_seconds() -> Option<f64> {
     Some(busy / clock_ticks())
 }
 
+/// The CPU counters a run's report is the difference of.
+pub struct CpuReading {
+    /// The `--pid` processes.
+    pub server: f64,
+    /// The harness's worker processes.
+    pub workers: f64,
+    /// Every postgres process, by pid (see [`cpu_since`]).
+    pub postgres: HashMap<u32, f64>,
+    /// This process, the load generator.
+    pub generator: f64,
+    /// The whole machine ([`machine_busy_seconds`]).
+    pub machine: Option<f64>,
+}
+
+impl CpuReading {
+    pub fn take(server: &[u32], workers: &[u32]) -> Self {
+        CpuReading {
+            server: cpu_seconds(server),
+            workers: cpu_seconds(workers),
+            postgres: cpu_by_pid(&postgres_pids()),
+            generator: cpu_seconds(&[std::process::id()]),
+            machine: machine_busy_seconds(),
+        }
+    }
+}
+
 /// Every running `postgres` process (server-wide: on a shared server this includes
 /// other databases' work).
 pub fn postgres_pids() -> Vec<u32> {
@@ -282,19 +308,23 @@ pub fn postgres_pids() -> Vec<u32> {
         .collect()
 }
 
+/// `CLK_TCK`, asked of `getconf` once per process.
 fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .filter(|t| *t > 0.0)
-        .unwrap_or(100.0)
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+            .filter(|t| *t > 0.0)
+            .unwrap_or(100.0)
+    })
 }
 
 /// A counter of checkouts in flight (for the report's peak).

@@ -222,14 +222,7 @@ async fn checkouts(
         .as_ref()
         .and_then(|w| w.lock().ok().map(|w| w.pids()))
         .unwrap_or_default();
-    let me = [std::process::id()];
-    let cpu_before = (
-        chaos::cpu_seconds(&args.pids),
-        chaos::cpu_seconds(&worker_pids),
-        chaos::cpu_by_pid(&chaos::postgres_pids()),
-        chaos::cpu_seconds(&me),
-        chaos::machine_busy_seconds(),
-    );
+    let cpu_before = chaos::CpuReading::take(&args.pids, &worker_pids);
     let counters_before = match &pool {
         Some(p) => Some(dbstats::DbCounters::read(p).await?),
         None => None,
@@ -293,13 +286,7 @@ async fn checkouts(
         .as_ref()
         .and_then(|w| w.lock().ok().map(|w| w.pids()))
         .unwrap_or_default();
-    let cpu_after = (
-        chaos::cpu_seconds(&args.pids),
-        chaos::cpu_seconds(&worker_pids_end),
-        chaos::cpu_by_pid(&chaos::postgres_pids()),
-        chaos::cpu_seconds(&me),
-        chaos::machine_busy_seconds(),
-    );
+    let cpu_after = chaos::CpuReading::take(&args.pids, &worker_pids_end);
     for (gateway, _) in &faults {
         let _ = chaos::put_faults(&flow.client, base, gateway, &serde_json::json!({})).await;
     }
@@ -331,16 +318,17 @@ async fn checkouts(
     // per checkout, to 0.1 ms: a checkout costs a few ms of CPU in each process
     let per = |v: f64| {
         if enrolled > 0 {
-            (v / enrolled as f64 * 10_000.0).round() / 10_000.0
+            round4(v / enrolled as f64)
         } else {
             0.0
         }
     };
     // CPU of killed workers is lost with them: the worker figure is a lower bound then
-    let checkout_cpu = (cpu_after.0 - cpu_before.0) + (cpu_after.1 - cpu_before.1).max(0.0);
-    let postgres_cpu = chaos::cpu_since(&cpu_before.2, &cpu_after.2);
-    let generator_cpu = cpu_after.3 - cpu_before.3;
-    let machine_cpu = match (cpu_before.4, cpu_after.4) {
+    let checkout_cpu =
+        (cpu_after.server - cpu_before.server) + (cpu_after.workers - cpu_before.workers).max(0.0);
+    let postgres_cpu = chaos::cpu_since(&cpu_before.postgres, &cpu_after.postgres);
+    let generator_cpu = cpu_after.generator - cpu_before.generator;
+    let machine_cpu = match (cpu_before.machine, cpu_after.machine) {
         (Some(b), Some(a)) => a - b,
         _ => 0.0,
     };
@@ -381,6 +369,10 @@ pub fn round2(v: f64) -> f64 {
 
 pub fn round3(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
+}
+
+pub fn round4(v: f64) -> f64 {
+    (v * 10_000.0).round() / 10_000.0
 }
 
 #[cfg(test)]
