@@ -1,9 +1,10 @@
-//! A LISTEN connection that outlives database restarts: one per channel per process.
+//! A LISTEN connection that outlives database restarts: one per channel per process,
+//! outside the work pool.
 
 use std::time::Duration;
 
 use sqlx::PgPool;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPoolOptions};
 use tokio_util::sync::CancellationToken;
 
 /// What the connection heard.
@@ -23,10 +24,16 @@ pub async fn listen(
     shutdown: CancellationToken,
     mut on: impl FnMut(Heard<'_>),
 ) {
+    // Its own connection, not one of the pool's: a listener holds its connection for
+    // the life of the process, and the pool is sized for work (`database.max_connections`).
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_lazy_with((*pool.connect_options()).clone());
+    drop(pool);
     let mut backoff = Duration::from_millis(100);
     loop {
         let connected = async {
-            let mut listener = PgListener::connect_with(&pool).await?;
+            let mut listener = PgListener::connect_with(&own).await?;
             listener.listen(channel).await?;
             Ok::<_, sqlx::Error>(listener)
         };

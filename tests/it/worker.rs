@@ -418,3 +418,40 @@ async fn the_due_confirm_check_reads_only_its_orders_jobs_whatever_the_backlog()
         assert_eq!(answer, due, "{prefix}");
     }
 }
+
+/// A LISTEN connection is held for the life of the process, so it is the listener's
+/// own, not one of the work pool's (`database.max_connections` counts working
+/// connections only): with the listener connected and hearing, the pool has lent
+/// nothing.
+#[tokio::test]
+async fn a_listener_takes_no_connection_from_the_work_pool() {
+    let app = TestApp::spawn().await;
+    let settings = checkout::config::DatabaseSettings {
+        max_connections: 2,
+        ..Default::default()
+    };
+    let pool = checkout::store::pool(&app.db.url, &settings).unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(checkout::store::listen::listen(
+        pool.clone(),
+        "test_listener_pool",
+        stop.clone(),
+        move |heard| {
+            let _ = tx.send(match heard {
+                checkout::store::listen::Heard::Payload(p) => p.to_owned(),
+                checkout::store::listen::Heard::Reconnected => "(connected)".to_owned(),
+            });
+        },
+    ));
+    let first = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+    assert_eq!(first.unwrap().as_deref(), Some("(connected)"));
+    sqlx::query("select pg_notify('test_listener_pool', 'hello')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let heard = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await;
+    assert_eq!(heard.unwrap().as_deref(), Some("hello"));
+    assert_eq!(pool.size(), 0, "the listener took a pool connection");
+    stop.cancel();
+}
