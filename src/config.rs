@@ -59,10 +59,11 @@ pub struct DatabaseSettings {
     /// Pool size per process (its LISTEN connections come on top, one per channel).
     /// Jobs and requests queue for a connection rather than each holding one: past a
     /// few connections per database core, more backends only contend for the cores and
-    /// the hot rows (measured on 2 cores: 6-8 working connections completed 8-20 % more
-    /// checkouts a second than 18, with 12-25 % less Postgres CPU per checkout;
-    /// BENCHMARKS.md). Raise it with the database's cores, not with the workers'
-    /// concurrency: nothing holds a connection across a gateway call.
+    /// the hot rows (measured on 2 cores, returning students' checkouts: 6 working
+    /// connections completed more a second than 4, 8 or 18, with 11-25 % less Postgres
+    /// CPU per checkout than 8 or 18; BENCHMARKS.md). Raise it with the database's
+    /// cores, not with the workers' concurrency: nothing holds a connection across a
+    /// gateway call.
     pub max_connections: u32,
     /// How long a request waits for a pooled connection before failing (ms).
     pub acquire_timeout_ms: u64,
@@ -72,7 +73,7 @@ impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
             url: None,
-            max_connections: 8,
+            max_connections: 6,
             acquire_timeout_ms: 5_000,
         }
     }
