@@ -29,7 +29,6 @@ pub async fn listen(
     let own = PgPoolOptions::new()
         .max_connections(1)
         .connect_lazy_with((*pool.connect_options()).clone());
-    drop(pool);
     let mut backoff = Duration::from_millis(100);
     loop {
         let connected = async {
