@@ -7,12 +7,12 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::input::{ApplyCoupon, CreateCart, EstimateRequest, ItemInput};
-use super::pricing::{CouponMode, PricingContext, coupon_input, parse_currency};
+use super::pricing::{CouponMode, PricingContext, parse_currency};
 use super::view::{CartView, Estimate, cart_view};
 use super::{Access, CartError, load_cart, new_token};
 use crate::config::Settings;
 use crate::domain::coupon::normalize_code;
-use crate::domain::{CouponRefusal, SaleRefusal};
+use crate::domain::{CouponInput, CouponRefusal, SaleRefusal};
 use crate::store::carts::{self, CartRow, ItemRow, NewCart};
 use crate::store::{catalog, coupons, sales};
 
@@ -183,12 +183,11 @@ pub async fn apply_coupon(
     let now = Utc::now();
     let mut tx = pool.begin().await?;
     let mut cart = load_cart(&mut tx, token, Access::Write, viewer).await?;
-    let stored =
-        coupons::find(&mut tx, &req.code)
-            .await?
-            .ok_or_else(|| CouponRefusal::NotFound {
-                code: normalize_code(&req.code),
-            })?;
+    let (stored, usage) = coupons::find_with_usage(&mut tx, &req.code, cart.user_id)
+        .await?
+        .ok_or_else(|| CouponRefusal::NotFound {
+            code: normalize_code(&req.code),
+        })?;
     if let Some(applied) = &cart.coupon_code
         && *applied != stored.coupon.code
     {
@@ -199,7 +198,10 @@ pub async fn apply_coupon(
     }
     let items = carts::items(&mut tx, cart.id).await?;
     let currency = parse_currency(&cart.currency)?;
-    let input = coupon_input(&mut tx, &stored, cart.user_id).await?;
+    let input = CouponInput {
+        coupon: stored.coupon.clone(),
+        usage,
+    };
     let ctx = PricingContext::load(&mut tx, &cart, &items, &settings.pricing, currency, now)
         .await?
         .with_coupon(Some(input));

@@ -103,10 +103,12 @@ impl PricingContext {
             None => None,
         };
         let coupon = match &cart.coupon_code {
-            Some(code) => match coupons::find(conn, code).await? {
-                Some(stored) => Some(coupon_input(conn, &stored, cart.user_id).await?),
-                None => None,
-            },
+            Some(code) => coupons::find_with_usage(conn, code, cart.user_id)
+                .await?
+                .map(|(stored, usage)| CouponInput {
+                    coupon: stored.coupon,
+                    usage,
+                }),
             None => None,
         };
         let fx_rate = if currency == Currency::INR {

@@ -132,6 +132,36 @@ pub async fn all(conn: &mut PgConnection) -> sqlx::Result<Vec<StoredCoupon>> {
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
+/// A coupon by code as typed, with the counters pricing checks it against for `user`
+/// (see [`usage`]), in one round trip.
+pub async fn find_with_usage(
+    conn: &mut PgConnection,
+    code: &str,
+    user: Option<Uuid>,
+) -> sqlx::Result<Option<(StoredCoupon, CouponUsage)>> {
+    #[derive(FromRow)]
+    struct WithUse {
+        #[sqlx(flatten)]
+        row: Row,
+        user_used: Option<i32>,
+    }
+    let found: Option<WithUse> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLS},
+             (select u.used_count from coupon_user_uses u
+              where u.code = coupons.code and u.user_id = $2) as user_used
+         from coupons where code = $1"
+    )))
+    .bind(normalize_code(code))
+    .bind(user)
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.map(|f| {
+        let stored = StoredCoupon::from(f.row);
+        let usage = usage_of(&stored, user, f.user_used);
+        (stored, usage)
+    }))
+}
+
 /// The counters pricing needs. A guest (`user` None) has no per-user figures, so
 /// coupons limited per user or to first orders ask the student to log in.
 /// `user_has_prior_orders` is `Some(false)` for a user until orders exist (a later
@@ -143,22 +173,26 @@ pub async fn usage(
 ) -> sqlx::Result<CouponUsage> {
     let user_used = match user {
         Some(user) => {
-            let used: Option<i32> = sqlx::query_scalar(
+            sqlx::query_scalar(
                 "select used_count from coupon_user_uses where code = $1 and user_id = $2",
             )
             .bind(&stored.coupon.code)
             .bind(user)
             .fetch_optional(&mut *conn)
-            .await?;
-            Some(count(used.unwrap_or(0)))
+            .await?
         }
         None => None,
     };
-    Ok(CouponUsage {
+    Ok(usage_of(stored, user, user_used))
+}
+
+/// [`usage`] from the user's stored counter (`None`: no row, never used).
+fn usage_of(stored: &StoredCoupon, user: Option<Uuid>, user_used: Option<i32>) -> CouponUsage {
+    CouponUsage {
         global_used: stored.used_count,
-        user_used,
+        user_used: user.map(|_| count(user_used.unwrap_or(0))),
         user_has_prior_orders: user.map(|_| false),
-    })
+    }
 }
 
 /// Redeems one use of `code` (for `user` when given): the user's counter, then the
