@@ -426,6 +426,11 @@ pub struct AuthSettings {
     pub refresh_ttl_secs: u64,
     /// Clock skew tolerated on `exp` and `iat` (s).
     pub leeway_secs: u64,
+    /// How long an API process remembers a session it found live (ms), sparing the
+    /// session read of a student's next requests. Revocations anywhere reach every
+    /// process at their commit (LISTEN/NOTIFY) and end the memory at once; this bounds
+    /// it if a notification is lost. 0 reads the session on every request.
+    pub session_cache_ms: u64,
     /// PEM public key (RSA) of an external identity provider whose RS256 tokens are
     /// accepted too. All three `external_*` keys or none.
     pub external_public_key_pem: Option<String>,
@@ -450,6 +455,7 @@ impl Default for AuthSettings {
             access_ttl_secs: 15 * 60,
             refresh_ttl_secs: 30 * 24 * 3600,
             leeway_secs: 10,
+            session_cache_ms: 10_000,
             external_public_key_pem: None,
             external_issuer: None,
             external_audience: None,
@@ -492,6 +498,11 @@ impl AuthSettings {
             self.leeway_secs <= 300,
             "auth.leeway_secs",
             "must be at most 300",
+        );
+        check(
+            self.session_cache_ms <= 60_000,
+            "auth.session_cache_ms",
+            "must be at most 60000",
         );
         let external = [
             self.external_public_key_pem.is_some(),

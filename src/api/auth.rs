@@ -197,10 +197,11 @@ pub async fn refresh(
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshTokenRequest,
     responses((status = 200, description = "logged out", body = inline(super::envelope::Envelope<Done>))))]
 pub async fn logout(
+    State(auth): State<Arc<Auth>>,
     State(pool): State<PgPool>,
     ApiJson(body): ApiJson<RefreshTokenRequest>,
 ) -> ApiResult<Reply<Done>> {
-    auth::sessions::logout(&pool, &body.refresh_token).await?;
+    auth::sessions::logout(&auth, &pool, &body.refresh_token).await?;
     Ok(Reply::ok(Done { ok: true }))
 }
 
@@ -243,10 +244,11 @@ pub async fn list_sessions(
         (status = 200, description = "revoked", body = inline(super::envelope::Envelope<Done>)),
         (status = 404, description = "5008 not one of the caller's live sessions", body = ErrorEnvelope)))]
 pub async fn revoke_session(
+    State(auth): State<Arc<Auth>>,
     State(pool): State<PgPool>,
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Reply<Done>> {
-    auth::sessions::revoke(&pool, caller.user_id(), id).await?;
+    auth::sessions::revoke(&auth, &pool, caller.user_id(), id).await?;
     Ok(Reply::ok(Done { ok: true }))
 }

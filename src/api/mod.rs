@@ -77,8 +77,10 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         let gateways =
             Gateways::from_settings(&settings.razorpay, &settings.stripe, &settings.payments)?;
+        let auth = Auth::from_settings(&settings.auth)?;
+        auth.sessions.listen(&pool);
         Ok(AppState {
-            auth: Arc::new(Auth::from_settings(&settings.auth)?),
+            auth: Arc::new(auth),
             gateways: Arc::new(gateways),
             order_changes: OrderChanges::start(&pool),
             pool,

@@ -28,15 +28,41 @@ pub async fn identify(auth: &Auth, pool: &PgPool, bearer: &str) -> Result<Identi
         Verified::Local {
             user_id,
             session_id,
-        } => match users::find_live_with_session(pool, user_id, session_id).await? {
-            None => Err(AuthError::UserGone),
-            Some((_, false)) => Err(TokenError::Invalid("session ended").into()),
-            Some((user, true)) => Ok(Identity { user, session_id }),
-        },
+        } => local_user(auth, pool, user_id, session_id).await,
         Verified::External(subject) => Ok(Identity {
             user: external_user(pool, &subject).await?,
             session_id: None,
         }),
+    }
+}
+
+/// The user of one of our tokens, if the user is live and the token's session usable;
+/// from the process's [`SessionCache`](super::cache::SessionCache) when it remembers
+/// the session.
+async fn local_user(
+    auth: &Auth,
+    pool: &PgPool,
+    user_id: Uuid,
+    session_id: Option<Uuid>,
+) -> Result<Identity, AuthError> {
+    if let Some(sid) = session_id
+        && let Some(user) = auth.sessions.get(user_id, sid)
+    {
+        return Ok(Identity { user, session_id });
+    }
+    let seen = auth.sessions.generation();
+    match (
+        users::find_live_with_session(pool, user_id, session_id).await?,
+        session_id,
+    ) {
+        (None, _) => Err(AuthError::UserGone),
+        // a token without a session claim: only the user is checked
+        (Some((user, _)), None) => Ok(Identity { user, session_id }),
+        (Some((_, None)), Some(_)) => Err(TokenError::Invalid("session ended").into()),
+        (Some((user, Some(expires_at))), Some(sid)) => {
+            auth.sessions.put(seen, sid, user.clone(), expires_at);
+            Ok(Identity { user, session_id })
+        }
     }
 }
 

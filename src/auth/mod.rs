@@ -5,7 +5,9 @@
 //! - Access token: an HS256 JWT signed with `auth.jwt_secret`, carrying `sub` (user
 //!   id), `exp`, `iat`, `iss`, `aud` (all checked, with `auth.leeway_secs` of skew) and
 //!   `sid` (its session). It lives `auth.access_ttl_secs`; revoking its session ends it
-//!   at once (the session is checked on every request, together with the user row).
+//!   at once (the session is checked on every request, together with the user row;
+//!   each process remembers a live session for `auth.session_cache_ms` and forgets it
+//!   when any process revokes it, see [`cache`]).
 //! - Refresh token: 256 random bits (`rt_` + base64url), stored only as its sha256.
 //!   Each use rotates it: the presented token is marked used and a new one issued in
 //!   the same transaction. Presenting a used token again is a replay: the whole session
@@ -23,6 +25,7 @@
 //! leaves the window). A success forgets the account's failures. Unknown emails are
 //! verified against a dummy hash so they take as long as known ones.
 
+pub mod cache;
 pub mod identify;
 pub mod jwt;
 pub mod login;
@@ -42,6 +45,8 @@ pub use jwt::{Keys, TokenError};
 pub struct Auth {
     pub settings: AuthSettings,
     pub keys: Keys,
+    /// Sessions recently found live (`auth.session_cache_ms`); see [`cache`].
+    pub sessions: cache::SessionCache,
 }
 
 impl Auth {
@@ -57,6 +62,9 @@ impl Auth {
         Ok(Auth {
             settings: settings.clone(),
             keys: Keys::new(secret.expose_secret().as_bytes(), settings)?,
+            sessions: cache::SessionCache::new(std::time::Duration::from_millis(
+                settings.session_cache_ms,
+            )),
         })
     }
 }

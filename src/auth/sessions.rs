@@ -25,6 +25,7 @@ pub async fn rotate(
         let revoked =
             sessions::revoke(&mut *tx, found.session_id, None, RevokeReason::Reuse).await?;
         tx.commit().await?;
+        auth.sessions.forget_session(found.session_id);
         tracing::warn!(
             session_id = %found.session_id,
             user_id = %found.user_id,
@@ -39,6 +40,7 @@ pub async fn rotate(
     let Some(user) = users::find_live(&mut *tx, found.user_id).await? else {
         sessions::revoke(&mut *tx, found.session_id, None, RevokeReason::UserDeleted).await?;
         tx.commit().await?;
+        auth.sessions.forget_session(found.session_id);
         return Err(AuthError::UserGone);
     };
     let expires_at = Utc::now() + refresh_ttl(auth);
@@ -62,10 +64,12 @@ pub async fn rotate(
 
 /// Ends the session of a refresh token. Unknown or already-ended tokens are not an
 /// error: logging out twice is fine, and the answer reveals nothing about the token.
-pub async fn logout(pool: &PgPool, token: &SecretString) -> Result<(), AuthError> {
+pub async fn logout(auth: &Auth, pool: &PgPool, token: &SecretString) -> Result<(), AuthError> {
     let digest = refresh::digest(token.expose_secret());
     if let Some(session_id) = sessions::session_of_token(pool, &digest).await? {
         sessions::revoke(pool, session_id, None, RevokeReason::Logout).await?;
+        // every process hears it at the commit; this one forgets before answering
+        auth.sessions.forget_session(session_id);
     }
     Ok(())
 }
@@ -76,8 +80,14 @@ pub async fn list(pool: &PgPool, user_id: Uuid) -> Result<Vec<Session>, AuthErro
 
 /// Revokes one of the user's own sessions; another user's (or an unknown, or an
 /// already ended) session is "not found".
-pub async fn revoke(pool: &PgPool, user_id: Uuid, session_id: Uuid) -> Result<(), AuthError> {
+pub async fn revoke(
+    auth: &Auth,
+    pool: &PgPool,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> Result<(), AuthError> {
     if sessions::revoke(pool, session_id, Some(user_id), RevokeReason::Revoked).await? {
+        auth.sessions.forget_session(session_id);
         Ok(())
     } else {
         Err(AuthError::SessionNotFound)

@@ -67,33 +67,32 @@ pub async fn find_live(conn: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Opti
     .await
 }
 
-/// The live user of an access token, and whether the token's session is still
-/// usable (not revoked, not expired, the user's own); one round trip per request.
+/// The live user of an access token and, when the token names a session, that
+/// session's expiry if it is still usable (not revoked, not expired, the user's own;
+/// `None` when it is not); one round trip per request.
 pub async fn find_live_with_session(
     conn: impl PgExecutor<'_>,
     id: Uuid,
     session_id: Option<Uuid>,
-) -> sqlx::Result<Option<(User, bool)>> {
+) -> sqlx::Result<Option<(User, Option<DateTime<Utc>>)>> {
     #[derive(FromRow)]
     struct Row {
         #[sqlx(flatten)]
         user: User,
-        session_live: bool,
+        session_expires_at: Option<DateTime<Utc>>,
     }
     let row: Option<Row> = sqlx::query_as(
         "select u.id, u.email, u.name, u.created_at,
-                ($2::uuid is null or exists (
-                    select 1 from auth_sessions s
-                    where s.id = $2 and s.user_id = u.id
-                      and s.revoked_at is null and s.expires_at > now()
-                )) as session_live
+                (select s.expires_at from auth_sessions s
+                 where s.id = $2 and s.user_id = u.id
+                   and s.revoked_at is null and s.expires_at > now()) as session_expires_at
          from users u where u.id = $1 and u.deleted_at is null",
     )
     .bind(id)
     .bind(session_id)
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|r| (r.user, r.session_live)))
+    Ok(row.map(|r| (r.user, r.session_expires_at)))
 }
 
 /// Soft-deletes an account and revokes its sessions (its tokens then get 5007).

@@ -278,6 +278,8 @@ async fn logout_ends_the_session_and_is_idempotent() {
     let data = register(&app, "asha@example.com").await;
     let refresh = data["refresh_token"].as_str().unwrap();
     let access = data["access_token"].as_str().unwrap();
+    // the process now remembers the session as live; the logout must end that too
+    assert_eq!(me_code(&app, access).await.0, 200);
     for _ in 0..2 {
         let (status, body) = post(
             &app,
@@ -327,7 +329,9 @@ async fn sessions_are_listed_with_devices_and_revocable() {
     assert_eq!(current.len(), 1);
     assert_eq!(current[0]["device_id"], "phone-1");
 
-    // the phone revokes the laptop
+    // the phone revokes the laptop (in use a moment before, so remembered as live)
+    let laptop_access = tokens[1]["access_token"].as_str().unwrap();
+    assert_eq!(me_code(&app, laptop_access).await.0, 200);
     let laptop_session = tokens[1]["session_id"].as_str().unwrap();
     let resp = app
         .client
@@ -348,7 +352,6 @@ async fn sessions_are_listed_with_devices_and_revocable() {
         (status, error_code(&body)),
         (StatusCode::UNAUTHORIZED, 5006)
     );
-    let laptop_access = tokens[1]["access_token"].as_str().unwrap();
     assert_eq!(me_code(&app, laptop_access).await.0, 401);
     let (_, list) = get_as(&app, "/api/v1/auth/sessions", phone).await;
     assert_eq!(list["data"]["sessions"].as_array().unwrap().len(), 2);
@@ -538,6 +541,90 @@ async fn token_of_a_deleted_user_is_5007() {
     );
     // and the address is free again
     register(&app, "asha@example.com").await;
+}
+
+/// Polls `/auth/me` until it answers `want`; the answers seen, for the failure message.
+async fn me_becomes(app: &TestApp, token: &str, want: (StatusCode, u64)) -> Vec<u16> {
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let got = me_code(app, token).await;
+        seen.push(got.0.as_u16());
+        if got == want {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("never answered {want:?}: {seen:?}");
+}
+
+#[tokio::test]
+async fn a_session_ended_by_another_process_is_refused_without_waiting_for_the_cache() {
+    // a memory far longer than the 10 s this test waits: only the notification ends it
+    let app = spawn_with(|s| s.auth.session_cache_ms = 60_000).await;
+    let asha = register(&app, "asha@example.com").await;
+    let ravi = register(&app, "ravi@example.com").await;
+    let (a, r) = (
+        asha["access_token"].as_str().unwrap(),
+        ravi["access_token"].as_str().unwrap(),
+    );
+    assert_eq!(me_code(&app, a).await.0, 200);
+    assert_eq!(me_code(&app, r).await.0, 200);
+
+    // what `checkout admin` or another API process does, straight in the database
+    sqlx::query(
+        "update auth_sessions set revoked_at = now(), revoked_reason = 'revoked' where id = $1",
+    )
+    .bind(Uuid::parse_str(asha["session_id"].as_str().unwrap()).unwrap())
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    me_becomes(&app, a, (StatusCode::UNAUTHORIZED, 5003)).await;
+    sqlx::query("update users set deleted_at = now() where id = $1")
+        .bind(Uuid::parse_str(ravi["user"]["id"].as_str().unwrap()).unwrap())
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    me_becomes(&app, r, (StatusCode::UNAUTHORIZED, 5007)).await;
+}
+
+/// Revokes every session in the database without notifying anyone (triggers off for
+/// the statement), as if the notification were lost.
+async fn revoke_silently(app: &TestApp) {
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("set local session_replication_role = replica")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("update auth_sessions set revoked_at = now(), revoked_reason = 'revoked'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_remembered_session_serves_requests_for_at_most_the_cache_time() {
+    let app = spawn_with(|s| s.auth.session_cache_ms = 3_000).await;
+    let asha = register(&app, "asha@example.com").await;
+    let a = asha["access_token"].as_str().unwrap();
+    assert_eq!(me_code(&app, a).await.0, 200);
+    let revoked = std::time::Instant::now();
+    revoke_silently(&app).await;
+    // served from memory: the database was not asked
+    assert_eq!(me_code(&app, a).await.0, 200);
+    me_becomes(&app, a, (StatusCode::UNAUTHORIZED, 5003)).await;
+    assert!(revoked.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn without_the_cache_every_request_reads_the_session() {
+    let app = spawn_with(|s| s.auth.session_cache_ms = 0).await;
+    let asha = register(&app, "asha@example.com").await;
+    let a = asha["access_token"].as_str().unwrap();
+    assert_eq!(me_code(&app, a).await.0, 200);
+    revoke_silently(&app).await;
+    assert_eq!(me_code(&app, a).await, (StatusCode::UNAUTHORIZED, 5003));
 }
 
 fn idp_token(key_file: &str, claims: Value) -> String {
