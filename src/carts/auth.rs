@@ -20,7 +20,6 @@ use super::{Access, CartError, load_cart, ops};
 use crate::auth::login::{Credentials, open_session, verify_credentials};
 use crate::auth::{Auth, AuthError, Issued};
 use crate::config::Settings;
-use crate::domain::CouponInput;
 use crate::domain::cart_merge::{MergeLine, MergeSide, merge};
 use crate::store::carts::{self, CartRow};
 use crate::store::users::User;
@@ -178,15 +177,11 @@ async fn coupon_applies(
     user_id: Uuid,
     settings: &Settings,
 ) -> Result<bool, CartError> {
-    let Some((stored, usage)) = coupons::find_with_usage(tx, code, Some(user_id)).await? else {
+    let Some(input) = coupons::find_input(tx, code, Some(user_id)).await? else {
         return Ok(false);
     };
     let items = carts::items(tx, cart.id).await?;
     let currency = parse_currency(&cart.currency)?;
-    let input = CouponInput {
-        coupon: stored.coupon,
-        usage,
-    };
     let ctx =
         PricingContext::load(tx, cart, &items, &settings.pricing, currency, Utc::now()).await?;
     match ctx.with_coupon(Some(input)).price(None, CouponMode::Strict) {

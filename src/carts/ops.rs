@@ -12,7 +12,7 @@ use super::view::{CartView, Estimate, cart_view};
 use super::{Access, CartError, load_cart, new_token};
 use crate::config::Settings;
 use crate::domain::coupon::normalize_code;
-use crate::domain::{CouponInput, CouponRefusal, SaleRefusal};
+use crate::domain::{CouponRefusal, SaleRefusal};
 use crate::store::carts::{self, CartRow, ItemRow, NewCart};
 use crate::store::{catalog, coupons, sales};
 
@@ -183,13 +183,13 @@ pub async fn apply_coupon(
     let now = Utc::now();
     let mut tx = pool.begin().await?;
     let mut cart = load_cart(&mut tx, token, Access::Write, viewer).await?;
-    let (stored, usage) = coupons::find_with_usage(&mut tx, &req.code, cart.user_id)
+    let input = coupons::find_input(&mut tx, &req.code, cart.user_id)
         .await?
         .ok_or_else(|| CouponRefusal::NotFound {
             code: normalize_code(&req.code),
         })?;
     if let Some(applied) = &cart.coupon_code
-        && *applied != stored.coupon.code
+        && *applied != input.coupon.code
     {
         return Err(CouponRefusal::OneCouponPerCart {
             applied: applied.clone(),
@@ -198,16 +198,13 @@ pub async fn apply_coupon(
     }
     let items = carts::items(&mut tx, cart.id).await?;
     let currency = parse_currency(&cart.currency)?;
-    let input = CouponInput {
-        coupon: stored.coupon.clone(),
-        usage,
-    };
+    let code = input.coupon.code.clone();
     let ctx = PricingContext::load(&mut tx, &cart, &items, &settings.pricing, currency, now)
         .await?
         .with_coupon(Some(input));
     ctx.price(None, CouponMode::Strict)?;
-    carts::set_coupon(&mut tx, cart.id, Some(&stored.coupon.code)).await?;
-    cart.coupon_code = Some(stored.coupon.code);
+    carts::set_coupon(&mut tx, cart.id, Some(&code)).await?;
+    cart.coupon_code = Some(code);
     // the items and the context with this coupon are what `finish_write` would read again
     let view = finish_priced(&mut tx, cart, items, &ctx, settings, now).await?;
     tx.commit().await?;

@@ -103,12 +103,7 @@ impl PricingContext {
             None => None,
         };
         let coupon = match &cart.coupon_code {
-            Some(code) => coupons::find_with_usage(conn, code, cart.user_id)
-                .await?
-                .map(|(stored, usage)| CouponInput {
-                    coupon: stored.coupon,
-                    usage,
-                }),
+            Some(code) => coupons::find_input(conn, code, cart.user_id).await?,
             None => None,
         };
         let fx_rate = if currency == Currency::INR {

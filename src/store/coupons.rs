@@ -11,7 +11,7 @@ use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
 use crate::domain::coupon::normalize_code;
-use crate::domain::{Coupon, CouponRefusal, CouponUsage, DiscountKind};
+use crate::domain::{Coupon, CouponInput, CouponRefusal, CouponUsage, DiscountKind};
 
 /// A stored coupon: the domain definition plus what only the store knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,12 +133,12 @@ pub async fn all(conn: &mut PgConnection) -> sqlx::Result<Vec<StoredCoupon>> {
 }
 
 /// A coupon by code as typed, with the counters pricing checks it against for `user`
-/// (see [`usage`]), in one round trip.
-pub async fn find_with_usage(
+/// (see [`usage`]): what pricing takes, in one round trip.
+pub async fn find_input(
     conn: &mut PgConnection,
     code: &str,
     user: Option<Uuid>,
-) -> sqlx::Result<Option<(StoredCoupon, CouponUsage)>> {
+) -> sqlx::Result<Option<CouponInput>> {
     #[derive(FromRow)]
     struct WithUse {
         #[sqlx(flatten)]
@@ -157,8 +157,10 @@ pub async fn find_with_usage(
     .await?;
     Ok(found.map(|f| {
         let stored = StoredCoupon::from(f.row);
-        let usage = usage_of(&stored, user, f.user_used);
-        (stored, usage)
+        CouponInput {
+            usage: usage_of(&stored, user, f.user_used),
+            coupon: stored.coupon,
+        }
     }))
 }
 
