@@ -46,11 +46,17 @@ pub async fn readyz(State(pool): State<PgPool>) -> ApiResult<Reply<Health>> {
     }
 }
 
-/// The router a worker or scheduler process serves on its health port.
+/// The router a worker or scheduler process serves on its health port: liveness,
+/// readiness and the process's Prometheus metrics (jobs run, fetches, restarts).
 pub fn router(pool: PgPool) -> axum::Router {
+    let metrics = crate::telemetry::metrics_handle();
     axum::Router::new()
         .route("/healthz", axum::routing::get(healthz))
         .route("/readyz", axum::routing::get(readyz))
+        .route(
+            "/metrics",
+            axum::routing::get(move || async move { super::prometheus_text(&metrics) }),
+        )
         .fallback(super::middleware::not_found)
         .with_state(pool)
 }

@@ -237,12 +237,17 @@ pub fn with_layers(routes: Router, state: &AppState) -> anyhow::Result<Router> {
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    prometheus_text(&state.metrics)
+}
+
+/// A recorder's metrics as a Prometheus text response.
+fn prometheus_text(handle: &PrometheusHandle) -> impl IntoResponse + use<> {
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        state.metrics.render(),
+        handle.render(),
     )
 }
 

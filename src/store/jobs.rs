@@ -185,3 +185,23 @@ pub async fn prune_done_batch(
     .await?;
     Ok(done.rows_affected())
 }
+
+/// Registers a worker (apalis's `workers` row: heartbeats and the orphan rescue key on
+/// it). False when the name is taken; worker names are unique per process and restart.
+pub async fn register_worker(
+    conn: &mut PgConnection,
+    name: &str,
+    queue: &str,
+    layers: &str,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "insert into apalis.workers (id, worker_type, storage_name, layers, last_seen)
+         values ($1, $2, 'PgStorage', $3, now()) on conflict (id) do nothing",
+    )
+    .bind(name)
+    .bind(queue)
+    .bind(layers)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::prelude::{PollWith, WorkerBuilder, WorkerBuilderExt};
-use apalis_postgres::{Config, PostgresStorage};
+use apalis::prelude::{WorkerBuilder, WorkerBuilderExt};
+use apalis_postgres::Config;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
+use super::backend::JobStore;
 use super::jobs::{self, Job, JobContext};
 use super::wake::Wakeups;
 use crate::config::WorkerSettings;
@@ -83,11 +84,10 @@ async fn supervise(
     let mut backoff = Duration::from_millis(250);
     loop {
         let name = worker_name(queue, generation);
-        let storage =
-            PostgresStorage::<Job>::new(&pool).with_config(apalis_config(queue, &settings));
-        let strategy = wakeups.strategy(queue, Duration::from_millis(settings.wake_interval_ms));
+        let wake = wakeups.strategy(queue, Duration::from_millis(settings.wake_interval_ms));
+        let store = JobStore::<Job>::new(&pool, apalis_config(queue, &settings), wake);
         let worker = WorkerBuilder::new(name.as_str())
-            .backend(PollWith::new(storage, strategy))
+            .backend(store)
             .data(context.clone())
             .concurrency(settings.concurrency)
             .timeout(Duration::from_secs(settings.job_timeout_secs))

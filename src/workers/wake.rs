@@ -15,7 +15,6 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use apalis::prelude::{PollSnapshot, PollStrategy};
 use futures::StreamExt;
 use futures::channel::mpsc;
 use serde::Deserialize;
@@ -50,7 +49,6 @@ impl Wakeups {
             rx,
             timer: Box::pin(tokio::time::sleep(period)),
             period,
-            quick: None,
         }
     }
 
@@ -79,60 +77,36 @@ impl Wakeups {
     }
 }
 
-/// A worker's wake strategy: ready when a notification arrived or the timer fired.
+/// A worker's wake-ups: a notification for its queue, or its timer.
 ///
-/// A notification that arrives while a fetch is already in flight is drained, but that
-/// fetch may have started before the job committed and come back empty; apalis then
-/// parks the worker. So after every notification the timer re-checks quickly (2, 4, 8,
-/// ... ms, doubling back up to the normal period): the job is picked up by the first
-/// fetch that starts after it committed, without waiting for the fallback period.
+/// [`poll_wake`](Self::poll_wake) drains every pending notification and re-arms the
+/// timer, so a wake-up is never left behind for a later poll to miss, and both hold the
+/// polling task's waker afterwards. The worker's backend fetches only after a wake-up
+/// (`super::backend`), so apalis's own wake-ups (a job finished, an ack returned) cost
+/// no query.
 pub struct WakeStrategy {
     rx: mpsc::UnboundedReceiver<()>,
     timer: Pin<Box<Sleep>>,
     period: Duration,
-    /// The next quick re-check interval after a notification; `None` when idle.
-    quick: Option<Duration>,
 }
-
-const FIRST_RECHECK: Duration = Duration::from_millis(2);
 
 impl WakeStrategy {
-    fn next_interval(&mut self) -> Duration {
-        match self.quick {
-            Some(q) if q < self.period => {
-                self.quick = Some(q * 2);
-                q
-            }
-            _ => {
-                self.quick = None;
-                self.period
-            }
-        }
-    }
-}
-
-impl PollStrategy for WakeStrategy {
-    fn poll_drive(&mut self, cx: &mut Context<'_>, _: &PollSnapshot) -> Poll<Option<()>> {
+    /// True when a notification arrived or the timer fired since the last call.
+    pub fn poll_wake(&mut self, cx: &mut Context<'_>) -> bool {
         let mut woke = false;
         // Drain every pending notification: one fetch claims up to a batch anyway.
         while let Poll::Ready(Some(())) = self.rx.poll_next_unpin(cx) {
             woke = true;
         }
         if woke {
-            self.quick = Some(FIRST_RECHECK);
-            let next = self.next_interval();
-            self.timer.as_mut().reset(Instant::now() + next);
+            // the fetch this wake-up owes finds whatever the timer would have
+            self.timer.as_mut().reset(Instant::now() + self.period);
         }
         // Re-arm and poll the timer until it is pending, so its waker is registered.
         while self.timer.as_mut().poll(cx).is_ready() {
             woke = true;
-            let next = self.next_interval();
-            self.timer.as_mut().reset(Instant::now() + next);
+            self.timer.as_mut().reset(Instant::now() + self.period);
         }
-        if woke {
-            Poll::Ready(Some(()))
-        } else {
-            Poll::Pending
-        }
+        woke
     }
 }
