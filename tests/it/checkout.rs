@@ -880,11 +880,20 @@ async fn webhooks_for_an_order_share_one_unstarted_confirm() {
     let (token, order, o) = ordered(&shop, 1, None).await;
     // no worker while the webhooks arrive: the first one's `confirm` stays unstarted
     worker.kill9();
+    // a declined attempt, then a captured one: two facts that act on the order
+    shop.pay(&gateway_order_id(&o), "failed").await;
     shop.pay(&gateway_order_id(&o), "captured").await;
-    // authorized and captured are stored and processed (order.paid repeats captured)
+    // failed and captured are processed (order.paid repeats captured); the
+    // authorization is stored and wakes nothing
     shop.wait_count(
         "select count(*) from webhook_events where status = 'processed'",
         2,
+    )
+    .await;
+    shop.wait_count(
+        "select count(*) from webhook_events
+         where event_type = 'payment.authorized' and status = 'ignored'",
+        1,
     )
     .await;
     shop.assert_count(

@@ -26,10 +26,17 @@ pub async fn webhook(
     payload: &serde_json::Value,
 ) -> anyhow::Result<Intake> {
     let gateway = event.gateway.as_str();
+    // An authorization is stored but wakes nothing: only a capture pays an order
+    // (`confirm` accepts captured payments only, relying on the gateway's auto-capture),
+    // and a capture sends its own event. Woken by `payment.authorized` too, `confirm`
+    // raced the same payment's `payment.captured` (Razorpay sends authorized, captured
+    // and order.paid back to back) into a second run that found nothing new: a job, a
+    // gateway call and ~10 statements per checkout. A capture whose event is lost is
+    // found by reconciliation and by the session's expiry check, as for any lost
+    // webhook.
     let acts = matches!(
         event.kind,
         WebhookKind::PaymentCaptured
-            | WebhookKind::PaymentAuthorized
             | WebhookKind::PaymentFailed
             | WebhookKind::OrderPaid
             | WebhookKind::CheckoutSessionCompleted
