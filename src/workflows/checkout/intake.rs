@@ -19,6 +19,28 @@ pub enum Intake {
     Unmatched,
 }
 
+/// Whether an event of this kind can move an order: only those wake `confirm`, and only
+/// their intake needs a transaction (store + enqueue); any other is one insert.
+///
+/// An authorization is stored but wakes nothing: only a capture pays an order
+/// (`confirm` accepts captured payments only, relying on the gateway's auto-capture),
+/// and a capture sends its own event. Woken by `payment.authorized` too, `confirm`
+/// raced the same payment's `payment.captured` (Razorpay sends authorized, captured
+/// and order.paid back to back) into a second run that found nothing new: a job, a
+/// gateway call and ~10 statements per checkout. A capture whose event is lost is
+/// found by reconciliation and by the session's expiry check, as for any lost
+/// webhook.
+pub fn acts(kind: &WebhookKind) -> bool {
+    matches!(
+        kind,
+        WebhookKind::PaymentCaptured
+            | WebhookKind::PaymentFailed
+            | WebhookKind::OrderPaid
+            | WebhookKind::CheckoutSessionCompleted
+            | WebhookKind::CheckoutSessionExpired
+    )
+}
+
 /// Stores a verified webhook event and wakes the order's `confirm` step.
 pub async fn webhook(
     conn: &mut sqlx::PgConnection,
@@ -26,22 +48,7 @@ pub async fn webhook(
     payload: &serde_json::Value,
 ) -> anyhow::Result<Intake> {
     let gateway = event.gateway.as_str();
-    // An authorization is stored but wakes nothing: only a capture pays an order
-    // (`confirm` accepts captured payments only, relying on the gateway's auto-capture),
-    // and a capture sends its own event. Woken by `payment.authorized` too, `confirm`
-    // raced the same payment's `payment.captured` (Razorpay sends authorized, captured
-    // and order.paid back to back) into a second run that found nothing new: a job, a
-    // gateway call and ~10 statements per checkout. A capture whose event is lost is
-    // found by reconciliation and by the session's expiry check, as for any lost
-    // webhook.
-    let acts = matches!(
-        event.kind,
-        WebhookKind::PaymentCaptured
-            | WebhookKind::PaymentFailed
-            | WebhookKind::OrderPaid
-            | WebhookKind::CheckoutSessionCompleted
-            | WebhookKind::CheckoutSessionExpired
-    );
+    let acts = acts(&event.kind);
     let payment_status = event
         .status
         .and_then(|s| serde_json::to_value(s).ok())
