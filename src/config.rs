@@ -134,7 +134,9 @@ pub struct WorkerSettings {
     /// Upper bound for one job; a hung handler is cancelled and its job retried.
     pub job_timeout_secs: u64,
     /// Fallback wake-up period (ms) besides LISTEN/NOTIFY: scheduled jobs (`run_at` in the
-    /// future) send no notification, and a notification can be missed while reconnecting.
+    /// future) send no notification, nor do jobs the orphan rescue or an operator puts
+    /// back. Each idle queue fetches once per period (5 queues: 10 fetches/s per worker
+    /// process at 500 ms, 50 at 100 ms); apalis keeps `run_at` in whole seconds anyway.
     pub wake_interval_ms: u64,
     /// Port of the worker's own `/healthz` and `/readyz`; 0 picks a free one (logged).
     pub health_port: u16,
@@ -148,7 +150,7 @@ impl Default for WorkerSettings {
             heartbeat_secs: 5,
             missed_heartbeats: 3,
             job_timeout_secs: 60,
-            wake_interval_ms: 100,
+            wake_interval_ms: 500,
             health_port: 0,
         }
     }
