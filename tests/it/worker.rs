@@ -71,20 +71,24 @@ async fn fetches(worker: &Proc, queue: &str) -> u64 {
         .sum::<f64>() as u64
 }
 
+/// A worker process whose fallback timer (60 s) is out of the way, once it has
+/// registered and made its first fetch; with its ping-queue fetches so far.
+async fn idle_worker(app: &TestApp, env: &[(&str, &str)]) -> (Proc, u64) {
+    let mut env = env.to_vec();
+    env.push(("CHECKOUT__WORKER__WAKE_INTERVAL_MS", "60000"));
+    let worker = Proc::spawn(&["worker"], &app.db.url, &env);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = fetches(&worker, PING_QUEUE).await;
+    (worker, before)
+}
+
 /// With its timer out of the way (60 s), a worker fetches once per notification: not
 /// again when the job finishes, when its ack is written or when the batch runs out, as
 /// apalis on its own does (3-4 fetches per job, most of them empty).
 #[tokio::test]
 async fn a_worker_fetches_once_per_job_woken_by_its_notification() {
     let app = TestApp::spawn().await;
-    let worker = Proc::spawn(
-        &["worker"],
-        &app.db.url,
-        &[("CHECKOUT__WORKER__WAKE_INTERVAL_MS", "60000")],
-    );
-    // let it register and make its first fetch
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = fetches(&worker, PING_QUEUE).await;
+    let (worker, before) = idle_worker(&app, &[]).await;
     assert!(before >= 1, "a worker fetches once when it starts");
     for _ in 0..10 {
         let id = enqueue_ping(&app.pool, 0).await.unwrap();
@@ -106,16 +110,7 @@ async fn a_worker_fetches_once_per_job_woken_by_its_notification() {
 #[tokio::test]
 async fn a_full_batch_is_followed_by_another_fetch_without_a_wake_up() {
     let app = TestApp::spawn().await;
-    let worker = Proc::spawn(
-        &["worker"],
-        &app.db.url,
-        &[
-            ("CHECKOUT__WORKER__WAKE_INTERVAL_MS", "60000"),
-            ("CHECKOUT__WORKER__BATCH_SIZE", "2"),
-        ],
-    );
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = fetches(&worker, PING_QUEUE).await;
+    let (worker, before) = idle_worker(&app, &[("CHECKOUT__WORKER__BATCH_SIZE", "2")]).await;
     // ten jobs in one transaction: their notifications arrive together, one wake-up
     let mut ids = Vec::new();
     let mut tx = app.pool.begin().await.unwrap();
