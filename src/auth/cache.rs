@@ -18,15 +18,15 @@
 //!   seen before the read.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::DropGuard;
 use uuid::Uuid;
 
-use crate::store::listen::{Heard, listen};
+use crate::store::listen::{Heard, listen_for};
 use crate::store::users::User;
 
 const CHANNEL: &str = "checkout_session_changed";
@@ -44,7 +44,8 @@ pub struct SessionCache {
 struct Inner {
     ttl: Duration,
     state: Mutex<State>,
-    stop: CancellationToken,
+    /// Ends the listener when the last clone of the cache is dropped.
+    listener: OnceLock<DropGuard>,
 }
 
 #[derive(Default)]
@@ -59,12 +60,6 @@ struct Entry {
     until: Instant,
 }
 
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
 /// The generation a read started at; hand it back to [`SessionCache::put`].
 #[derive(Debug, Clone, Copy)]
 pub struct Generation(u64);
@@ -77,7 +72,7 @@ impl SessionCache {
             inner: Arc::new(Inner {
                 ttl,
                 state: Mutex::default(),
-                stop: CancellationToken::new(),
+                listener: OnceLock::new(),
             }),
         }
     }
@@ -85,16 +80,13 @@ impl SessionCache {
     /// Starts forgetting on `checkout_session_changed` (inside a tokio runtime; outside
     /// one, and with a zero TTL, nothing is listened to or kept).
     pub fn listen(&self, pool: &PgPool) {
-        if self.inner.ttl.is_zero() || tokio::runtime::Handle::try_current().is_err() {
+        if self.inner.ttl.is_zero() {
             return;
         }
-        let inner: Weak<Inner> = Arc::downgrade(&self.inner);
-        let stop = self.inner.stop.clone();
-        tokio::spawn(listen(pool.clone(), CHANNEL, stop, move |heard| {
-            if let Some(inner) = inner.upgrade() {
-                SessionCache { inner }.heard(heard);
-            }
-        }));
+        let on = |inner, heard: Heard<'_>| SessionCache { inner }.heard(heard);
+        if let Some(guard) = listen_for(pool, CHANNEL, &self.inner, on) {
+            let _ = self.inner.listener.set(guard);
+        }
     }
 
     fn heard(&self, heard: Heard<'_>) {

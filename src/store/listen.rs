@@ -1,11 +1,12 @@
 //! A LISTEN connection that outlives database restarts: one per channel per process,
 //! outside the work pool.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
 use sqlx::postgres::{PgListener, PgPoolOptions};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// What the connection heard.
 pub enum Heard<'a> {
@@ -76,4 +77,26 @@ pub async fn listen(
             }
         }
     }
+}
+
+/// Runs [`listen`] on `channel` for `owner`, a process-wide memory fed by
+/// notifications: `on` gets the owner while it lives. Keep the returned guard inside
+/// the owner: dropping the owner drops the guard, which ends the listener (the task
+/// holds only a weak reference, so it never keeps its owner alive). `None` outside a
+/// tokio runtime: nothing is listened to.
+pub fn listen_for<T: Send + Sync + 'static>(
+    pool: &PgPool,
+    channel: &'static str,
+    owner: &Arc<T>,
+    on: impl Fn(Arc<T>, Heard<'_>) + Send + 'static,
+) -> Option<DropGuard> {
+    tokio::runtime::Handle::try_current().ok()?;
+    let owner = Arc::downgrade(owner);
+    let stop = CancellationToken::new();
+    tokio::spawn(listen(pool.clone(), channel, stop.clone(), move |heard| {
+        if let Some(owner) = owner.upgrade() {
+            on(owner, heard);
+        }
+    }));
+    Some(stop.drop_guard())
 }

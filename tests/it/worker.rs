@@ -542,3 +542,55 @@ async fn a_listener_takes_no_connection_from_the_work_pool() {
     assert_eq!(pool.size(), 0, "the listener took a pool connection");
     stop.cancel();
 }
+
+/// A memory fed by notifications hears them while it lives, and dropping it ends its
+/// listener (the guard it keeps cancels the task, which holds only a weak reference):
+/// the LISTEN connection goes away.
+#[tokio::test]
+async fn a_listener_for_an_owner_ends_when_the_owner_is_dropped() {
+    use checkout::store::listen::{Heard, listen_for};
+    use std::sync::{Arc, Mutex, OnceLock};
+    #[derive(Default)]
+    struct Memory {
+        heard: Mutex<Vec<String>>,
+        listener: OnceLock<tokio_util::sync::DropGuard>,
+    }
+    let app = TestApp::spawn().await;
+    let owner = Arc::new(Memory::default());
+    let guard = listen_for(&app.pool, "test_listen_for", &owner, |owner, heard| {
+        if let Heard::Payload(p) = heard {
+            owner.heard.lock().unwrap().push(p.to_owned());
+        }
+    })
+    .expect("inside a runtime, a listener runs");
+    assert!(owner.listener.set(guard).is_ok());
+    let listeners = || async {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from pg_stat_activity
+             where datname = current_database() and query = 'LISTEN \"test_listen_for\"'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    eventually(Duration::from_secs(10), || async {
+        (listeners().await == 1).then_some(())
+    })
+    .await
+    .expect("the listener connects");
+    sqlx::query("select pg_notify('test_listen_for', 'hello')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(10), || async {
+        (!owner.heard.lock().unwrap().is_empty()).then_some(())
+    })
+    .await
+    .expect("heard while the owner lives");
+    drop(owner);
+    eventually(Duration::from_secs(10), || async {
+        (listeners().await == 0).then_some(())
+    })
+    .await
+    .expect("the LISTEN connection outlived its owner");
+}

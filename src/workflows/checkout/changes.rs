@@ -16,15 +16,15 @@
 //! database's work (7 queries per read, ~1,000 transactions per checkout at 60/s).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use sqlx::PgPool;
 use tokio::sync::watch;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::DropGuard;
 use uuid::Uuid;
 
-use crate::store::listen::{Heard as Listened, listen};
+use crate::store::listen::{Heard as Listened, listen_for};
 
 const CHANNEL: &str = "checkout_order_changed";
 
@@ -55,13 +55,8 @@ pub struct OrderChanges {
 #[derive(Default)]
 struct Inner {
     waiting: Mutex<HashMap<Uuid, watch::Sender<Heard>>>,
-    stop: CancellationToken,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
+    /// Ends the listener when the last clone of the `OrderChanges` is dropped.
+    listener: OnceLock<DropGuard>,
 }
 
 impl Inner {
@@ -91,14 +86,9 @@ impl OrderChanges {
     /// waiters fall back to re-reading every [`FALLBACK`]).
     pub fn start(pool: &PgPool) -> Self {
         let changes = OrderChanges::default();
-        if tokio::runtime::Handle::try_current().is_ok() {
-            let inner: Weak<Inner> = Arc::downgrade(&changes.inner);
-            let stop = changes.inner.stop.clone();
-            tokio::spawn(listen(pool.clone(), CHANNEL, stop, move |heard| {
-                if let Some(inner) = inner.upgrade() {
-                    inner.heard(heard);
-                }
-            }));
+        let on = |inner: Arc<Inner>, heard: Listened<'_>| inner.heard(heard);
+        if let Some(guard) = listen_for(pool, CHANNEL, &changes.inner, on) {
+            let _ = changes.inner.listener.set(guard);
         }
         changes
     }
