@@ -47,7 +47,8 @@ pub async fn readyz(State(pool): State<PgPool>) -> ApiResult<Reply<Health>> {
 }
 
 /// The router a worker or scheduler process serves on its health port: liveness,
-/// readiness and the process's Prometheus metrics (jobs run, fetches, restarts).
+/// readiness and the process's Prometheus metrics (queue fetches, worker restarts,
+/// cron ticks).
 pub fn router(pool: PgPool) -> axum::Router {
     let metrics = crate::telemetry::metrics_handle();
     axum::Router::new()

@@ -141,24 +141,21 @@ pub struct JobStore<Args> {
     wake: WakeStrategy,
     /// A fetch is owed: a wake-up came since the last fetch started.
     due: bool,
-    full: Arc<AtomicBool>,
     codec: <PostgresStorage<Args> as WireFormatBackend>::Codec,
     _args: PhantomData<Args>,
 }
 
 impl<Args> JobStore<Args> {
     pub fn new(pool: &PgPool, config: Config, wake: WakeStrategy) -> Self {
-        let full = Arc::new(AtomicBool::new(false));
         Self {
             queue: Persisted::new(Queue {
                 pool: pool.clone(),
                 config,
-                full: full.clone(),
+                full: Arc::default(),
             }),
             wake,
             // the first poll fetches: jobs may be waiting from before this worker
             due: true,
-            full,
             codec: Default::default(),
             _args: PhantomData,
         }
@@ -188,7 +185,7 @@ impl<Args> Backend for JobStore<Args> {
             self.due = true;
         }
         if matches!(self.queue.state(), State::Ready) {
-            if self.full.swap(false, Ordering::Acquire) {
+            if self.queue.full.swap(false, Ordering::Acquire) {
                 self.due = true;
             }
             if !self.due {
