@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub use crate::admin::args::{AdminArgs, AdminCommand, CatalogCommand};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "checkout",
@@ -66,60 +68,6 @@ pub enum Command {
     /// Open-loop load generator of complete checkouts (loopback only), with chaos options
     /// and the consistency check; see BENCHMARKS.md.
     Loadtest(Box<crate::loadtest::LoadtestArgs>),
-}
-
-/// `checkout admin [--json] [--actor NAME] GROUP ...`.
-#[derive(Debug, Args)]
-pub struct AdminArgs {
-    /// Machine output: one JSON document on stdout instead of tables.
-    #[arg(long, global = true)]
-    pub json: bool,
-    /// Who runs the command, written to the audit trail (default: $USER).
-    #[arg(long, global = true, env = "USER", default_value = "unknown")]
-    pub actor: String,
-    #[command(subcommand)]
-    pub command: AdminCommand,
-}
-
-/// One variant per group, each implemented in its own `admin::<group>` module.
-#[derive(Debug, Subcommand)]
-pub enum AdminCommand {
-    /// Programs, plans, cohorts, coupons, sales and FX rates as one JSON file.
-    #[command(subcommand)]
-    Catalog(CatalogCommand),
-    /// Background jobs (apalis): list, show, retry, cancel, stats.
-    #[command(subcommand)]
-    Jobs(crate::admin::jobs::JobsCommand),
-    /// Orders and their checkout workflow: show, retry, cancel, refund, reconcile.
-    #[command(subcommand)]
-    Orders(crate::admin::orders::OrdersCommand),
-    /// Gateway webhook events: list, replay.
-    #[command(subcommand)]
-    Webhooks(crate::admin::webhooks::WebhooksCommand),
-    /// Coupons: list, create, disable.
-    #[command(subcommand)]
-    Coupons(crate::admin::coupons::CouponsCommand),
-    /// FX rates (INR -> quote): set, list.
-    #[command(subcommand)]
-    Fx(crate::admin::fx::FxCommand),
-    /// Student accounts: list, show.
-    #[command(subcommand)]
-    Users(crate::admin::users::UsersCommand),
-    /// Consistency check of orders, seats, coupons, money and webhooks; violations -> exit 1.
-    Check(crate::admin::check::CheckArgs),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum CatalogCommand {
-    /// Validates FILE completely, then inserts or updates everything in it in one
-    /// transaction (idempotent). Any problem: nothing is written, every problem is
-    /// listed with its JSON path, exit status 1.
-    Import {
-        /// The catalog JSON file (format: README "Catalog file", examples/catalog.json).
-        file: PathBuf,
-    },
-    /// Prints the stored catalog as JSON in the import format.
-    Export,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -15,9 +15,9 @@ async fn main() -> ExitCode {
         Command::Scheduler => roles::scheduler(global).await,
         Command::Migrate => roles::migrate(global).await,
         Command::Dev(listen) => roles::dev(global, listen).await,
-        Command::Admin(args) => checkout::admin::run(global, args).await,
+        Command::Admin(args) => roles::admin(global, args).await,
         Command::Sandbox(args) => roles::sandbox(global, args).await,
-        Command::Loadtest(args) => checkout::loadtest::run(global, *args).await,
+        Command::Loadtest(args) => roles::loadtest(global, *args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

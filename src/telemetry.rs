@@ -1,4 +1,5 @@
-//! Logging (tracing, JSON or pretty) and metrics (Prometheus text via the `metrics` crate).
+//! Logging (tracing, JSON or pretty), metrics (Prometheus text via the `metrics` crate)
+//! and the correlation id of the work in hand.
 
 use std::sync::OnceLock;
 
@@ -47,4 +48,22 @@ pub fn metrics_handle() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+tokio::task_local! {
+    static CORRELATION_ID: String;
+}
+
+/// The correlation id of the request (or job) this task works for, or a fresh one
+/// outside any. The API sets it per request from `X-Correlation-ID`; orders keep it, so
+/// error bodies, job payloads and gateway calls can quote it.
+pub fn correlation_id() -> String {
+    CORRELATION_ID
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| uuid::Uuid::new_v4().to_string())
+}
+
+/// Runs `work` with `id` as its [`correlation_id`].
+pub async fn with_correlation_id<F: std::future::Future>(id: String, work: F) -> F::Output {
+    CORRELATION_ID.scope(id, work).await
 }

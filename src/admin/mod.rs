@@ -1,6 +1,6 @@
 //! `checkout admin ...`: operator commands against the database (same settings as the
 //! other roles). Each group is a module with its clap command enum and its `run`; add a
-//! group by adding a variant to [`crate::cli::AdminCommand`] and one arm in [`run`].
+//! group by adding a variant to [`args::AdminCommand`] and one arm in [`run`].
 //!
 //! Shared rules, in one place each: output is a table, or one JSON document with
 //! `--json` ([`output`]); every action that changes money or state writes an
@@ -8,6 +8,7 @@
 //! idempotent (state guards, or idempotency keys for refunds); an unknown id or a
 //! refused action is an error, so the process exits non-zero with the reason.
 
+pub mod args;
 pub mod audit;
 pub mod catalog;
 pub mod check;
@@ -23,9 +24,9 @@ pub mod webhooks;
 use anyhow::Context;
 use sqlx::PgPool;
 
-use crate::cli::{AdminArgs, AdminCommand, CatalogCommand, GlobalArgs};
 use crate::config::Settings;
-use crate::{roles, store};
+use crate::store;
+use args::{AdminArgs, AdminCommand, CatalogCommand};
 
 /// What every admin command gets.
 pub struct Admin {
@@ -37,10 +38,8 @@ pub struct Admin {
     pub actor: String,
 }
 
-/// Runs one admin command against the configured database.
-pub async fn run(global: GlobalArgs, args: AdminArgs) -> anyhow::Result<()> {
-    let settings = roles::load_settings(&global)?;
-    let pool = roles::pool(&settings)?;
+/// Runs one admin command against the database of `pool`.
+pub async fn run(settings: Settings, pool: PgPool, args: AdminArgs) -> anyhow::Result<()> {
     if !store::migrations_current(&pool).await? {
         anyhow::bail!("the database is not migrated: run `checkout migrate` first");
     }

@@ -7,13 +7,13 @@ use uuid::Uuid;
 
 use super::output::{Table, emit, opt, progress};
 use super::{Admin, audit};
-use crate::api::error::ErrorCode;
+use crate::domain::codes::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
 use crate::store::{orders, payments, sagas};
-use crate::workers::{EnqueueOptions, Job, enqueue};
 use crate::workflows::checkout::Failure;
 use crate::workflows::checkout::orders::{OrderView, view};
-use crate::workflows::checkout::runner::{enqueue_step, fail};
+use crate::workflows::checkout::runner::{enqueue_compensation, enqueue_step, fail};
+use crate::workflows::keys;
 
 #[derive(Debug, Subcommand)]
 pub enum OrdersCommand {
@@ -259,12 +259,7 @@ async fn retry(admin: &Admin, token: &str) -> anyhow::Result<()> {
             saga.state
         ),
         "compensating" => {
-            let job = Job::Compensate { order_id: order.id };
-            let options = EnqueueOptions {
-                idempotency_key: Some(format!("{}:compensate:{suffix}", order.id)),
-                ..Default::default()
-            };
-            enqueue(&mut tx, &job, options).await?;
+            enqueue_compensation(&mut tx, order.id, Some(&suffix), None).await?;
             "compensation enqueued".to_owned()
         }
         _ => {
@@ -345,7 +340,7 @@ async fn reconcile(admin: &Admin, order: &orders::Order, dry_run: bool) -> anyho
     let suffix = format!("admin-rc:{}", Uuid::new_v4().simple());
     let woken = enqueue_step(&mut tx, order.id, Step::Confirm, Some(&suffix)).await?;
     let key = audit::fresh_key("orders.reconcile", &order.order_token);
-    let after = json!({"enqueued": format!("{}:confirm:{suffix}", order.id)});
+    let after = json!({"enqueued": keys::step(order.id, Step::Confirm, Some(&suffix))});
     audit::write(
         &mut tx,
         admin,

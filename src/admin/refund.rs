@@ -75,7 +75,7 @@ pub async fn refund(
     let Some(refund_id) = decided else {
         anyhow::bail!("order {token}: a concurrent run decided this refund; run the command again");
     };
-    enqueue_refund(&mut tx, refund_id).await?;
+    enqueue_refund(&mut tx, refund_id, None).await?;
     let before = json!({"captured": payment.captured_amount, "refundable": refundable});
     let after =
         json!({"refund_id": refund_id, "amount": amount, "refundable": refundable - amount});

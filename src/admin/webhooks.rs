@@ -9,6 +9,7 @@ use super::{Admin, audit};
 use crate::domain::order::Step;
 use crate::store::webhooks;
 use crate::workflows::checkout::runner::enqueue_step;
+use crate::workflows::keys;
 
 #[derive(Debug, Subcommand)]
 pub enum WebhooksCommand {
@@ -74,7 +75,8 @@ async fn replay(admin: &Admin, event_id: &str) -> anyhow::Result<()> {
     let suffix = format!("webhook-replay:{}:{}", event.id, Uuid::new_v4().simple());
     enqueue_step(&mut tx, order_id, Step::Confirm, Some(&suffix)).await?;
     let key = audit::fresh_key("webhooks.replay", event_id);
-    let after = json!({"order_id": order_id, "enqueued": format!("{order_id}:confirm:{suffix}")});
+    let enqueued = keys::step(order_id, Step::Confirm, Some(&suffix));
+    let after = json!({"order_id": order_id, "enqueued": enqueued});
     audit::write(
         &mut tx,
         admin,

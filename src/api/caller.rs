@@ -8,6 +8,8 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, header};
 use sha2::{Digest, Sha256};
 
+pub use crate::config::IpNet;
+
 /// The authenticated-user extractor lives with the bearer-token code.
 pub use super::bearer::Caller;
 
@@ -21,40 +23,6 @@ pub struct CallerScope(pub String);
 /// The client's address, resolved once per request by [`context`](super::groups::context).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
-
-/// An IP network (`10.0.0.0/8`, `::1/128`, or a bare address).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: u32,
-}
-
-impl IpNet {
-    pub fn parse(s: &str) -> Option<Self> {
-        let (addr, prefix) = match s.trim().split_once('/') {
-            Some((a, p)) => (a.parse::<IpAddr>().ok()?, Some(p.parse::<u32>().ok()?)),
-            None => (s.trim().parse::<IpAddr>().ok()?, None),
-        };
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = prefix.unwrap_or(max);
-        (prefix <= max).then_some(IpNet { addr, prefix })
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = ip.to_canonical();
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - self.prefix).unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - self.prefix).unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
 
 /// The socket peer; when it is a trusted proxy, the right-most `X-Forwarded-For` hop
 /// that is not itself a trusted proxy (hops to the left of it are client-controlled).

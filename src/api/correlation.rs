@@ -11,16 +11,8 @@ use tracing::Instrument;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
 
-tokio::task_local! {
-    static CORRELATION_ID: String;
-}
-
 /// The current request's correlation id, or a fresh one outside a request.
-pub fn current() -> String {
-    CORRELATION_ID
-        .try_with(Clone::clone)
-        .unwrap_or_else(|_| uuid::Uuid::new_v4().to_string())
-}
+pub use crate::telemetry::correlation_id as current;
 
 /// A client-supplied id is kept only if it is short and plain, so it cannot inject
 /// into logs or headers.
@@ -47,9 +39,8 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
         method = %request.method(),
         path = %request.uri().path(),
     );
-    let mut response = CORRELATION_ID
-        .scope(id.clone(), next.run(request).instrument(span))
-        .await;
+    let mut response =
+        crate::telemetry::with_correlation_id(id.clone(), next.run(request).instrument(span)).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, v);
     }

@@ -12,124 +12,7 @@ use utoipa::ToSchema;
 
 use super::correlation;
 
-/// Stable error codes. The discriminant is the code clients see; the compiler keeps them
-/// unique. Ranges: 1xxx carts and catalog, 2xxx pricing and coupons, 3xxx payments,
-/// 4xxx gateways, 5xxx authentication, 6xxx idempotency, 7xxx orders, 9xxx generic.
-/// 429 is the PRD's rate-limit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[repr(u32)]
-pub enum ErrorCode {
-    CartNotFound = 1001,
-    CartExpired = 1002,
-    CartConverted = 1003,
-    CartItemNotFound = 1004,
-    TooManyItems = 1005,
-    InvalidQuantity = 1006,
-    CartEmpty = 1007,
-    ProgramNotFound = 1101,
-    PlanNotFound = 1102,
-    CohortNotFound = 1103,
-    ProgramArchived = 1104,
-    UnsupportedCurrency = 2001,
-    FxRateMissing = 2002,
-    FxRateStale = 2003,
-    /// The PRD's invalid-coupon code; the coupon does not exist.
-    InvalidCoupon = 2004,
-    CouponOnePerCart = 2040,
-    CouponInactive = 2041,
-    CouponNotYetValid = 2042,
-    CouponExpired = 2043,
-    CouponUsageLimitReached = 2044,
-    CouponRequiresLogin = 2045,
-    CouponPerUserLimitReached = 2046,
-    CouponFirstOrderOnly = 2047,
-    CouponNotApplicable = 2048,
-    CouponMinimumNotMet = 2049,
-    CouponNothingToDiscount = 2050,
-    SaleUnknown = 2051,
-    SaleNotActive = 2052,
-    InvalidBillingAddress = 2061,
-    PaymentFailed = 3001,
-    InsufficientBalance = 3002,
-    /// A capture whose amount or currency differs from the order's (refunded).
-    PaymentMismatch = 3003,
-    InvalidPaymentSignature = 3004,
-    InvalidWebhookSignature = 3005,
-    /// The payment session expired before a payment arrived (order expired).
-    PaymentExpired = 3006,
-    PaymentNotFound = 3007,
-    GatewayTimeout = 4001,
-    /// Every gateway refused to create a session (order failed).
-    GatewayRefused = 4002,
-    /// Order failure codes (shown in `failure.code` of an order) and order errors.
-    OrderNotFound = 7001,
-    /// No seat left in a cohort of the order (order failed, nothing held).
-    CohortFull = 7002,
-    /// The coupon's last use went to someone else between estimate and order.
-    CouponUnavailable = 7003,
-    /// The cohort filled up before the payment arrived (payment refunded).
-    NoSeatAfterPayment = 7004,
-    /// Already enrolled in that cohort through another order (payment refunded).
-    AlreadyEnrolled = 7005,
-    OrderCancelled = 7006,
-    OrderNotCancellable = 7007,
-    /// A workflow step kept failing (e.g. every gateway down) past its attempts.
-    StepExhausted = 7008,
-    NothingToPay = 7009,
-    AuthenticationRequired = 5001,
-    TokenExpired = 5002,
-    TokenInvalid = 5003,
-    InvalidCredentials = 5004,
-    EmailAlreadyRegistered = 5005,
-    RefreshTokenInvalid = 5006,
-    UserGone = 5007,
-    SessionNotFound = 5008,
-    IdempotencyKeyReused = 6001,
-    IdempotencyInProgress = 6002,
-    InvalidIdempotencyKey = 6003,
-    CardDataRejected = 6101,
-    RateLimited = 429,
-    Internal = 9000,
-    MalformedRequest = 9001,
-    ValidationFailed = 9002,
-    RouteNotFound = 9003,
-    MethodNotAllowed = 9004,
-    UnsupportedMediaType = 9005,
-    PayloadTooLarge = 9006,
-    RequestTimeout = 9007,
-    ServiceUnavailable = 9008,
-    HeadersTooLarge = 9009,
-}
-
-impl ErrorCode {
-    pub fn as_u32(self) -> u32 {
-        self as u32
-    }
-
-    /// Answers given before a handler could have had an effect (the request was
-    /// refused as it stood, or the handler was cancelled by the timeout). The
-    /// idempotency layer does not store these, so a corrected retry with the same key
-    /// runs; every other answer, 5xx included, is stored and replayed.
-    pub fn is_pre_execution(self) -> bool {
-        use ErrorCode::*;
-        matches!(
-            self,
-            MalformedRequest
-                | ValidationFailed
-                | RouteNotFound
-                | MethodNotAllowed
-                | UnsupportedMediaType
-                | PayloadTooLarge
-                | RequestTimeout
-                | HeadersTooLarge
-                | CardDataRejected
-                | InvalidIdempotencyKey
-                | IdempotencyKeyReused
-                | IdempotencyInProgress
-                | RateLimited
-        )
-    }
-}
+pub use crate::domain::codes::ErrorCode;
 
 /// Every error the API answers with.
 #[derive(Debug, thiserror::Error)]
@@ -531,6 +414,22 @@ impl From<crate::auth::AuthError> for ApiError {
             A::RateLimited { retry_after_secs } => ApiError::RateLimited { retry_after_secs },
             A::Database(e) => ApiError::Database(e),
             A::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// A workflow refusal keeps its meaning; cart refusals keep their own codes.
+impl From<crate::workflows::FlowError> for ApiError {
+    fn from(error: crate::workflows::FlowError) -> Self {
+        use crate::workflows::FlowError as F;
+        match error {
+            F::Validation(messages) => ApiError::Validation(messages),
+            F::CartEmpty => ApiError::CartEmpty,
+            F::OrderNotFound => ApiError::OrderNotFound,
+            F::OrderNotCancellable(status) => ApiError::OrderNotCancellable(status),
+            F::Cart(e) => e.into(),
+            F::Database(e) => ApiError::Database(e),
+            F::Internal(e) => ApiError::Internal(e),
         }
     }
 }

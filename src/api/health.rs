@@ -1,7 +1,4 @@
-//! Liveness and readiness, served by every role (the worker and scheduler on a small
-//! port of their own).
-
-use std::time::Duration;
+//! `/healthz` and `/readyz` of the API (the readiness rule is [`crate::health::ready`]).
 
 use axum::extract::State;
 use serde::Serialize;
@@ -10,7 +7,6 @@ use utoipa::ToSchema;
 
 use super::envelope::Reply;
 use super::error::{ApiError, ApiResult};
-use crate::store;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -32,32 +28,8 @@ pub async fn healthz() -> Reply<Health> {
         (status = 200, description = "ready", body = inline(super::envelope::Envelope<Health>)),
         (status = 503, description = "database unreachable or migrations pending", body = super::error::ErrorEnvelope)))]
 pub async fn readyz(State(pool): State<PgPool>) -> ApiResult<Reply<Health>> {
-    let check = async {
-        sqlx::query("select 1").execute(&pool).await?;
-        store::migrations_current(&pool).await
-    };
-    match tokio::time::timeout(Duration::from_secs(2), check).await {
-        Ok(Ok(true)) => Ok(Reply::ok(Health { status: "ok" })),
-        Ok(Ok(false)) => Err(ApiError::Unavailable("migrations pending".into())),
-        Ok(Err(e)) => Err(ApiError::Unavailable(format!("database unreachable: {e}"))),
-        Err(_) => Err(ApiError::Unavailable(
-            "database did not answer in 2 s".into(),
-        )),
-    }
-}
-
-/// The router a worker or scheduler process serves on its health port: liveness,
-/// readiness and the process's Prometheus metrics (queue fetches, worker restarts,
-/// cron ticks).
-pub fn router(pool: PgPool) -> axum::Router {
-    let metrics = crate::telemetry::metrics_handle();
-    axum::Router::new()
-        .route("/healthz", axum::routing::get(healthz))
-        .route("/readyz", axum::routing::get(readyz))
-        .route(
-            "/metrics",
-            axum::routing::get(move || async move { super::prometheus_text(&metrics) }),
-        )
-        .fallback(super::middleware::not_found)
-        .with_state(pool)
+    crate::health::ready(&pool)
+        .await
+        .map_err(ApiError::Unavailable)?;
+    Ok(Reply::ok(Health { status: "ok" }))
 }

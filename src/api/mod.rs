@@ -24,7 +24,6 @@ pub mod orders;
 pub mod payments;
 pub mod ratelimit;
 pub mod security;
-pub mod settings;
 pub mod spec;
 
 use std::sync::Arc;
@@ -36,8 +35,6 @@ use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::response::IntoResponse;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::{
@@ -69,6 +66,15 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What the checkout workflow needs to start an order.
+    pub fn checkout(&self) -> crate::workflows::checkout::orders::Checkout<'_> {
+        crate::workflows::checkout::orders::Checkout {
+            pool: &self.pool,
+            settings: &self.settings,
+            gateways: &self.gateways,
+        }
+    }
+
     /// Fails when the auth settings cannot produce keys (no `auth.jwt_secret`).
     pub fn new(
         pool: PgPool,
@@ -110,7 +116,7 @@ impl FromRef<AppState> for PgPool {
             `{status, success, data}` or `{status, success: false, error: {code, message, \
             validation_messages, correlation_id, retryable, suggested_action}}`."
     ),
-    components(schemas(error::ErrorEnvelope, error::ErrorBody, error::ErrorCode)),
+    components(schemas(error::ErrorEnvelope, error::ErrorBody)),
     modifiers(&BearerScheme)
 )]
 struct ApiDoc;
@@ -237,18 +243,7 @@ pub fn with_layers(routes: Router, state: &AppState) -> anyhow::Result<Router> {
 #[utoipa::path(get, path = "/metrics", tag = "ops",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    prometheus_text(&state.metrics)
-}
-
-/// A recorder's metrics as a Prometheus text response.
-fn prometheus_text(handle: &PrometheusHandle) -> impl IntoResponse + use<> {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        handle.render(),
-    )
+    crate::health::prometheus_text(&state.metrics)
 }
 
 /// This document.
@@ -259,78 +254,4 @@ async fn openapi_json() -> impl IntoResponse {
     axum::Json(SPEC.get_or_init(openapi).clone())
 }
 
-/// Serves `router` on `listener` until `shutdown`, then lets in-flight requests finish
-/// for at most `grace`.
-///
-/// Our own accept loop on hyper-util rather than `axum::serve`, because `axum::serve`
-/// gives hyper no timer: hyper's header read timeout then never fires, and a slow
-/// client could hold a connection forever by trickling its headers. Here a client
-/// must send its headers within `header_timeout`; after that the request timeout
-/// layer bounds the body and the handler.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: CancellationToken,
-    grace: Duration,
-) -> anyhow::Result<()> {
-    serve_with(listener, router, shutdown, grace, Duration::from_secs(10)).await
-}
-
-/// [`serve`] with an explicit header read timeout (`http.header_read_timeout_ms`).
-pub async fn serve_with(
-    listener: TcpListener,
-    router: Router,
-    shutdown: CancellationToken,
-    grace: Duration,
-    header_timeout: Duration,
-) -> anyhow::Result<()> {
-    use hyper::server::conn::http1;
-    use hyper_util::rt::{TokioIo, TokioTimer};
-    use hyper_util::server::graceful::GracefulShutdown;
-    use hyper_util::service::TowerToHyperService;
-    use tower::ServiceExt;
-
-    let graceful = GracefulShutdown::new();
-    let mut builder = http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // out of file descriptors and the like: back off instead of spinning
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        // Small JSON answers should leave at once, not wait for Nagle.
-        let _ = stream.set_nodelay(true);
-        let service = router
-            .clone()
-            .layer(axum::Extension(axum::extract::ConnectInfo(peer)))
-            .map_request(|r: axum::http::Request<hyper::body::Incoming>| {
-                r.map(axum::body::Body::new)
-            });
-        let connection =
-            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(grace) => {
-            tracing::warn!("in-flight requests did not finish within the grace period");
-        }
-    }
-    Ok(())
-}
+pub use crate::server::{serve, serve_with};

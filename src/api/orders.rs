@@ -15,9 +15,10 @@ use super::bearer::Caller;
 use super::envelope::{Envelope, Reply};
 use super::error::{ApiError, ApiResult, ErrorEnvelope};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::carts::input::BillingAddressInput;
 use crate::domain::order::OrderStatus;
 use crate::store::{enrollments, orders};
-use crate::workflows::checkout::{self, orders as flow};
+use crate::workflows::checkout::orders as flow;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -29,19 +30,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BillingAddress {
-    /// ISO 3166-1 alpha-2, e.g. `IN`.
-    pub country: String,
-    /// Indian state code or name (required for India), e.g. `KA` or `Karnataka`.
-    pub state: Option<String>,
-    pub postal_code: Option<String>,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct CreateOrder {
     pub cart_token: String,
-    pub billing_address: BillingAddress,
+    pub billing_address: BillingAddressInput,
     /// `razorpay` or `stripe`: tried first; the others remain the fallback.
     pub gateway: Option<String>,
     /// Where the gateway sends the buyer back; its origin must be allowed.
@@ -71,23 +62,27 @@ pub async fn create_order(
 ) -> ApiResult<Response> {
     let request = flow::OrderRequest {
         cart_token: body.cart_token,
-        billing_address: serde_json::json!({
-            "country": body.billing_address.country,
-            "state": body.billing_address.state,
-            "postal_code": body.billing_address.postal_code,
-        }),
+        billing_address: body.billing_address.into(),
         gateway: body.gateway,
         return_url: body.return_url,
         cancel_url: body.cancel_url,
     };
-    let (order_id, created) = flow::create(&state, &caller, request).await?;
+    let (order_id, created) = flow::create(state.checkout(), caller.user_id(), request).await?;
     let wait = Duration::from_millis(state.settings.checkout.order_wait_ms);
     let wait = if created { wait } else { Duration::ZERO };
     // the payment session and `awaiting_payment` are committed together
     let pending = OrderStatus::Pending.as_str();
     // a new order is `pending` at the commit that just returned
     let known = created.then(|| pending.to_owned());
-    let view = flow::wait_while(&state, order_id, pending, known, wait).await?;
+    let view = flow::wait_while(
+        &state.pool,
+        &state.order_changes,
+        order_id,
+        pending,
+        known,
+        wait,
+    )
+    .await?;
     let status = match (created, view.payment.is_some() || view.is_terminal()) {
         (false, _) => StatusCode::OK,
         (true, true) => StatusCode::CREATED,
@@ -145,7 +140,15 @@ pub async fn get_order(
     let seen = wait.status.unwrap_or_else(|| order.status.clone());
     let wait_ms = wait_ms.min(state.settings.http.request_timeout_ms * 4 / 5);
     let wait = Duration::from_millis(wait_ms);
-    let view = flow::wait_while(&state, order.id, &seen, Some(order.status), wait).await?;
+    let view = flow::wait_while(
+        &state.pool,
+        &state.order_changes,
+        order.id,
+        &seen,
+        Some(order.status),
+        wait,
+    )
+    .await?;
     Ok(Reply::ok(view))
 }
 
@@ -164,24 +167,7 @@ pub async fn cancel_order(
     ApiPath(token): ApiPath<String>,
 ) -> ApiResult<Reply<flow::OrderView>> {
     let order = owned(&state, &caller, &token).await?;
-    let mut tx = state.pool.begin().await?;
-    let Some(locked) = orders::lock(&mut tx, order.id).await? else {
-        return Err(ApiError::OrderNotFound);
-    };
-    if !locked.status().accepts_payment() {
-        return Err(ApiError::OrderNotCancellable(locked.status));
-    }
-    checkout::runner::fail(
-        &mut tx,
-        order.id,
-        &checkout::Failure::new(
-            OrderStatus::Cancelled,
-            super::error::ErrorCode::OrderCancelled.as_u32(),
-            "cancelled by the student",
-        ),
-    )
-    .await?;
-    tx.commit().await?;
+    flow::cancel(&state.pool, order.id).await?;
     Ok(Reply::ok(flow::view(&state.pool, order.id).await?))
 }
 

@@ -21,6 +21,7 @@ use crate::store::{payments, webhooks};
 use crate::workflows::checkout::intake::{self, Intake};
 use crate::workflows::checkout::orders as flow;
 use crate::workflows::checkout::runner::enqueue_step;
+use crate::workflows::keys;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -81,15 +82,23 @@ pub async fn verify_payment(
             if !verify_razorpay_payment(secret, &payment.gateway_order_id, payment_id, signature) {
                 return Err(ApiError::InvalidPaymentSignature);
             }
-            format!("cb:{payment_id}")
+            keys::callback_suffix(payment_id)
         }
-        GatewayKind::Stripe => format!("cb:{}", payment.gateway_order_id),
+        GatewayKind::Stripe => keys::callback_suffix(&payment.gateway_order_id),
     };
     enqueue_step(&mut tx, payment.order_id, Step::Confirm, Some(&wake_key)).await?;
     tx.commit().await?;
     let wait = Duration::from_millis(state.settings.checkout.order_wait_ms);
     let awaiting = OrderStatus::AwaitingPayment.as_str();
-    let view = flow::wait_while(&state, payment.order_id, awaiting, None, wait).await?;
+    let view = flow::wait_while(
+        &state.pool,
+        &state.order_changes,
+        payment.order_id,
+        awaiting,
+        None,
+        wait,
+    )
+    .await?;
     Ok(Reply::ok(view))
 }
 

@@ -1,9 +1,10 @@
-//! Why a cart or catalog operation failed. The API gives each variant its own code
-//! (`api::domain_errors`); the pricing engine's errors are split into these here, in
-//! one `From`.
+//! Why a cart or catalog operation failed. Each refusal has its own code ([`CartError::code`]);
+//! the API adds the status and the suggested action; the pricing engine's errors are
+//! split into these here, in one `From`.
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::codes::ErrorCode;
 use crate::domain::tax::TaxError;
 use crate::domain::{CouponRefusal, Currency, FxError, PricingError, SaleRefusal};
 
@@ -56,6 +57,34 @@ pub enum CartError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+impl CartError {
+    /// The stable code of a refusal; failures that are ours (`Pricing`, `Database`,
+    /// `Internal`) are `Internal`, a field the client got wrong is `ValidationFailed`.
+    pub fn code(&self) -> ErrorCode {
+        use CartError::*;
+        match self {
+            Invalid(_) => ErrorCode::ValidationFailed,
+            NotFound => ErrorCode::CartNotFound,
+            Expired => ErrorCode::CartExpired,
+            Converted => ErrorCode::CartConverted,
+            ItemNotFound(_) => ErrorCode::CartItemNotFound,
+            TooManyItems { .. } => ErrorCode::TooManyItems,
+            InvalidQuantity { .. } => ErrorCode::InvalidQuantity,
+            ProgramNotFound(_) => ErrorCode::ProgramNotFound,
+            PlanNotFound(_) => ErrorCode::PlanNotFound,
+            CohortNotFound(_) => ErrorCode::CohortNotFound,
+            ProgramArchived(_) => ErrorCode::ProgramArchived,
+            UnsupportedCurrency(_) => ErrorCode::UnsupportedCurrency,
+            FxRateMissing(_) => ErrorCode::FxRateMissing,
+            FxRateStale { .. } => ErrorCode::FxRateStale,
+            Coupon(r) => r.code(),
+            Sale(r) => r.code(),
+            BillingAddress(_) => ErrorCode::InvalidBillingAddress,
+            Pricing(_) | Database(_) | Internal(_) => ErrorCode::Internal,
+        }
+    }
 }
 
 impl From<PricingError> for CartError {

@@ -59,9 +59,11 @@
 pub mod account;
 pub mod allocation;
 pub mod cart_merge;
+pub mod codes;
 pub mod coupon;
 pub mod discount;
 pub mod fx;
+pub mod gateway;
 pub mod india;
 pub mod money;
 pub mod order;
@@ -77,6 +79,7 @@ pub use coupon::{
 };
 pub use discount::DiscountKind;
 pub use fx::{FxError, FxRate, latest_rate};
+pub use gateway::GatewayKind;
 pub use india::IndianState;
 pub use money::{Currency, Money, MoneyError};
 pub use pricing::{

@@ -14,8 +14,8 @@ use std::time::Duration;
 use failsafe::failure_policy::{ConsecutiveFailures, consecutive_failures};
 use failsafe::{Config, Instrument, StateMachine};
 
-use super::settings::PaymentsSettings;
 use super::types::GatewayKind;
+use crate::config::PaymentsSettings;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]

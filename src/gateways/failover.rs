@@ -14,9 +14,9 @@ use super::Gateway;
 use super::breaker::BreakerState;
 use super::error::GatewayError;
 use super::razorpay::RazorpayClient;
-use super::settings::{PaymentsSettings, RazorpaySettings, StripeSettings};
 use super::stripe::StripeClient;
 use super::types::{CreateSession, GatewayKind, PaymentSession};
+use crate::config::{PaymentsSettings, RazorpaySettings, StripeSettings};
 
 /// What happened at one gateway during a failover.
 #[derive(Debug, Clone)]

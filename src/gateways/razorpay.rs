@@ -14,11 +14,11 @@ use serde_json::json;
 
 use super::breaker::Breaker;
 use super::error::GatewayError;
-use super::settings::{PaymentsSettings, RazorpaySettings};
 use super::signature::verify_razorpay_payment;
 use super::transport::{Idempotence, Reply, RetryPolicy, Transport, join, urlencode};
 use super::types::*;
 use super::{Gateway, GatewayFuture};
+use crate::config::{PaymentsSettings, RazorpaySettings};
 
 const KIND: GatewayKind = GatewayKind::Razorpay;
 /// Razorpay limits `receipt` to 40 characters.

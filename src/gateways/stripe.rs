@@ -11,10 +11,10 @@ use serde_json::json;
 
 use super::breaker::Breaker;
 use super::error::GatewayError;
-use super::settings::{PaymentsSettings, StripeSettings};
 use super::transport::{Idempotence, Reply, Transport, join, urlencode};
 use super::types::*;
 use super::{Gateway, GatewayFuture};
+use crate::config::{PaymentsSettings, StripeSettings};
 
 const KIND: GatewayKind = GatewayKind::Stripe;
 /// Stripe allows 50 metadata keys; we send few.

@@ -16,8 +16,8 @@ use serde::de::DeserializeOwned;
 
 use super::breaker::Breaker;
 use super::error::GatewayError;
-use super::settings::PaymentsSettings;
 use super::types::GatewayKind;
+use crate::config::PaymentsSettings;
 
 /// Exponential backoff with "equal jitter": half the delay is fixed, half
 /// random, so many workers retrying after one outage do not arrive together.

@@ -5,51 +5,11 @@
 //! which gateway served a checkout, so every client translates into these types.
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Which gateway served a call. Stored next to every session so refunds and
-/// reconciliation go back to the gateway that took the money.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GatewayKind {
-    Razorpay,
-    Stripe,
-}
-
-impl GatewayKind {
-    pub const ALL: [GatewayKind; 2] = [GatewayKind::Razorpay, GatewayKind::Stripe];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GatewayKind::Razorpay => "razorpay",
-            GatewayKind::Stripe => "stripe",
-        }
-    }
-}
-
-impl fmt::Display for GatewayKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for GatewayKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "razorpay" => Ok(GatewayKind::Razorpay),
-            "stripe" => Ok(GatewayKind::Stripe),
-            other => Err(format!(
-                "unknown gateway `{other}` (known: razorpay, stripe)"
-            )),
-        }
-    }
-}
+pub use crate::domain::GatewayKind;
 
 /// An amount in the currency's minor unit (paise for INR) with its ISO code,
 /// upper case. Both gateways take integers in minor units, and so do we.

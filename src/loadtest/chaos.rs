@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::gateways::settings::SandboxSettings;
+use crate::config::SandboxSettings;
 
 /// `checkout worker` processes started by the harness, with the caller's environment
 /// plus the database and the sandbox gateways of the target (`{base}/sandbox`).

@@ -20,7 +20,6 @@ use clap::Args;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::GlobalArgs;
 use chaos::{InFlight, Workers};
 use report::{Chaos, Cpu, PerCheckout, Report};
 use stats::Recorder;
@@ -96,12 +95,8 @@ pub struct LoadtestArgs {
 }
 
 /// `checkout loadtest`: runs, prints, and fails on consistency violations.
-pub async fn run(global: GlobalArgs, args: LoadtestArgs) -> anyhow::Result<()> {
-    let database_url = global.database_url.clone().or_else(|| {
-        crate::roles::load_settings(&global)
-            .ok()
-            .and_then(|s| s.database_url().map(str::to_owned))
-    });
+/// `database_url`: the system's database, for the counters and the consistency check.
+pub async fn run(database_url: Option<String>, args: LoadtestArgs) -> anyhow::Result<()> {
     let report = execute(&args, database_url.as_deref()).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

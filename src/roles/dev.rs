@@ -17,8 +17,7 @@ use crate::cli::{GlobalArgs, ListenArgs};
 use std::sync::Arc;
 
 use crate::sandbox::{self, SandboxState};
-use crate::workers::jobs::JobContext;
-use crate::workers::runtime;
+use crate::workflows::jobs::{JobContext, run_workers};
 use crate::workflows::leader;
 use crate::{api, store};
 
@@ -56,7 +55,7 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
     allow_own_origin(&mut settings.checkout, local);
 
     let context = Arc::new(JobContext::new(pool.clone(), Arc::new(settings.clone()))?);
-    let worker = tokio::spawn(runtime::run(context, shutdown.clone()));
+    let worker = tokio::spawn(run_workers(context, shutdown.clone()));
     let (tx, rx) = watch::channel(false);
     tokio::spawn(crate::workflows::cron::ticker::run(
         pool.clone(),

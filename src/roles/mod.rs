@@ -74,9 +74,9 @@ async fn health_server(
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = bind(SocketAddr::new(host, port), what).await?;
-    let router = api::health::router(pool);
+    let router = crate::health::router(pool);
     Ok(tokio::spawn(async move {
-        if let Err(e) = api::serve(
+        if let Err(e) = crate::server::serve(
             listener,
             router,
             shutdown,
@@ -91,6 +91,26 @@ async fn health_server(
 
 fn app_state(pool: PgPool, settings: &Settings) -> anyhow::Result<api::AppState> {
     api::AppState::new(pool, settings.clone(), telemetry::metrics_handle())
+}
+
+/// `checkout admin ...` against the configured database.
+pub async fn admin(global: GlobalArgs, args: crate::admin::args::AdminArgs) -> anyhow::Result<()> {
+    let settings = load_settings(&global)?;
+    let pool = pool(&settings)?;
+    crate::admin::run(settings, pool, args).await
+}
+
+/// `checkout loadtest`: its database is `--database-url`, else the configured one.
+pub async fn loadtest(
+    global: GlobalArgs,
+    args: crate::loadtest::LoadtestArgs,
+) -> anyhow::Result<()> {
+    let database_url = global.database_url.clone().or_else(|| {
+        load_settings(&global)
+            .ok()
+            .and_then(|s| s.database_url().map(str::to_owned))
+    });
+    crate::loadtest::run(database_url, args).await
 }
 
 /// `checkout migrate`.

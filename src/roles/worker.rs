@@ -3,8 +3,7 @@ use std::time::Duration;
 use crate::cli::GlobalArgs;
 use std::sync::Arc;
 
-use crate::workers::jobs::JobContext;
-use crate::workers::runtime;
+use crate::workflows::jobs::{JobContext, run_workers};
 
 /// `checkout worker`: run every queue until shutdown; a database outage only pauses it.
 pub async fn worker(global: GlobalArgs) -> anyhow::Result<()> {
@@ -21,7 +20,7 @@ pub async fn worker(global: GlobalArgs) -> anyhow::Result<()> {
     .await?;
     let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
     let context = Arc::new(JobContext::new(pool, Arc::new(settings.clone()))?);
-    let run = runtime::run(context, shutdown.clone());
+    let run = run_workers(context, shutdown.clone());
     tokio::pin!(run);
     tokio::select! {
         _ = &mut run => {}

@@ -35,7 +35,8 @@ use std::time::Duration;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::gateways::{GatewayKind, SandboxSettings};
+use crate::config::SandboxSettings;
+use crate::gateways::GatewayKind;
 
 mod control;
 mod faults;

@@ -13,9 +13,8 @@ use axum::routing::post;
 use tokio::sync::oneshot;
 
 use super::{Faults, Sandbox, SandboxState};
-use crate::gateways::{
-    CreateSession, GatewayKind, PaymentsSettings, RazorpaySettings, SandboxSettings, StripeSettings,
-};
+use crate::config::{PaymentsSettings, RazorpaySettings, SandboxSettings, StripeSettings};
+use crate::gateways::{CreateSession, GatewayKind};
 
 pub struct TestSandbox {
     pub state: SandboxState,

@@ -5,6 +5,7 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::domain::BillingAddress;
 use crate::domain::order::{OrderStatus, Step};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -20,7 +21,7 @@ pub struct Order {
     pub tax: Option<i64>,
     pub total: Option<i64>,
     pub price_snapshot: Option<Value>,
-    pub billing_address: Value,
+    pub billing_address: Json<BillingAddress>,
     pub coupon_code: Option<String>,
     pub gateway: Option<String>,
     pub return_url: Option<String>,
@@ -45,7 +46,7 @@ pub struct NewOrder<'a> {
     pub order_token: &'a str,
     pub user_id: Uuid,
     pub cart_token: &'a str,
-    pub billing_address: &'a Value,
+    pub billing_address: &'a BillingAddress,
     pub coupon_code: Option<&'a str>,
     pub gateway: Option<&'a str>,
     pub return_url: Option<&'a str>,
@@ -66,7 +67,7 @@ pub async fn insert(conn: &mut PgConnection, o: &NewOrder<'_>) -> sqlx::Result<b
     .bind(o.order_token)
     .bind(o.user_id)
     .bind(o.cart_token)
-    .bind(o.billing_address)
+    .bind(Json(o.billing_address))
     .bind(o.coupon_code)
     .bind(o.gateway)
     .bind(o.return_url)

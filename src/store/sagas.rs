@@ -157,12 +157,20 @@ pub struct Stuck {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The queues a saga's step jobs and compensation jobs run on.
+#[derive(Debug, Clone, Copy)]
+pub struct StuckQueues<'a> {
+    pub steps: &'a str,
+    pub compensations: &'a str,
+}
+
 /// A page (ids after `after`) of sagas `running` or `compensating` unchanged for
 /// `older_than_secs` with no live job to move them: none Pending, Queued or Running,
 /// nor Failed with attempts left (apalis refetches those), for their step (running) or
-/// their compensation (compensating).
+/// their compensation (compensating). The caller names the queues those jobs run on.
 pub async fn stuck_page(
     conn: &mut PgConnection,
+    queues: StuckQueues<'_>,
     older_than_secs: u64,
     after: Uuid,
     limit: i64,
@@ -184,8 +192,8 @@ pub async fn stuck_page(
     .bind(older_than_secs as f64)
     .bind(after)
     .bind(limit)
-    .bind(crate::workers::jobs::STEP_QUEUE)
-    .bind(crate::workers::jobs::COMPENSATE_QUEUE)
+    .bind(queues.steps)
+    .bind(queues.compensations)
     .fetch_all(conn)
     .await
 }

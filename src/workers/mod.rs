@@ -1,23 +1,43 @@
-//! The worker runtime on apalis-postgres.
+//! A generic job runtime on apalis-postgres. It runs the handler it is given and knows
+//! no workflow: the job kinds, their queues and what each does live in
+//! `workflows::jobs`.
 //!
-//! apalis 1.0 on Postgres is at-least-once and has sharp edges we design around (see
-//! DESIGN.md): acks are written asynchronously, so a step can run twice; a failed job is
-//! refetched at once; an idle worker only wakes on its 30 s heartbeat unless told to; one
-//! database error ends a worker. So this module:
+//! apalis 1.0 on Postgres is at-least-once and has sharp edges we design around
+//! (docs/architecture.md): acks are written asynchronously, so a job can run twice; a
+//! failed job is refetched at once; an idle worker only wakes on its 30 s heartbeat unless
+//! told to; one database error ends a worker. So this module:
 //! - enqueues inside the caller's transaction with an idempotency key ([`queue`]);
 //! - wakes workers on LISTEN/NOTIFY *and* a short timer, draining both ([`wake`]), and
 //!   fetches only after such a wake-up, each fetch and ack one statement ([`backend`]);
 //! - names workers uniquely per process and generation, sets heartbeat, orphan timeout and
-//!   a per-job timeout explicitly, and restarts a worker whose backend died ([`runtime`]).
-//!
-//! Jobs are one serde enum, [`Job`], dispatched by [`jobs::handle`]; each kind has its
-//! own queue so a backlog of one kind cannot starve another.
+//!   a per-job timeout explicitly, catches a handler's panic, and restarts a worker whose
+//!   backend died ([`runtime`]).
 
 mod backend;
-pub mod jobs;
 pub mod queue;
 pub mod runtime;
 pub mod wake;
 
-pub use jobs::Job;
+use std::future::Future;
+
+use apalis::prelude::{BoxDynError, WorkerContext};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
 pub use queue::{EnqueueOptions, enqueue};
+
+/// A kind of job: stored as JSON in `apalis.jobs.job`, each value on its own queue
+/// (apalis `job_type`).
+pub trait JobKind: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
+    fn queue(&self) -> &'static str;
+}
+
+/// What runs a job. An `Err` makes apalis mark the job Failed and refetch it at once, so
+/// handlers with their own retry policy handle errors themselves and return `Ok`.
+pub trait JobHandler<J>: Send + Sync + 'static {
+    fn handle(
+        &self,
+        job: J,
+        worker: &WorkerContext,
+    ) -> impl Future<Output = Result<(), BoxDynError>> + Send;
+}

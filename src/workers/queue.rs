@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use apalis::prelude::TaskBuilder;
 use sqlx::PgConnection;
 
-use super::Job;
+use super::JobKind;
 
 #[derive(Debug, Default, Clone)]
 pub struct EnqueueOptions {
@@ -29,9 +29,9 @@ pub struct EnqueueOptions {
 ///
 /// A duplicate key is a unique violation, which would abort the caller's whole
 /// transaction; the insert runs under a savepoint so only it is rolled back.
-pub async fn enqueue(
+pub async fn enqueue<J: JobKind>(
     conn: &mut PgConnection,
-    job: &Job,
+    job: &J,
     options: EnqueueOptions,
 ) -> anyhow::Result<bool> {
     let bytes = serde_json::to_vec(job)?;

@@ -1,16 +1,18 @@
 //! Running and supervising apalis workers.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::prelude::{WorkerBuilder, WorkerBuilderExt};
+use apalis::prelude::{BoxDynError, Data, WorkerBuilder, WorkerBuilderExt, WorkerContext};
 use apalis_postgres::Config;
+use futures::FutureExt;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use super::backend::JobStore;
-use super::jobs::{self, Job, JobContext};
 use super::wake::Wakeups;
+use super::{JobHandler, JobKind};
 use crate::config::WorkerSettings;
 
 /// A name unique to this process and restart generation. apalis does not detect two
@@ -43,19 +45,24 @@ fn apalis_config(queue: &str, settings: &WorkerSettings) -> Config {
         .persist_results(true)
 }
 
-/// Runs one worker per queue until `shutdown`, each supervised.
-pub async fn run(context: Arc<JobContext>, shutdown: CancellationToken) {
-    let pool = context.pool.clone();
-    let settings = context.settings.worker.clone();
+/// Runs one worker per queue of `queues` until `shutdown`, each supervised, each job
+/// handed to `handler`.
+pub async fn run<J: JobKind, H: JobHandler<J>>(
+    pool: PgPool,
+    settings: WorkerSettings,
+    queues: &'static [&'static str],
+    handler: Arc<H>,
+    shutdown: CancellationToken,
+) {
     let wakeups = Wakeups::default();
     let listener = tokio::spawn(wakeups.clone().listen(pool.clone(), shutdown.clone()));
     let mut supervisors = Vec::new();
-    for queue in jobs::QUEUES {
-        supervisors.push(tokio::spawn(supervise(
+    for queue in queues {
+        supervisors.push(tokio::spawn(supervise::<J, H>(
             queue,
             pool.clone(),
             settings.clone(),
-            context.clone(),
+            handler.clone(),
             wakeups.clone(),
             shutdown.clone(),
         )));
@@ -72,11 +79,11 @@ pub async fn run(context: Arc<JobContext>, shutdown: CancellationToken) {
 /// first failed fetch, heartbeat or ack), starts a new one under a new name after a
 /// backoff, until `shutdown`. Jobs the dead worker had claimed are re-enqueued by the
 /// orphan rescue once its heartbeat is `heartbeat_secs * missed_heartbeats` old.
-async fn supervise(
+async fn supervise<J: JobKind, H: JobHandler<J>>(
     queue: &'static str,
     pool: PgPool,
     settings: WorkerSettings,
-    context: Arc<JobContext>,
+    handler: Arc<H>,
     wakeups: Wakeups,
     shutdown: CancellationToken,
 ) {
@@ -85,13 +92,13 @@ async fn supervise(
     loop {
         let name = worker_name(queue, generation);
         let wake = wakeups.strategy(queue, Duration::from_millis(settings.wake_interval_ms));
-        let store = JobStore::<Job>::new(&pool, apalis_config(queue, &settings), wake);
+        let store = JobStore::<J>::new(&pool, apalis_config(queue, &settings), wake);
         let worker = WorkerBuilder::new(name.as_str())
             .backend(store)
-            .data(context.clone())
+            .data(handler.clone())
             .concurrency(settings.concurrency)
             .timeout(Duration::from_secs(settings.job_timeout_secs))
-            .build(jobs::handle);
+            .build(handle::<J, H>);
         tracing::info!(worker = %name, queue, "worker started");
         let stop = shutdown.clone();
         let started = std::time::Instant::now();
@@ -120,5 +127,26 @@ async fn supervise(
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
         generation += 1;
+    }
+}
+
+/// The worker's one service: decoding happened in apalis (JSON codec); the handler runs
+/// the job. A panic is caught here and becomes an `Err` (apalis' catch-panic layer does
+/// not compose with spawning the worker on a multi-threaded runtime).
+async fn handle<J: JobKind, H: JobHandler<J>>(
+    job: J,
+    handler: Data<Arc<H>>,
+    worker: WorkerContext,
+) -> Result<(), BoxDynError> {
+    let queue = job.queue();
+    match AssertUnwindSafe(handler.handle(job, &worker))
+        .catch_unwind()
+        .await
+    {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::error!(queue, "job panicked");
+            Err(format!("{queue} job panicked").into())
+        }
     }
 }

@@ -2,16 +2,14 @@
 //! pricing it with the same function and catalog the estimate uses.
 
 use chrono::Utc;
-use serde_json::Value;
 use sqlx::PgConnection;
+use uuid::Uuid;
 
-use crate::api::bearer::Caller;
-use crate::api::error::{ApiError, ApiResult};
-use crate::carts::input::BillingAddressInput;
+use super::{FlowError, FlowResult};
 use crate::carts::pricing::{CouponMode, PricingContext, parse_currency};
 use crate::carts::{Access, CartError, load_cart};
 use crate::config::Settings;
-use crate::domain::PriceBreakdown;
+use crate::domain::{BillingAddress, PriceBreakdown};
 use crate::store::carts::{self, CartRow};
 use crate::store::orders::Order;
 
@@ -22,11 +20,11 @@ use crate::store::orders::Order;
 pub async fn lock_cart_for_order(
     conn: &mut PgConnection,
     token: &str,
-    caller: &Caller,
-) -> ApiResult<Option<CartRow>> {
-    match load_cart(conn, token, Access::Write, Some(caller.user_id())).await {
+    user_id: Uuid,
+) -> FlowResult<Option<CartRow>> {
+    match load_cart(conn, token, Access::Write, Some(user_id)).await {
         Ok(mut cart) => {
-            cart.user_id = Some(caller.user_id());
+            cart.user_id = Some(user_id);
             Ok(Some(cart))
         }
         Err(CartError::Converted) => Ok(None),
@@ -40,19 +38,17 @@ pub async fn lock_cart_for_order(
 pub async fn price_cart(
     conn: &mut PgConnection,
     cart: &CartRow,
-    billing_address: &Value,
+    billing_address: &BillingAddress,
     settings: &Settings,
-) -> ApiResult<PriceBreakdown> {
+) -> FlowResult<PriceBreakdown> {
     let items = carts::items(conn, cart.id).await?;
     if items.is_empty() {
-        return Err(ApiError::CartEmpty);
+        return Err(FlowError::CartEmpty);
     }
-    let address: BillingAddressInput = serde_json::from_value(billing_address.clone())
-        .map_err(|e| ApiError::Validation(vec![format!("billing_address: {e}")]))?;
     let currency = parse_currency(&cart.currency)?;
     let ctx =
         PricingContext::load(conn, cart, &items, &settings.pricing, currency, Utc::now()).await?;
-    let priced = ctx.price(Some(address.into()), CouponMode::Strict)?;
+    let priced = ctx.price(Some(billing_address.clone()), CouponMode::Strict)?;
     Ok(priced.breakdown)
 }
 
@@ -61,9 +57,9 @@ pub async fn price_for_order(
     conn: &mut PgConnection,
     order: &Order,
     settings: &Settings,
-) -> ApiResult<PriceBreakdown> {
+) -> FlowResult<PriceBreakdown> {
     let cart = carts::load(conn, &order.cart_token, false)
         .await?
-        .ok_or(ApiError::from(CartError::NotFound))?;
-    price_cart(conn, &cart, &order.billing_address, settings).await
+        .ok_or(FlowError::Cart(CartError::NotFound))?;
+    price_cart(conn, &cart, &order.billing_address.0, settings).await
 }

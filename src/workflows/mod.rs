@@ -4,4 +4,9 @@
 pub mod cart_pricing;
 pub mod checkout;
 pub mod cron;
+pub mod error;
+pub mod jobs;
+pub mod keys;
 pub mod leader;
+
+pub use error::{FlowError, FlowResult};

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::helpers::TestApp;
 use crate::ops_fixtures as fx;
-use checkout::workers::Job;
+use checkout::workflows::jobs::Job;
 
 fn admin(app: &TestApp, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_checkout"))

@@ -840,9 +840,16 @@ async fn a_wait_from_a_status_read_before_watching_re_reads_it_within_a_second()
     assert!(FALLBACK_UNWATCHED < FALLBACK);
     // the caller read `pending`; the order has moved on since
     let t = std::time::Instant::now();
-    let view = wait_while(&state, id, "pending", Some("pending".into()), FALLBACK * 2)
-        .await
-        .unwrap();
+    let view = wait_while(
+        &state.pool,
+        &state.order_changes,
+        id,
+        "pending",
+        Some("pending".into()),
+        FALLBACK * 2,
+    )
+    .await
+    .unwrap();
     let took = t.elapsed();
     assert_eq!(view.status, "awaiting_payment");
     assert!(took >= FALLBACK_UNWATCHED, "{took:?}");

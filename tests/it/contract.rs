@@ -75,7 +75,7 @@ async fn answer_code(app: &TestApp, method: &str, path: &str) -> Option<u64> {
 #[tokio::test]
 async fn served_routes_and_spec_paths_are_the_same_set() {
     let app = TestApp::spawn_with(|s| {
-        for group in checkout::api::settings::LIMITED_GROUPS {
+        for group in checkout::config::LIMITED_GROUPS {
             s.ratelimit.set_quota(group, 10_000, 10_000);
         }
     })

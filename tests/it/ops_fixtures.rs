@@ -132,7 +132,7 @@ pub async fn hold(pool: &PgPool, order_id: Uuid, cohort: Uuid, expires_at: DateT
 }
 
 /// Enqueues `job` like the app does; returns its apalis id.
-pub async fn job(pool: &PgPool, job: &checkout::workers::Job, key: &str) -> String {
+pub async fn job(pool: &PgPool, job: &checkout::workflows::jobs::Job, key: &str) -> String {
     let mut tx = pool.begin().await.unwrap();
     let options = checkout::workers::EnqueueOptions {
         idempotency_key: Some(key.to_owned()),

@@ -216,7 +216,7 @@ async fn stuck_sweep_requeues_sagas_without_a_live_job() {
     let (queued, _) = fx::order(&app.pool, "pending", "reserve", "running", 1000).await;
     fx::job(
         &app.pool,
-        &checkout::workers::Job::Step {
+        &checkout::workflows::jobs::Job::Step {
             order_id: queued,
             step: checkout::domain::order::Step::Reserve,
         },
@@ -436,7 +436,7 @@ async fn two_schedulers_run_each_tick_once_and_hand_over() {
     for (schedule, tick, _, key) in &jobs {
         assert_eq!(
             key.as_deref(),
-            Some(cron::tick_key(schedule, *tick).as_str())
+            Some(checkout::workflows::keys::cron_tick(schedule, *tick).as_str())
         );
         *per_tick.entry((schedule.clone(), *tick)).or_default() += 1;
     }

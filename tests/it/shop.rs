@@ -8,8 +8,7 @@ use std::time::Duration;
 use checkout::config::Settings;
 use checkout::gateways::GatewayKind;
 use checkout::sandbox::Sandbox;
-use checkout::workers::jobs::JobContext;
-use checkout::workers::runtime;
+use checkout::workflows::jobs::{JobContext, run_workers};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -72,7 +71,7 @@ impl Shop {
         fixtures::load_catalog(&app).await;
         if in_process_worker {
             let ctx = JobContext::new(app.pool.clone(), Arc::new(app.settings.clone())).unwrap();
-            tokio::spawn(runtime::run(Arc::new(ctx), stop.clone()));
+            tokio::spawn(run_workers(Arc::new(ctx), stop.clone()));
         }
         Shop {
             app,

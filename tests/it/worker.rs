@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-use checkout::workers::jobs::{PING_QUEUE, enqueue_ping};
-use checkout::workers::{EnqueueOptions, Job};
+use checkout::workers::EnqueueOptions;
+use checkout::workflows::jobs::Job;
+use checkout::workflows::jobs::{PING_QUEUE, enqueue_ping};
 use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -447,7 +448,7 @@ async fn a_pool_connection_cut_while_idle_is_replaced_before_use() {
 #[tokio::test]
 async fn the_due_confirm_check_reads_only_its_orders_jobs_whatever_the_backlog() {
     use checkout::store::jobs::DUE_UNSTARTED;
-    use checkout::workers::jobs::STEP_QUEUE;
+    use checkout::workflows::jobs::STEP_QUEUE;
     let db = crate::helpers::TestDb::create().await;
     let pool = PgPool::connect(&db.url).await.unwrap();
     checkout::store::migrate(&pool).await.unwrap();

@@ -13,6 +13,7 @@ use base64::Engine;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
+use crate::config::{RazorpaySettings, StripeSettings};
 use crate::gateways::*;
 use crate::sandbox::testkit::{fast_payments, order_request};
 

@@ -2,6 +2,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::config::{PaymentsSettings, RazorpaySettings, StripeSettings};
 use crate::gateways::*;
 use crate::sandbox::Faults;
 use crate::sandbox::testkit::*;

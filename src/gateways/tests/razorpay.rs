@@ -1,5 +1,6 @@
 use secrecy::SecretString;
 
+use crate::config::{PaymentsSettings, RazorpaySettings};
 use crate::gateways::*;
 use crate::sandbox::Faults;
 use crate::sandbox::testkit::*;

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use crate::config::StripeSettings;
 use crate::gateways::webhook::{unix_now, verify_stripe};
 use crate::gateways::*;
 use crate::sandbox::Faults;

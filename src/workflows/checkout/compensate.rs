@@ -11,12 +11,15 @@ use std::time::SystemTime;
 
 use uuid::Uuid;
 
-use super::runner::retry_delay;
-use crate::domain::order::OrderStatus;
-use crate::gateways::{CancelOutcome, GatewayError, GatewayKind, RefundRequest};
+use sqlx::PgConnection;
+
+use super::runner::{enqueue_compensation, enqueue_step, retry_delay};
+use crate::domain::order::{OrderStatus, Step};
+use crate::gateways::{CancelOutcome, GatewayKind, RefundRequest};
 use crate::store::{carts, coupons, enrollments, holds, orders, outbox, payments, sagas};
-use crate::workers::jobs::JobContext;
-use crate::workers::{EnqueueOptions, Job, enqueue};
+use crate::workers::{EnqueueOptions, enqueue};
+use crate::workflows::jobs::{Job, JobContext};
+use crate::workflows::keys;
 
 pub async fn compensate(ctx: &JobContext, order_id: Uuid) -> anyhow::Result<()> {
     let mut tx = ctx.pool.begin().await?;
@@ -35,8 +38,8 @@ pub async fn compensate(ctx: &JobContext, order_id: Uuid) -> anyhow::Result<()> 
         let (Some(gateway_payment_id), true) = (&p.gateway_payment_id, amount > 0) else {
             continue;
         };
-        let key = format!("refund:{}:{}", p.gateway, gateway_payment_id);
-        let decided = payments::decide_refund(
+        let key = keys::gateway_refund(&p.gateway, gateway_payment_id);
+        decide_refund(
             &mut tx,
             &payments::NewRefund {
                 order_id,
@@ -50,9 +53,6 @@ pub async fn compensate(ctx: &JobContext, order_id: Uuid) -> anyhow::Result<()> 
             },
         )
         .await?;
-        if let Some(refund_id) = decided {
-            enqueue_refund(&mut tx, refund_id).await?;
-        }
     }
     carts::reopen(&mut tx, &order.cart_token).await?;
     tx.commit().await?;
@@ -77,13 +77,7 @@ pub async fn compensate(ctx: &JobContext, order_id: Uuid) -> anyhow::Result<()> 
             // Paid after all: confirm records it and refunds it (the order has ended).
             Ok(CancelOutcome::AlreadyPaid) => {
                 let mut tx = ctx.pool.begin().await?;
-                crate::workflows::checkout::runner::enqueue_step(
-                    &mut tx,
-                    order_id,
-                    crate::domain::order::Step::Confirm,
-                    Some("late-capture"),
-                )
-                .await?;
+                enqueue_step(&mut tx, order_id, Step::Confirm, Some("late-capture")).await?;
                 tx.commit().await?;
             }
             Err(e) => return retry_compensation(ctx, order_id, &e.to_string()).await,
@@ -109,30 +103,40 @@ async fn retry_compensation(ctx: &JobContext, order_id: Uuid, error: &str) -> an
     let attempts = sagas::record_failure(&mut tx, order_id, error).await?;
     let delay = retry_delay(&ctx.settings.checkout, attempts);
     tracing::warn!(%order_id, attempts, ?delay, error, "compensation will be retried");
-    enqueue(
-        &mut tx,
-        &Job::Compensate { order_id },
-        EnqueueOptions {
-            idempotency_key: Some(format!("{order_id}:compensate:retry:{attempts}")),
-            run_at: Some(SystemTime::now() + delay),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let suffix = format!("retry:{attempts}");
+    let run_at = SystemTime::now() + delay;
+    enqueue_compensation(&mut tx, order_id, Some(&suffix), Some(run_at)).await?;
     tx.commit().await?;
     Ok(())
 }
 
-pub async fn enqueue_refund(conn: &mut sqlx::PgConnection, refund_id: Uuid) -> anyhow::Result<()> {
-    enqueue(
-        conn,
-        &Job::Refund { refund_id },
-        EnqueueOptions {
-            idempotency_key: Some(format!("{refund_id}:refund")),
-            ..Default::default()
-        },
-    )
-    .await?;
+/// Decides a refund (one per captured gateway payment: its key) and enqueues the job
+/// that executes it, in the caller's transaction. Returns the refund's id when it is
+/// new.
+pub async fn decide_refund(
+    conn: &mut PgConnection,
+    refund: &payments::NewRefund<'_>,
+) -> anyhow::Result<Option<Uuid>> {
+    let decided = payments::decide_refund(conn, refund).await?;
+    if let Some(refund_id) = decided {
+        enqueue_refund(conn, refund_id, None).await?;
+    }
+    Ok(decided)
+}
+
+/// Enqueues the job that executes a decided refund; `retry`: its attempt number and
+/// when to run it again.
+pub async fn enqueue_refund(
+    conn: &mut PgConnection,
+    refund_id: Uuid,
+    retry: Option<(i32, SystemTime)>,
+) -> anyhow::Result<()> {
+    let options = EnqueueOptions {
+        idempotency_key: Some(keys::refund_job(refund_id, retry.map(|(n, _)| n))),
+        run_at: retry.map(|(_, at)| at),
+        ..Default::default()
+    };
+    enqueue(conn, &Job::Refund { refund_id }, options).await?;
     Ok(())
 }
 
@@ -178,30 +182,18 @@ pub async fn refund(ctx: &JobContext, refund_id: Uuid) -> anyhow::Result<()> {
             .await?;
         }
         Err(e) => {
-            let permanent = !is_retryable(&e);
+            let permanent = !e.is_retryable();
             let attempts =
                 payments::refund_failed(&mut tx, refund_id, &e.to_string(), permanent).await?;
             if permanent {
                 tracing::error!(%refund_id, error = %e, "refund refused by the gateway; needs an operator");
             } else {
                 let delay = retry_delay(&ctx.settings.checkout, attempts);
-                enqueue(
-                    &mut tx,
-                    &Job::Refund { refund_id },
-                    EnqueueOptions {
-                        idempotency_key: Some(format!("{refund_id}:refund:retry:{attempts}")),
-                        run_at: Some(SystemTime::now() + delay),
-                        ..Default::default()
-                    },
-                )
-                .await?;
+                let retry = (attempts, SystemTime::now() + delay);
+                enqueue_refund(&mut tx, refund_id, Some(retry)).await?;
             }
         }
     }
     tx.commit().await?;
     Ok(())
-}
-
-fn is_retryable(e: &GatewayError) -> bool {
-    e.is_retryable()
 }

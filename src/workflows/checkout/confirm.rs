@@ -10,20 +10,28 @@
 //!   and refunded, never enrolled;
 //! - no capture and every session expired -> the order expires and is compensated.
 //!
+//! In three parts: [`ask_gateways`] (outside any transaction), [`apply`] (records what
+//! was learnt under the order lock) and [`decide`] (where the saga goes from there).
+//!
 //! All triggers converge here and the transition is forward-only, so a webhook and a
 //! callback arriving together, duplicated or out of order make one transition.
 
 use chrono::Utc;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::compensate::decide_refund;
 use super::prepare::skip;
 use super::runner::{Failure, Outcome, StepError, StepResult};
-use crate::api::error::ErrorCode;
+use crate::domain::codes::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
-use crate::gateways::{GatewayError, GatewayKind, Money, SessionReport};
+use crate::gateways::{GatewayError, GatewayKind, GatewayPayment, Money, SessionReport};
+use crate::store::orders::Order;
+use crate::store::payments::Payment;
+use crate::store::sagas::Saga;
 use crate::store::{orders, outbox, payments, sagas};
-use crate::workers::jobs::JobContext;
-use crate::workers::{EnqueueOptions, Job, enqueue};
+use crate::workflows::jobs::JobContext;
+use crate::workflows::keys;
 
 pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     let mut conn = ctx.pool.acquire().await?;
@@ -32,8 +40,39 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     if sessions.is_empty() {
         return skip(ctx).await;
     }
+    let Some(reports) = ask_gateways(ctx, &sessions).await? else {
+        // The session itself no longer matches what we created: never trust its
+        // payments; they are refunded by compensation.
+        let tx = ctx.pool.begin().await?;
+        return Ok((
+            tx,
+            Outcome::Fail(Failure::new(
+                OrderStatus::Failed,
+                ErrorCode::PaymentMismatch.as_u32(),
+                "the gateway reported a different amount or currency",
+            )),
+        ));
+    };
+
+    let mut tx = ctx.pool.begin().await?;
+    let saga = sagas::lock(&mut tx, order_id).await?;
+    let Some(mut order) = orders::lock(&mut tx, order_id).await? else {
+        return Ok((tx, Outcome::Skip));
+    };
+    let applied = apply(&mut tx, &mut order, &reports).await?;
+    let outcome = decide(&mut tx, &order, saga.as_ref(), &sessions, applied).await?;
+    Ok((tx, outcome))
+}
+
+/// Asks each session's gateway what became of it (the amount and currency we expect
+/// travel along, so a session that no longer matches is caught). `None`: a session
+/// does not match what we created.
+async fn ask_gateways(
+    ctx: &JobContext,
+    sessions: &[Payment],
+) -> Result<Option<Vec<(Uuid, SessionReport)>>, StepError> {
     let mut reports = Vec::new();
-    for p in &sessions {
+    for p in sessions {
         if matches!(p.status.as_str(), "refunded") {
             continue;
         }
@@ -44,34 +83,36 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         let expected = Money::new(p.amount, &p.currency);
         match gateway.fetch_session(&p.gateway_order_id, &expected).await {
             Ok(report) => reports.push((p.id, report)),
-            // The session itself no longer matches what we created: never trust its
-            // payments; they are refunded by compensation.
-            Err(GatewayError::Mismatch { .. }) => {
-                let tx = ctx.pool.begin().await?;
-                return Ok((
-                    tx,
-                    Outcome::Fail(Failure::new(
-                        OrderStatus::Failed,
-                        ErrorCode::PaymentMismatch.as_u32(),
-                        "the gateway reported a different amount or currency",
-                    )),
-                ));
-            }
+            Err(GatewayError::Mismatch { .. }) => return Ok(None),
             Err(e) => return Err(StepError::Gateway(e.to_string())),
         }
     }
+    Ok(Some(reports))
+}
 
-    let mut tx = ctx.pool.begin().await?;
-    let saga = sagas::lock(&mut tx, order_id).await?;
-    let Some(mut order) = orders::lock(&mut tx, order_id).await? else {
-        return Ok((tx, Outcome::Skip));
-    };
-    // Decide on the rows as they are now, under the order lock: the list read before the
-    // gateway calls may be stale (a concurrent confirm may have recorded the capture).
-    let current = payments::for_order(&mut tx, order_id).await?;
+/// What [`apply`] did.
+struct Applied {
+    /// The order became `paid` now.
+    paid_now: bool,
+    /// A capture of another amount or currency on an order that still accepted payment:
+    /// the order fails (its capture is recorded and refunded).
+    mismatch: Option<String>,
+}
+
+/// Records every capture the gateways reported, under the order lock, deciding on the
+/// payment rows as they are now (the list read before the gateway calls may be stale:
+/// a concurrent confirm may have recorded the capture). The first right capture on an
+/// order that accepts payment makes it `paid`; every other capture is refunded.
+async fn apply(
+    tx: &mut PgConnection,
+    order: &mut Order,
+    reports: &[(Uuid, SessionReport)],
+) -> Result<Applied, StepError> {
+    let order_id = order.id;
+    let current = payments::for_order(tx, order_id).await?;
     let mut paid_now = false;
     let mut last_error = None;
-    for (payment_row, report) in &reports {
+    for (payment_row, report) in reports {
         let row = current.iter().find(|s| s.id == *payment_row);
         for captured in report.captured() {
             let known = row.is_some_and(|r| {
@@ -86,7 +127,7 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
             if first_on_session {
                 let flag = (!right_amount).then_some("amount or currency differs from the order");
                 payments::mark_captured(
-                    &mut tx,
+                    tx,
                     *payment_row,
                     &captured.payment_id,
                     captured.amount,
@@ -94,43 +135,31 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
                 )
                 .await?;
             }
-            let accept = right_amount && first_on_session && order.status().accepts_payment();
-            if accept {
-                orders::transition(&mut tx, &order, OrderStatus::Paid, None).await?;
+            if right_amount && first_on_session && order.status().accepts_payment() {
+                orders::transition(tx, order, OrderStatus::Paid, None).await?;
                 order.status = OrderStatus::Paid.as_str().to_owned();
                 paid_now = true;
                 outbox::record(
-                    &mut tx,
+                    tx,
                     order_id,
                     "payment.captured",
                     serde_json::json!({"gateway": report.gateway, "payment_id": captured.payment_id, "amount": captured.amount}),
                 )
                 .await?;
+                continue;
+            }
+            let reason = if !right_amount {
+                "captured amount or currency differs from the order".to_owned()
             } else {
-                let reason = if !right_amount {
-                    "captured amount or currency differs from the order".to_owned()
-                } else {
-                    format!("order is {} already", order.status)
-                };
-                refund_capture(
-                    &mut tx,
-                    order_id,
-                    first_on_session.then_some(*payment_row),
-                    report,
-                    captured,
-                    &reason,
-                )
-                .await?;
-                if !right_amount && order.status().accepts_payment() {
-                    return Ok((
-                        tx,
-                        Outcome::FailKeeping(Failure::new(
-                            OrderStatus::Failed,
-                            ErrorCode::PaymentMismatch.as_u32(),
-                            reason,
-                        )),
-                    ));
-                }
+                format!("order is {} already", order.status)
+            };
+            let payment_row = first_on_session.then_some(*payment_row);
+            refund_capture(tx, order_id, payment_row, report, captured, &reason).await?;
+            if !right_amount && order.status().accepts_payment() {
+                return Ok(Applied {
+                    paid_now,
+                    mismatch: Some(reason),
+                });
             }
         }
         if let Some(failed) = report
@@ -150,75 +179,79 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     if let Some(error) = &last_error
         && order.status().accepts_payment()
     {
-        orders::set_last_payment_error(&mut tx, order_id, error).await?;
+        orders::set_last_payment_error(tx, order_id, error).await?;
     }
-    let at_confirm = saga.as_ref().is_some_and(|s| {
+    Ok(Applied {
+        paid_now,
+        mismatch: None,
+    })
+}
+
+/// Where the saga goes after [`apply`]: on to `enroll` when paid now; the order fails
+/// on a mismatched capture, or expires when no capture came and every session expired;
+/// otherwise it waits at `confirm` (or, moved on already, this run is skipped).
+async fn decide(
+    tx: &mut PgConnection,
+    order: &Order,
+    saga: Option<&Saga>,
+    sessions: &[Payment],
+    applied: Applied,
+) -> Result<Outcome, StepError> {
+    if let Some(reason) = applied.mismatch {
+        return Ok(Outcome::FailKeeping(Failure::new(
+            OrderStatus::Failed,
+            ErrorCode::PaymentMismatch.as_u32(),
+            reason,
+        )));
+    }
+    let at_confirm = saga.is_some_and(|s| {
         s.step() == Some(Step::Confirm) && matches!(s.state.as_str(), "running" | "waiting")
     });
-    if paid_now && at_confirm {
-        return Ok((tx, Outcome::Next(None)));
+    if applied.paid_now && at_confirm {
+        return Ok(Outcome::Next(None));
     }
     let all_expired = sessions.iter().all(|s| s.expires_at <= Utc::now());
     if at_confirm && order.status().accepts_payment() && all_expired {
-        payments::close_open(&mut tx, order_id, "expired").await?;
-        return Ok((
-            tx,
-            Outcome::FailKeeping(Failure::new(
-                OrderStatus::Expired,
-                ErrorCode::PaymentExpired.as_u32(),
-                "the payment session expired before a payment arrived",
-            )),
-        ));
+        payments::close_open(tx, order.id, "expired").await?;
+        return Ok(Outcome::FailKeeping(Failure::new(
+            OrderStatus::Expired,
+            ErrorCode::PaymentExpired.as_u32(),
+            "the payment session expired before a payment arrived",
+        )));
     }
-    Ok((
-        tx,
-        if at_confirm {
-            Outcome::WaitAt(Step::Confirm, None)
-        } else {
-            Outcome::Skip
-        },
-    ))
+    Ok(if at_confirm {
+        Outcome::WaitAt(Step::Confirm, None)
+    } else {
+        Outcome::Skip
+    })
 }
 
 /// Decides the refund of a capture the order cannot keep and enqueues its job.
 async fn refund_capture(
-    conn: &mut sqlx::PgConnection,
+    conn: &mut PgConnection,
     order_id: Uuid,
     payment_row: Option<Uuid>,
     report: &SessionReport,
-    captured: &crate::gateways::GatewayPayment,
+    captured: &GatewayPayment,
     reason: &str,
 ) -> Result<(), StepError> {
     let amount = captured.amount - captured.amount_refunded;
     if amount <= 0 {
         return Ok(());
     }
-    let key = format!("refund:{}:{}", report.gateway, captured.payment_id);
-    let decided = payments::decide_refund(
-        conn,
-        &payments::NewRefund {
-            order_id,
-            payment_id: payment_row,
-            gateway: report.gateway.as_str(),
-            gateway_payment_id: &captured.payment_id,
-            amount,
-            currency: &captured.currency.to_ascii_uppercase(),
-            reason,
-            idempotency_key: &key,
-        },
-    )
-    .await?;
-    if let Some(refund_id) = decided {
+    let key = keys::gateway_refund(report.gateway.as_str(), &captured.payment_id);
+    let refund = payments::NewRefund {
+        order_id,
+        payment_id: payment_row,
+        gateway: report.gateway.as_str(),
+        gateway_payment_id: &captured.payment_id,
+        amount,
+        currency: &captured.currency.to_ascii_uppercase(),
+        reason,
+        idempotency_key: &key,
+    };
+    if decide_refund(conn, &refund).await?.is_some() {
         tracing::warn!(%order_id, payment = %captured.payment_id, reason, "refunding a payment the order cannot keep");
-        enqueue(
-            conn,
-            &Job::Refund { refund_id },
-            EnqueueOptions {
-                idempotency_key: Some(format!("{refund_id}:refund")),
-                ..Default::default()
-            },
-        )
-        .await?;
     }
     Ok(())
 }

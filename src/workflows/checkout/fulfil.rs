@@ -4,11 +4,11 @@ use uuid::Uuid;
 
 use super::prepare::skip;
 use super::runner::{Failure, Outcome, StepResult, begin};
-use crate::api::error::ErrorCode;
+use crate::domain::codes::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
 use crate::store::outbox::Event;
 use crate::store::{enrollments, holds, orders};
-use crate::workers::jobs::JobContext;
+use crate::workflows::jobs::JobContext;
 
 /// Converts the order's seat holds into enrollments (an upsert per user and cohort).
 /// A hold that expired before the payment came is re-taken if a seat is free; when no

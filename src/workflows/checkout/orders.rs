@@ -7,20 +7,28 @@ use sqlx::PgPool;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::changes::Heard;
+use super::changes::{Heard, OrderChanges};
 use super::runner::enqueue_fresh_step;
-use crate::api::AppState;
-use crate::api::bearer::Caller;
-use crate::api::error::{ApiError, ApiResult};
 use crate::carts::CartError;
+use crate::config::Settings;
+use crate::domain::BillingAddress;
+use crate::domain::codes::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
-use crate::gateways::GatewayKind;
+use crate::gateways::{GatewayKind, Gateways};
 use crate::store::{enrollments, holds, orders, sagas};
 use crate::workflows::cart_pricing;
+use crate::workflows::{FlowError, FlowResult};
+
+/// What starting a checkout needs besides the request.
+pub struct Checkout<'a> {
+    pub pool: &'a PgPool,
+    pub settings: &'a Settings,
+    pub gateways: &'a Gateways,
+}
 
 pub struct OrderRequest {
     pub cart_token: String,
-    pub billing_address: Value,
+    pub billing_address: BillingAddress,
     pub gateway: Option<String>,
     pub return_url: Option<String>,
     pub cancel_url: Option<String>,
@@ -31,10 +39,10 @@ pub struct OrderRequest {
 /// enqueue `price`. Returns the order id and whether it was created now (false: the
 /// cart already had an order, which is returned instead of a second one).
 pub async fn create(
-    state: &AppState,
-    caller: &Caller,
+    state: Checkout<'_>,
+    user_id: Uuid,
     req: OrderRequest,
-) -> ApiResult<(Uuid, bool)> {
+) -> FlowResult<(Uuid, bool)> {
     let mut problems = Vec::new();
     if let Some(g) = &req.gateway
         && (g.parse::<GatewayKind>().is_err()
@@ -56,25 +64,25 @@ pub async fn create(
         }
     }
     if !problems.is_empty() {
-        return Err(ApiError::Validation(problems));
+        return Err(FlowError::Validation(problems));
     }
 
     let mut tx = state.pool.begin().await?;
-    let Some(cart) = cart_pricing::lock_cart_for_order(&mut tx, &req.cart_token, caller).await?
+    let Some(cart) = cart_pricing::lock_cart_for_order(&mut tx, &req.cart_token, user_id).await?
     else {
         let existing = orders::by_cart(&mut tx, &req.cart_token).await?;
         return match existing {
-            Some(o) if o.user_id == caller.user_id() => Ok((o.id, false)),
+            Some(o) if o.user_id == user_id => Ok((o.id, false)),
             _ => Err(CartError::Converted.into()),
         };
     };
     // Price now so a cart that cannot be priced (empty, coupon no longer valid, FX rate
     // missing, unknown state) is refused here with its own code, not as a failed order.
-    cart_pricing::price_cart(&mut tx, &cart, &req.billing_address, &state.settings).await?;
+    cart_pricing::price_cart(&mut tx, &cart, &req.billing_address, state.settings).await?;
     let order_id = Uuid::now_v7();
     // 192 bits in 32 characters: Razorpay's `receipt` holds at most 40
     let order_token = crate::carts::random_token(24);
-    let correlation_id = crate::api::correlation::current();
+    let correlation_id = crate::telemetry::correlation_id();
     // A frontend cannot know the order token before this call; `{order_token}` in its
     // URLs stands for it (as Stripe's `{CHECKOUT_SESSION_ID}` does for sessions).
     let return_url = req
@@ -88,7 +96,7 @@ pub async fn create(
         &orders::NewOrder {
             id: order_id,
             order_token: &order_token,
-            user_id: caller.user_id(),
+            user_id,
             cart_token: &req.cart_token,
             billing_address: &req.billing_address,
             coupon_code: cart.coupon_code.as_deref(),
@@ -102,22 +110,46 @@ pub async fn create(
     if !inserted {
         let existing = orders::by_cart(&mut tx, &req.cart_token).await?;
         return match existing {
-            Some(o) if o.user_id == caller.user_id() => Ok((o.id, false)),
+            Some(o) if o.user_id == user_id => Ok((o.id, false)),
             _ => Err(CartError::Converted.into()),
         };
     }
-    crate::store::carts::freeze(&mut tx, &req.cart_token, caller.user_id()).await?;
+    crate::store::carts::freeze(&mut tx, &req.cart_token, user_id).await?;
     enqueue_fresh_step(&mut tx, order_id, Step::Price, None, None).await?;
     crate::store::outbox::record(
         &mut tx,
         order_id,
         "order.created",
-        serde_json::json!({"user_id": caller.user_id()}),
+        serde_json::json!({"user_id": user_id}),
     )
     .await?;
     tx.commit().await?;
     tracing::info!(%order_id, "order created");
     Ok((order_id, true))
+}
+
+/// Cancels an order that is not paid yet: it fails as `cancelled` and its compensation
+/// gives back seats, coupon and sessions and reopens the cart.
+pub async fn cancel(pool: &PgPool, order_id: Uuid) -> FlowResult<()> {
+    let mut tx = pool.begin().await?;
+    let Some(locked) = orders::lock(&mut tx, order_id).await? else {
+        return Err(FlowError::OrderNotFound);
+    };
+    if !locked.status().accepts_payment() {
+        return Err(FlowError::OrderNotCancellable(locked.status));
+    }
+    super::runner::fail(
+        &mut tx,
+        order_id,
+        &super::Failure::new(
+            OrderStatus::Cancelled,
+            ErrorCode::OrderCancelled.as_u32(),
+            "cancelled by the student",
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Replaced by the new order's token in `return_url` and `cancel_url`.
@@ -205,7 +237,7 @@ impl OrderView {
     }
 }
 
-pub async fn view(pool: &PgPool, order_id: Uuid) -> ApiResult<OrderView> {
+pub async fn view(pool: &PgPool, order_id: Uuid) -> FlowResult<OrderView> {
     let orders::Detail {
         order,
         saga_step,
@@ -216,7 +248,7 @@ pub async fn view(pool: &PgPool, order_id: Uuid) -> ApiResult<OrderView> {
         timeline,
     } = orders::detail(&mut *pool.acquire().await?, order_id)
         .await?
-        .ok_or(ApiError::OrderNotFound)?;
+        .ok_or(FlowError::OrderNotFound)?;
     let payments: Vec<PaymentView> = payments
         .0
         .into_iter()
@@ -274,15 +306,16 @@ pub async fn view(pool: &PgPool, order_id: Uuid) -> ApiResult<OrderView> {
 /// instead of the first read. A change committed between that read and the start of the
 /// wait is then noticed by a re-read after [`super::changes::FALLBACK_UNWATCHED`].
 pub async fn wait_while(
-    state: &AppState,
+    pool: &PgPool,
+    changes: &OrderChanges,
     order_id: Uuid,
     from: &str,
     known: Option<String>,
     wait: std::time::Duration,
-) -> ApiResult<OrderView> {
+) -> FlowResult<OrderView> {
     if !wait.is_zero() {
         let deadline = std::time::Instant::now() + wait;
-        let mut watch = state.order_changes.watch(order_id);
+        let mut watch = changes.watch(order_id);
         let mut quiet = if known.is_some() {
             super::changes::FALLBACK_UNWATCHED
         } else {
@@ -292,7 +325,7 @@ pub async fn wait_while(
         loop {
             if status.is_none() {
                 watch.seen();
-                status = orders::status(&mut *state.pool.acquire().await?, order_id).await?;
+                status = orders::status(&mut *pool.acquire().await?, order_id).await?;
                 if status.is_none() {
                     break;
                 }
@@ -308,7 +341,7 @@ pub async fn wait_while(
             quiet = super::changes::FALLBACK;
         }
     }
-    view(&state.pool, order_id).await
+    view(pool, order_id).await
 }
 
 #[cfg(test)]

@@ -4,11 +4,11 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::runner::{Failure, Outcome, StepResult, begin};
-use crate::api::error::ErrorCode;
+use crate::domain::codes::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
 use crate::store::outbox::Event;
 use crate::store::{carts, coupons, holds, orders};
-use crate::workers::jobs::JobContext;
+use crate::workflows::jobs::JobContext;
 
 /// Freezes the immutable price snapshot (lines, tax, discounts, FX rate) from the cart
 /// as it is now, priced by the same function as the estimate the student saw.

@@ -5,13 +5,31 @@
 
 use std::time::Duration;
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::runner::enqueue_step;
 use crate::domain::order::Step;
 use crate::store::orders;
 use crate::workflows::cron::Stats;
+use crate::workflows::cron::batch::Pages;
+
+/// Wakes `confirm` of each order in `order_ids` with the key suffix `suffix` (a sweep's
+/// tick or time bucket, so a repeated sweep wakes nobody twice). Returns how many jobs
+/// were new.
+pub async fn wake_confirms(
+    conn: &mut PgConnection,
+    order_ids: &[Uuid],
+    suffix: &str,
+) -> anyhow::Result<u64> {
+    let mut woken = 0;
+    for order_id in order_ids {
+        if enqueue_step(conn, *order_id, Step::Confirm, Some(suffix)).await? {
+            woken += 1;
+        }
+    }
+    Ok(woken)
+}
 
 /// Enqueues `confirm` for up to `limit` orders awaiting payment for longer than
 /// `older_than`. The job key carries the sweep's time bucket, so repeated or concurrent
@@ -25,24 +43,12 @@ pub async fn sweep(
     let mut tx = pool.begin().await?;
     let due = orders::awaiting_payment_since(&mut tx, older_than.as_secs() as i64, limit).await?;
     let bucket_id = chrono::Utc::now().timestamp() / bucket.as_secs().max(1) as i64;
-    let mut woken = 0;
-    for order_id in due {
-        if enqueue_step(
-            &mut tx,
-            order_id,
-            Step::Confirm,
-            Some(&format!("rc:{bucket_id}")),
-        )
-        .await?
-        {
-            woken += 1;
-        }
-    }
+    let woken = wake_confirms(&mut tx, &due, &format!("rc:{bucket_id}")).await?;
     tx.commit().await?;
     if woken > 0 {
         tracing::info!(woken, "reconciliation woke orders waiting for payment");
     }
-    Ok(woken)
+    Ok(woken as usize)
 }
 
 /// One `reconcile` cron tick: every due order, a page of `batch` per transaction, woken
@@ -53,27 +59,18 @@ pub async fn sweep_tick(
     tick: i64,
     batch: i64,
 ) -> anyhow::Result<Stats> {
-    let mut stats = Stats::default();
-    let mut after = Uuid::nil();
     let suffix = format!("rc:{tick}");
-    loop {
+    let mut pages = Pages::new(Uuid::nil(), batch);
+    while let Some(after) = pages.next_after() {
         let mut tx = pool.begin().await?;
         let page =
             orders::awaiting_payment_page(&mut tx, older_than_secs as i64, after, batch).await?;
-        let mut woken = 0;
-        for order_id in &page {
-            if enqueue_step(&mut tx, *order_id, Step::Confirm, Some(&suffix)).await? {
-                woken += 1;
-            }
-        }
+        let woken = wake_confirms(&mut tx, &page, &suffix).await?;
         tx.commit().await?;
         if woken > 0 {
             tracing::info!(woken, "reconciliation woke orders waiting for payment");
         }
-        stats.add(woken);
-        match page.last() {
-            Some(last) if page.len() as i64 >= batch => after = *last,
-            _ => return Ok(stats),
-        }
+        pages.record(page.len(), page.last().copied(), woken);
     }
+    Ok(pages.stats())
 }

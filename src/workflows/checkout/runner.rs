@@ -11,8 +11,9 @@ use uuid::Uuid;
 use crate::domain::order::{OrderStatus, Step, backoff};
 use crate::store::outbox::{self, Event};
 use crate::store::{orders, sagas};
-use crate::workers::jobs::JobContext;
-use crate::workers::{EnqueueOptions, Job, enqueue};
+use crate::workers::{EnqueueOptions, enqueue};
+use crate::workflows::jobs::{Job, JobContext, STEP_QUEUE};
+use crate::workflows::keys;
 
 /// What a step decided, returned with its still-open transaction.
 #[derive(Debug)]
@@ -198,22 +199,14 @@ pub async fn wake_confirm(
     order_id: Uuid,
     fresh_suffix: &str,
 ) -> anyhow::Result<()> {
-    let prefix = step_key(order_id, Step::Confirm, Some(""));
-    if !crate::store::jobs::due_unstarted(conn, crate::workers::jobs::STEP_QUEUE, &prefix).await? {
+    let prefix = keys::step(order_id, Step::Confirm, Some(""));
+    if !crate::store::jobs::due_unstarted(conn, STEP_QUEUE, &prefix).await? {
         enqueue_fresh_step(conn, order_id, Step::Confirm, Some(fresh_suffix), None).await?;
     }
     Ok(())
 }
 
-/// A step job's idempotency key: `{order}:{step}`, or `{order}:{step}:{suffix}`.
-fn step_key(order_id: Uuid, step: Step, key_suffix: Option<&str>) -> String {
-    match key_suffix {
-        Some(s) => format!("{order_id}:{step}:{s}"),
-        None => format!("{order_id}:{step}"),
-    }
-}
-
-/// The one place a step job is enqueued: its key ([`step_key`]) and attempt budget.
+/// The one place a step job is enqueued: its key ([`keys::step`]) and attempt budget.
 async fn enqueue_keyed(
     conn: &mut PgConnection,
     order_id: Uuid,
@@ -223,7 +216,7 @@ async fn enqueue_keyed(
     fresh_key: bool,
 ) -> anyhow::Result<bool> {
     let options = EnqueueOptions {
-        idempotency_key: Some(step_key(order_id, step, key_suffix)),
+        idempotency_key: Some(keys::step(order_id, step, key_suffix)),
         run_at,
         max_attempts: Some(3),
         fresh_key,
@@ -260,7 +253,7 @@ async fn retry(
             order_id,
             &Failure::new(
                 OrderStatus::Failed,
-                crate::api::error::ErrorCode::StepExhausted.as_u32(),
+                crate::domain::codes::ErrorCode::StepExhausted.as_u32(),
                 reason,
             ),
         )
@@ -305,15 +298,7 @@ pub async fn fail(
         serde_json::json!({"code": failure.code, "reason": failure.reason}),
     )
     .await?;
-    enqueue(
-        conn,
-        &Job::Compensate { order_id },
-        EnqueueOptions {
-            idempotency_key: Some(format!("{order_id}:compensate")),
-            ..Default::default()
-        },
-    )
-    .await?;
+    enqueue_compensation(conn, order_id, None, None).await?;
     tracing::info!(%order_id, status = %failure.status, code = failure.code, reason = %failure.reason, "order failed; compensating");
     Ok(())
 }
@@ -337,4 +322,21 @@ pub fn retry_delay(settings: &crate::config::CheckoutSettings, attempts: i32) ->
         Duration::from_millis(settings.retry_cap_ms),
         rand::random::<f64>(),
     )
+}
+
+/// The one place a compensation job is enqueued: [`keys::compensate`] with `suffix` for
+/// a re-run (a retry, an operator's resume, the stuck-saga sweep). Returns false when that
+/// job exists already.
+pub async fn enqueue_compensation(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    suffix: Option<&str>,
+    run_at: Option<SystemTime>,
+) -> anyhow::Result<bool> {
+    let options = EnqueueOptions {
+        idempotency_key: Some(keys::compensate(order_id, suffix)),
+        run_at,
+        ..Default::default()
+    };
+    enqueue(conn, &Job::Compensate { order_id }, options).await
 }

@@ -9,12 +9,12 @@ use uuid::Uuid;
 
 use super::prepare::skip;
 use super::runner::{Failure, Outcome, StepError, StepResult, begin, enqueue_fresh_step};
-use crate::api::error::ErrorCode;
+use crate::domain::codes::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
 use crate::gateways::{CreateSession, GatewayError, GatewayKind, Gateways, PaymentSession};
 use crate::store::outbox::Event;
 use crate::store::{orders, payments};
-use crate::workers::jobs::JobContext;
+use crate::workflows::jobs::JobContext;
 
 pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     // Read without locks: the gateway call must not run inside a transaction.
@@ -37,7 +37,7 @@ pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
             amount: total,
             currency,
             // same key on every run of this step: the gateway hands back the same session
-            idempotency_key: format!("{order_id}:payment_session"),
+            idempotency_key: crate::workflows::keys::payment_session(order_id),
             description: "Internship program enrollment".into(),
             return_url: order.return_url.clone().unwrap_or_else(|| {
                 format!("{}/order/{}", settings.public_base_url, order.order_token)

@@ -10,10 +10,9 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::batch::Stats;
-use crate::domain::order::Step;
+use super::batch::{Pages, Stats};
 use crate::store::{holds, orders};
-use crate::workflows::checkout::runner::enqueue_step;
+use crate::workflows::checkout::reconcile::wake_confirms;
 
 pub async fn sweep(pool: &PgPool, batch: i64, tick: i64) -> anyhow::Result<Stats> {
     let released = release_orphaned_holds(pool, batch).await?;
@@ -22,9 +21,8 @@ pub async fn sweep(pool: &PgPool, batch: i64, tick: i64) -> anyhow::Result<Stats
 }
 
 async fn release_orphaned_holds(pool: &PgPool, batch: i64) -> anyhow::Result<Stats> {
-    let mut stats = Stats::default();
-    let mut after = Uuid::nil();
-    loop {
+    let mut pages = Pages::new(Uuid::nil(), batch);
+    while let Some(after) = pages.next_after() {
         let mut tx = pool.begin().await?;
         let page = holds::orphaned_orders(&mut tx, after, batch).await?;
         let mut released = 0;
@@ -38,35 +36,23 @@ async fn release_orphaned_holds(pool: &PgPool, batch: i64) -> anyhow::Result<Sta
         if released > 0 {
             tracing::warn!(released, "released seat holds that compensation missed");
         }
-        stats.add(released);
-        match page.last() {
-            Some(last) if page.len() as i64 >= batch => after = *last,
-            _ => return Ok(stats),
-        }
+        pages.record(page.len(), page.last().copied(), released);
     }
+    Ok(pages.stats())
 }
 
 async fn wake_expired_sessions(pool: &PgPool, batch: i64, tick: i64) -> anyhow::Result<Stats> {
-    let mut stats = Stats::default();
-    let mut after = Uuid::nil();
-    let key = format!("expiry-sweep:{tick}");
-    loop {
+    let suffix = format!("expiry-sweep:{tick}");
+    let mut pages = Pages::new(Uuid::nil(), batch);
+    while let Some(after) = pages.next_after() {
         let mut tx = pool.begin().await?;
         let page = orders::sessions_expired_page(&mut tx, after, batch).await?;
-        let mut woken = 0;
-        for order_id in &page {
-            if enqueue_step(&mut tx, *order_id, Step::Confirm, Some(&key)).await? {
-                woken += 1;
-            }
-        }
+        let woken = wake_confirms(&mut tx, &page, &suffix).await?;
         tx.commit().await?;
         if woken > 0 {
             tracing::info!(woken, "woke confirm of orders whose sessions expired");
         }
-        stats.add(woken);
-        match page.last() {
-            Some(last) if page.len() as i64 >= batch => after = *last,
-            _ => return Ok(stats),
-        }
+        pages.record(page.len(), page.last().copied(), woken);
     }
+    Ok(pages.stats())
 }

@@ -2,7 +2,7 @@
 //!
 //! Any number of `checkout scheduler` processes may run. Only the advisory-lock
 //! [`leader`](super::leader) schedules ([`ticker`]), and each tick is not run in the
-//! scheduler but enqueued as a [`Job::Cron`](crate::workers::Job) on `system.cron` with
+//! scheduler but enqueued as a [`Job::Cron`](crate::workflows::jobs::Job) on `system.cron` with
 //! the idempotency key `cron:{schedule}:{tick}`: if two processes believe they lead for
 //! a moment (a handover), the second enqueue of a tick is a no-op, so each tick runs
 //! once in the whole system (apalis-cron would enqueue one copy per process).
@@ -18,25 +18,11 @@ pub mod prune;
 pub mod stuck;
 pub mod ticker;
 
-use std::str::FromStr;
-
-use crate::workers::jobs::JobContext;
+use crate::workflows::jobs::JobContext;
 
 pub use batch::Stats;
 
-/// Parses a schedule setting: a cron expression with seconds, or `off`/empty (None).
-pub fn parse_schedule(expr: &str) -> Result<Option<cron::Schedule>, cron::error::Error> {
-    let expr = expr.trim();
-    if expr.is_empty() || expr.eq_ignore_ascii_case("off") {
-        return Ok(None);
-    }
-    cron::Schedule::from_str(expr).map(Some)
-}
-
-/// The idempotency key of one tick of one schedule.
-pub fn tick_key(schedule: &str, tick: i64) -> String {
-    format!("cron:{schedule}:{tick}")
-}
+pub use crate::config::parse_schedule;
 
 /// Runs one tick of `schedule` (scheduled for unix second `tick`) as a worker job.
 pub async fn run_tick(ctx: &JobContext, schedule: &str, tick: i64) -> anyhow::Result<Stats> {
@@ -75,7 +61,6 @@ mod tests {
         assert!(parse_schedule("").unwrap().is_none());
         assert!(parse_schedule("* * * * * *").unwrap().is_some());
         assert!(parse_schedule("every minute").is_err());
-        assert_eq!(tick_key("prune", 60), "cron:prune:60");
     }
 
     #[test]

@@ -7,10 +7,10 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use super::batch::Stats;
-use crate::store::sagas;
-use crate::workers::{EnqueueOptions, Job, enqueue};
-use crate::workflows::checkout::runner::enqueue_step;
+use super::batch::{Pages, Stats};
+use crate::store::sagas::{self, StuckQueues};
+use crate::workflows::checkout::runner::{enqueue_compensation, enqueue_step};
+use crate::workflows::jobs::{COMPENSATE_QUEUE, STEP_QUEUE};
 
 pub async fn sweep(
     pool: &PgPool,
@@ -18,12 +18,15 @@ pub async fn sweep(
     batch: i64,
     tick: i64,
 ) -> anyhow::Result<Stats> {
-    let mut stats = Stats::default();
-    let mut after = Uuid::nil();
+    let queues = StuckQueues {
+        steps: STEP_QUEUE,
+        compensations: COMPENSATE_QUEUE,
+    };
     let suffix = format!("stuck:{tick}");
-    loop {
+    let mut pages = Pages::new(Uuid::nil(), batch);
+    while let Some(after) = pages.next_after() {
         let mut tx = pool.begin().await?;
-        let page = sagas::stuck_page(&mut tx, older_than_secs, after, batch).await?;
+        let page = sagas::stuck_page(&mut tx, queues, older_than_secs, after, batch).await?;
         let mut requeued = 0;
         for s in &page {
             let enqueued = match (s.state.as_str(), s.step.parse()) {
@@ -31,15 +34,7 @@ pub async fn sweep(
                     enqueue_step(&mut tx, s.order_id, step, Some(&suffix)).await?
                 }
                 ("compensating", _) => {
-                    let key = format!("{}:compensate:{suffix}", s.order_id);
-                    let job = Job::Compensate {
-                        order_id: s.order_id,
-                    };
-                    let options = EnqueueOptions {
-                        idempotency_key: Some(key),
-                        ..Default::default()
-                    };
-                    enqueue(&mut tx, &job, options).await?
+                    enqueue_compensation(&mut tx, s.order_id, Some(&suffix), None).await?
                 }
                 _ => false,
             };
@@ -50,10 +45,7 @@ pub async fn sweep(
             }
         }
         tx.commit().await?;
-        stats.add(requeued);
-        match page.last() {
-            Some(last) if page.len() as i64 >= batch => after = last.order_id,
-            _ => return Ok(stats),
-        }
+        pages.record(page.len(), page.last().map(|s| s.order_id), requeued);
     }
+    Ok(pages.stats())
 }

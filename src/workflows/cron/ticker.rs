@@ -13,9 +13,11 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{parse_schedule, tick_key};
+use super::parse_schedule;
 use crate::config::SchedulerSettings;
-use crate::workers::{EnqueueOptions, Job, enqueue};
+use crate::workers::{EnqueueOptions, enqueue};
+use crate::workflows::jobs::Job;
+use crate::workflows::keys;
 
 struct Entry {
     name: &'static str,
@@ -109,7 +111,7 @@ async fn enqueue_tick(pool: &PgPool, name: &str, at: DateTime<Utc>) {
             tick,
         };
         let options = EnqueueOptions {
-            idempotency_key: Some(tick_key(name, tick)),
+            idempotency_key: Some(keys::cron_tick(name, tick)),
             // a failed tick stays Failed for `admin jobs` to show; the next tick retries
             max_attempts: Some(1),
             ..Default::default()

@@ -1,20 +1,21 @@
-//! Every job kind, its queue, and the dispatcher the worker runs.
+//! Every job kind, its queue, and what runs each: the handler the generic worker
+//! runtime ([`crate::workers`]) is given.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::prelude::{BoxDynError, Data, WorkerContext};
-use futures::FutureExt;
+use apalis::prelude::{BoxDynError, WorkerContext};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::{checkout, keys};
 use crate::config::Settings;
 use crate::domain::order::Step;
 use crate::gateways::Gateways;
 use crate::store;
-use crate::workflows::checkout;
+use crate::workers::{EnqueueOptions, JobHandler, JobKind, enqueue, runtime};
 
 /// A job as stored in `apalis.jobs.job` (JSON). The tag is stable: renaming a variant
 /// would strand jobs already queued.
@@ -31,13 +32,13 @@ pub enum Job {
     /// Execute a decided refund at its gateway.
     Refund { refund_id: Uuid },
     /// One tick of a scheduler cron schedule (`workflows::cron`), scheduled for unix
-    /// second `tick`; enqueued once per tick by the leader (key `cron:{schedule}:{tick}`).
+    /// second `tick`; enqueued once per tick by the leader ([`keys::cron_tick`]).
     Cron { schedule: String, tick: i64 },
 }
 
-impl Job {
+impl JobKind for Job {
     /// The queue (apalis `job_type`) a job runs on.
-    pub fn queue(&self) -> &'static str {
+    fn queue(&self) -> &'static str {
         match self {
             Job::Ping { .. } => PING_QUEUE,
             Job::Step { .. } => STEP_QUEUE,
@@ -83,53 +84,39 @@ impl JobContext {
     }
 }
 
-/// The worker's one handler: decode happened in apalis (JSON codec); dispatch by kind.
-/// An `Err` makes apalis mark the job Failed and refetch it at once, so steps with their
-/// own retry policy must handle errors themselves and return `Ok`. A panic is caught
-/// here and becomes an `Err` (apalis' catch-panic layer does not compose with spawning
-/// the worker on a multi-threaded runtime).
-pub async fn handle(
-    job: Job,
-    ctx: Data<Arc<JobContext>>,
-    worker: WorkerContext,
-) -> Result<(), BoxDynError> {
-    let kind = job.queue();
-    match AssertUnwindSafe(run(job, &ctx, &worker))
-        .catch_unwind()
-        .await
-    {
-        Ok(result) => result,
-        Err(_) => {
-            tracing::error!(queue = kind, "job panicked");
-            Err(format!("{kind} job panicked").into())
-        }
-    }
+/// Runs every queue's workers with this context until `shutdown`.
+pub async fn run_workers(context: Arc<JobContext>, shutdown: CancellationToken) {
+    let pool = context.pool.clone();
+    let settings = context.settings.worker.clone();
+    runtime::run(pool, settings, QUEUES, context, shutdown).await
 }
 
-async fn run(job: Job, ctx: &JobContext, worker: &WorkerContext) -> Result<(), BoxDynError> {
-    match job {
-        Job::Ping { id, hold_ms } => {
-            store::pings::start(&ctx.pool, id).await?;
-            if hold_ms > 0 {
-                tokio::time::sleep(Duration::from_millis(hold_ms)).await;
+impl JobHandler<Job> for JobContext {
+    async fn handle(&self, job: Job, worker: &WorkerContext) -> Result<(), BoxDynError> {
+        match job {
+            Job::Ping { id, hold_ms } => {
+                store::pings::start(&self.pool, id).await?;
+                if hold_ms > 0 {
+                    tokio::time::sleep(Duration::from_millis(hold_ms)).await;
+                }
+                store::pings::finish(&self.pool, id, worker.name()).await?;
+                tracing::debug!(%id, worker = worker.name(), "ping ran");
             }
-            store::pings::finish(&ctx.pool, id, worker.name()).await?;
-            tracing::debug!(%id, worker = worker.name(), "ping ran");
+            Job::Step { order_id, step } => {
+                checkout::run_step(self, order_id, step).await?;
+            }
+            Job::Compensate { order_id } => {
+                checkout::compensate::compensate(self, order_id).await?;
+            }
+            Job::Refund { refund_id } => {
+                checkout::compensate::refund(self, refund_id).await?;
+            }
+            Job::Cron { schedule, tick } => {
+                super::cron::run_tick(self, &schedule, tick).await?;
+            }
         }
-        Job::Step { order_id, step } => {
-            checkout::run_step(ctx, order_id, step).await?;
-        }
-        Job::Compensate { order_id } => {
-            checkout::compensate::compensate(ctx, order_id).await?;
-        }
-        Job::Refund { refund_id } => {
-            checkout::compensate::refund(ctx, refund_id).await?;
-        }
-        Job::Cron { schedule, tick } => {
-            crate::workflows::cron::run_tick(ctx, &schedule, tick).await?;
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Records a ping and enqueues its job in one transaction; returns its id.
@@ -137,11 +124,11 @@ pub async fn enqueue_ping(pool: &PgPool, hold_ms: u64) -> anyhow::Result<Uuid> {
     let id = Uuid::new_v4();
     let mut tx = pool.begin().await?;
     store::pings::create(&mut *tx, id).await?;
-    super::enqueue(
+    enqueue(
         &mut tx,
         &Job::Ping { id, hold_ms },
-        super::EnqueueOptions {
-            idempotency_key: Some(format!("ping:{id}")),
+        EnqueueOptions {
+            idempotency_key: Some(keys::ping(id)),
             ..Default::default()
         },
     )

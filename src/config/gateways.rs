@@ -11,7 +11,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
-use super::types::GatewayKind;
+use crate::domain::GatewayKind;
 
 /// Razorpay API credentials and endpoint.
 #[derive(Debug, Clone, Deserialize)]

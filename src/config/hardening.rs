@@ -2,6 +2,8 @@
 //! `security` sections (the `http` limits live with `HttpSettings` in `config`).
 //! Like every section they deny unknown keys and have defaults, so an empty file works.
 
+use std::net::IpAddr;
+
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -156,7 +158,7 @@ pub fn problems(
         out.push("ratelimit.redis_url: must start with redis:// or rediss://".into());
     }
     for p in &ratelimit.trusted_proxies {
-        if crate::api::caller::IpNet::parse(p).is_none() {
+        if IpNet::parse(p).is_none() {
             out.push(format!(
                 "ratelimit.trusted_proxies: `{p}` is not an IP or CIDR"
             ));
@@ -176,4 +178,38 @@ pub fn problems(
         }
     }
     out
+}
+
+/// An IP network (`10.0.0.0/8`, `::1/128`, or a bare address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u32,
+}
+
+impl IpNet {
+    pub fn parse(s: &str) -> Option<Self> {
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a.parse::<IpAddr>().ok()?, Some(p.parse::<u32>().ok()?)),
+            None => (s.trim().parse::<IpAddr>().ok()?, None),
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        (prefix <= max).then_some(IpNet { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - self.prefix).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - self.prefix).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
 }

@@ -1,0 +1,136 @@
+//! `auth`: JWT keys and lifetimes, sessions, login throttling, identity providers.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Accounts and tokens. Access tokens are short-lived HS256 JWTs signed with
+/// `jwt_secret`; refresh tokens are random, stored hashed, rotated on every use.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// HS256 signing key of access tokens, at least 32 bytes. Required by `serve`;
+    /// `dev` makes up a random one when unset (tokens then die with the process).
+    pub jwt_secret: Option<SecretString>,
+    /// `iss` of the tokens we issue, and the only one we accept for HS256.
+    pub issuer: String,
+    /// `aud` of the tokens we issue, and the only one we accept for HS256.
+    pub audience: String,
+    /// Lifetime of an access token (s). Short: access tokens are not revocable
+    /// one by one, only through their session.
+    pub access_ttl_secs: u64,
+    /// Idle lifetime of a session (s): each refresh pushes its expiry this far ahead.
+    pub refresh_ttl_secs: u64,
+    /// Clock skew tolerated on `exp` and `iat` (s).
+    pub leeway_secs: u64,
+    /// How long an API process remembers a session it found live (ms), sparing the
+    /// session read of a student's next requests. Revocations anywhere reach every
+    /// process at their commit (LISTEN/NOTIFY) and end the memory at once; this bounds
+    /// it if a notification is lost. 0 reads the session on every request.
+    pub session_cache_ms: u64,
+    /// PEM public key (RSA) of an external identity provider whose RS256 tokens are
+    /// accepted too. All three `external_*` keys or none.
+    pub external_public_key_pem: Option<String>,
+    /// `iss` the external provider's tokens must carry.
+    pub external_issuer: Option<String>,
+    /// `aud` the external provider's tokens must carry.
+    pub external_audience: Option<String>,
+    /// Window in which failed logins are counted (s).
+    pub login_window_secs: u64,
+    /// Failed logins per normalised email within the window before 429.
+    pub login_max_per_account: u32,
+    /// Failed logins per client address within the window before 429.
+    pub login_max_per_address: u32,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            issuer: "checkout".into(),
+            audience: "checkout-api".into(),
+            access_ttl_secs: 15 * 60,
+            refresh_ttl_secs: 30 * 24 * 3600,
+            leeway_secs: 10,
+            session_cache_ms: 10_000,
+            external_public_key_pem: None,
+            external_issuer: None,
+            external_audience: None,
+            login_window_secs: 15 * 60,
+            login_max_per_account: 5,
+            login_max_per_address: 50,
+        }
+    }
+}
+
+/// Shortest accepted `auth.jwt_secret` (bytes): 256 bits for HS256.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+impl AuthSettings {
+    pub(super) fn problems(&self, check: &mut impl FnMut(bool, &str, &str)) {
+        if let Some(secret) = &self.jwt_secret {
+            check(
+                secret.expose_secret().len() >= MIN_JWT_SECRET_BYTES,
+                "auth.jwt_secret",
+                "must be at least 32 bytes",
+            );
+        }
+        check(!self.issuer.is_empty(), "auth.issuer", "must not be empty");
+        check(
+            !self.audience.is_empty(),
+            "auth.audience",
+            "must not be empty",
+        );
+        check(
+            (60..=24 * 3600).contains(&self.access_ttl_secs),
+            "auth.access_ttl_secs",
+            "must be between 60 and 86400",
+        );
+        check(
+            self.refresh_ttl_secs > self.access_ttl_secs && self.refresh_ttl_secs <= 366 * 86400,
+            "auth.refresh_ttl_secs",
+            "must be longer than auth.access_ttl_secs and at most 366 days",
+        );
+        check(
+            self.leeway_secs <= 300,
+            "auth.leeway_secs",
+            "must be at most 300",
+        );
+        check(
+            self.session_cache_ms <= 60_000,
+            "auth.session_cache_ms",
+            "must be at most 60000",
+        );
+        let external = [
+            self.external_public_key_pem.is_some(),
+            self.external_issuer.is_some(),
+            self.external_audience.is_some(),
+        ];
+        check(
+            external.iter().all(|x| *x) || external.iter().all(|x| !*x),
+            "auth.external_public_key_pem",
+            "set external_public_key_pem, external_issuer and external_audience together",
+        );
+        if let Some(pem) = &self.external_public_key_pem {
+            check(
+                jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes()).is_ok(),
+                "auth.external_public_key_pem",
+                "is not an RSA public key in PEM",
+            );
+        }
+        check(
+            self.login_window_secs >= 1,
+            "auth.login_window_secs",
+            "must be at least 1",
+        );
+        check(
+            self.login_max_per_account >= 1,
+            "auth.login_max_per_account",
+            "must be at least 1",
+        );
+        check(
+            self.login_max_per_address >= 1,
+            "auth.login_max_per_address",
+            "must be at least 1",
+        );
+    }
+}

@@ -1,0 +1,435 @@
+//! Typed settings: defaults -> optional TOML file -> `CHECKOUT__SECTION__KEY` environment
+//! variables, validated once at start-up. One file per section (the hardening sections
+//! `idempotency`, `ratelimit`, `cors` and `security` share one, as do the gateways'); this
+//! one puts them together and checks the relations between keys.
+//!
+//! This layer imports nothing above [`crate::domain`].
+//!
+//! Every struct denies unknown fields, so a typo in a file or an environment variable
+//! (`CHECKOUT__WORKER__BATCHSIZE`) stops start-up with a message naming the key instead of
+//! being silently ignored. Secrets are [`SecretString`] so they never reach a log line
+//! through `Debug`.
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+
+mod auth;
+mod cart;
+mod checkout;
+mod database;
+mod gateways;
+mod hardening;
+mod http;
+mod log;
+mod pricing;
+mod scheduler;
+mod worker;
+
+pub use auth::{AuthSettings, MIN_JWT_SECRET_BYTES};
+pub use cart::CartSettings;
+pub use checkout::CheckoutSettings;
+pub use database::DatabaseSettings;
+pub use gateways::{PaymentsSettings, RazorpaySettings, SandboxSettings, StripeSettings};
+pub use hardening::{
+    CorsSettings, IdempotencySettings, IpNet, LIMITED_GROUPS, Quota, RateLimitSettings,
+    SecuritySettings,
+};
+pub use http::HttpSettings;
+pub use log::{LogFormat, LogSettings};
+pub use pricing::PricingSettings;
+pub use scheduler::{SchedulerSettings, parse_schedule};
+pub use worker::WorkerSettings;
+
+/// Environment variable prefix; `__` separates section and key.
+pub const ENV_PREFIX: &str = "CHECKOUT__";
+
+/// All settings of every role. Each section documents its keys; the README has the table.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub http: HttpSettings,
+    pub worker: WorkerSettings,
+    pub scheduler: SchedulerSettings,
+    pub log: LogSettings,
+    /// The checkout workflow (session TTL, retries, redirect allow-list).
+    pub checkout: CheckoutSettings,
+    pub cart: CartSettings,
+    pub pricing: PricingSettings,
+    pub auth: AuthSettings,
+    /// Razorpay client (`CHECKOUT__RAZORPAY__KEY_ID`, `..__KEY_SECRET`, `..__WEBHOOK_SECRET`,
+    /// `..__BASE_URL`). A gateway without keys is not offered.
+    pub razorpay: RazorpaySettings,
+    /// Stripe client (`CHECKOUT__STRIPE__SECRET_KEY`, `..__WEBHOOK_SECRET`, `..__BASE_URL`).
+    pub stripe: StripeSettings,
+    /// Failover order (`CHECKOUT__PAYMENTS__GATEWAYS`), retries and circuit breakers.
+    pub payments: PaymentsSettings,
+    /// The local sandbox gateway (`checkout sandbox`, and inside `dev`).
+    pub sandbox: SandboxSettings,
+    pub idempotency: IdempotencySettings,
+    pub ratelimit: RateLimitSettings,
+    pub cors: CorsSettings,
+    pub security: SecuritySettings,
+}
+
+/// A setting that is missing or wrong; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Settings {
+    /// Loads defaults, then `file` if given, then `CHECKOUT__*` variables, then validates.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        let settings: Settings = figment.extract().map_err(describe)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks values serde cannot: ranges and relations between keys.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let mut check = |ok: bool, key: &str, why: &str| {
+            if !ok {
+                problems.push(format!("{key}: {why}"));
+            }
+        };
+        check(
+            self.database.max_connections >= 2,
+            "database.max_connections",
+            "must be at least 2",
+        );
+        check(
+            self.worker.concurrency >= 1,
+            "worker.concurrency",
+            "must be at least 1",
+        );
+        check(
+            (1..=1000).contains(&self.worker.batch_size),
+            "worker.batch_size",
+            "must be between 1 and 1000",
+        );
+        check(
+            self.worker.heartbeat_secs >= 1,
+            "worker.heartbeat_secs",
+            "must be at least 1",
+        );
+        check(
+            self.worker.missed_heartbeats >= 1,
+            "worker.missed_heartbeats",
+            "must be at least 1",
+        );
+        check(
+            self.worker.job_timeout_secs >= 1,
+            "worker.job_timeout_secs",
+            "must be at least 1",
+        );
+        check(
+            (10..=60_000).contains(&self.worker.wake_interval_ms),
+            "worker.wake_interval_ms",
+            "must be between 10 and 60000",
+        );
+        check(
+            self.http.request_timeout_ms >= 100,
+            "http.request_timeout_ms",
+            "must be at least 100",
+        );
+        check(
+            self.http.body_limit_bytes >= 1024,
+            "http.body_limit_bytes",
+            "must be at least 1024",
+        );
+        self.auth.problems(&mut check);
+        self.scheduler.problems(&mut check);
+        check(
+            self.cart.ttl_secs >= 60,
+            "cart.ttl_secs",
+            "must be at least 60",
+        );
+        check(
+            (1..=100).contains(&self.cart.max_items),
+            "cart.max_items",
+            "must be between 1 and 100",
+        );
+        check(
+            (1..=1000).contains(&self.cart.max_quantity),
+            "cart.max_quantity",
+            "must be between 1 and 1000",
+        );
+        check(
+            self.cart.max_analytics_events <= 10_000,
+            "cart.max_analytics_events",
+            "must be at most 10000",
+        );
+        check(
+            crate::domain::IndianState::parse(&self.pricing.supplier_state).is_ok(),
+            "pricing.supplier_state",
+            "must be an Indian state code, GST code or name",
+        );
+        check(
+            crate::domain::Currency::parse(&self.pricing.default_currency).is_ok(),
+            "pricing.default_currency",
+            "must be a supported currency code",
+        );
+        check(
+            self.pricing.fx_max_age_hours >= 1,
+            "pricing.fx_max_age_hours",
+            "must be at least 1",
+        );
+        check(
+            (8..=99).contains(&self.http.max_headers),
+            "http.max_headers",
+            "must be between 8 and 99",
+        );
+        check(
+            self.http.max_header_bytes >= 1024,
+            "http.max_header_bytes",
+            "must be at least 1024",
+        );
+        check(
+            (2..=128).contains(&self.http.json_max_depth),
+            "http.json_max_depth",
+            "must be between 2 and 128",
+        );
+        let c = &self.checkout;
+        check(
+            c.session_ttl_secs >= 60,
+            "checkout.session_ttl_secs",
+            "must be at least 60",
+        );
+        check(
+            c.step_max_attempts >= 1,
+            "checkout.step_max_attempts",
+            "must be at least 1",
+        );
+        check(
+            c.retry_base_ms >= 1 && c.retry_cap_ms >= c.retry_base_ms,
+            "checkout.retry_cap_ms",
+            "must be at least checkout.retry_base_ms (>= 1)",
+        );
+        check(
+            c.order_wait_ms <= 30_000,
+            "checkout.order_wait_ms",
+            "must be at most 30000",
+        );
+        for origin in &c.allowed_redirect_origins {
+            check(
+                origin.starts_with("http://") || origin.starts_with("https://"),
+                "checkout.allowed_redirect_origins",
+                "each origin must start with http:// or https://",
+            );
+        }
+        if let Some(url) = &self.database.url {
+            let url = url.expose_secret();
+            check(
+                url.starts_with("postgres://") || url.starts_with("postgresql://"),
+                "database.url",
+                "must start with postgres:// or postgresql://",
+            );
+        }
+        problems.extend(self.razorpay.validate());
+        problems.extend(self.stripe.validate());
+        problems.extend(self.payments.validate());
+        problems.extend(self.sandbox.validate());
+        problems.extend(hardening::problems(
+            &self.idempotency,
+            &self.ratelimit,
+            &self.cors,
+        ));
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError(problems.join("; ")))
+        }
+    }
+
+    /// The database URL, if any source set one.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database.url.as_ref().map(|u| u.expose_secret())
+    }
+}
+
+/// Figment errors name the key as a path (`worker.batch_size`); keep that, drop the
+/// provider noise, and say which environment variable it maps to.
+fn describe(error: figment::Error) -> ConfigError {
+    let problems: Vec<String> = error
+        .into_iter()
+        .map(|e| {
+            let mut path = e.path.clone();
+            let kind = match &e.kind {
+                figment::error::Kind::UnknownField(field, _) => {
+                    path.push(field.clone());
+                    "unknown key".to_owned()
+                }
+                other => other.to_string(),
+            };
+            if path.is_empty() {
+                return kind;
+            }
+            let env: Vec<String> = path.iter().map(|p| p.to_uppercase()).collect();
+            format!(
+                "{} (env {ENV_PREFIX}{}): {kind}",
+                path.join("."),
+                env.join("__")
+            )
+        })
+        .collect();
+    ConfigError(problems.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)]
+    use super::*;
+
+    /// Runs `f` with the given environment in a figment jail (isolated env and cwd).
+    fn load_with_env(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let mut out = None;
+        figment::Jail::expect_with(|jail| {
+            for (k, v) in vars {
+                jail.set_env(k, v);
+            }
+            out = Some(Settings::load(None));
+            Ok(())
+        });
+        out.unwrap()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        Settings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn env_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CHECKOUT__WORKER__BATCH_SIZE", "77");
+            jail.set_env("CHECKOUT__LOG__FORMAT", "pretty");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(s.worker.batch_size, 77);
+            assert_eq!(s.log.format, LogFormat::Pretty);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn file_then_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "[worker]\nbatch_size = 5\nconcurrency = 3\n")?;
+            jail.set_env("CHECKOUT__WORKER__CONCURRENCY", "9");
+            let s = Settings::load(Some(Path::new("c.toml"))).unwrap();
+            assert_eq!(s.worker.batch_size, 5);
+            assert_eq!(s.worker.concurrency, 9);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = load_with_env(&[("CHECKOUT__WORKER__BATCHSIZE", "5")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("worker.batchsize"), "{err}");
+        assert!(err.contains("CHECKOUT__WORKER__BATCHSIZE"), "{err}");
+    }
+
+    #[test]
+    fn invalid_value_is_named() {
+        let err = load_with_env(&[("CHECKOUT__HTTP__PORT", "eighty")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http.port"), "{err}");
+        assert!(err.contains("CHECKOUT__HTTP__PORT"), "{err}");
+    }
+
+    #[test]
+    fn range_violation_is_named() {
+        let err = load_with_env(&[("CHECKOUT__WORKER__BATCH_SIZE", "0")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("worker.batch_size"), "{err}");
+    }
+
+    #[test]
+    fn short_jwt_secret_is_named() {
+        let err = load_with_env(&[("CHECKOUT__AUTH__JWT_SECRET", "short")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("auth.jwt_secret"), "{err}");
+        assert!(!err.contains("short"), "the secret leaked: {err}");
+        let ok = load_with_env(&[("CHECKOUT__AUTH__JWT_SECRET", &"k".repeat(32))]).unwrap();
+        assert!(ok.auth.jwt_secret.is_some());
+    }
+
+    #[test]
+    fn external_idp_keys_go_together() {
+        let err = load_with_env(&[("CHECKOUT__AUTH__EXTERNAL_ISSUER", "https://idp")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("auth.external_public_key_pem"), "{err}");
+    }
+
+    #[test]
+    fn hardening_sections_from_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "CHECKOUT__CORS__ALLOWED_ORIGINS",
+                r#"["https://shop.example"]"#,
+            );
+            jail.set_env("CHECKOUT__RATELIMIT__TRUSTED_PROXIES", r#"["10.0.0.0/8"]"#);
+            jail.set_env("CHECKOUT__RATELIMIT__REDIS_URL", "redis://127.0.0.1:6379");
+            jail.set_env("CHECKOUT__RATELIMIT__ORDER_BURST", "2");
+            jail.set_env("CHECKOUT__IDEMPOTENCY__TTL_HOURS", "48");
+            let s = Settings::load(None).unwrap();
+            assert_eq!(s.cors.allowed_origins, ["https://shop.example"]);
+            assert_eq!(s.ratelimit.trusted_proxies, ["10.0.0.0/8"]);
+            assert_eq!(s.ratelimit.redis_url(), Some("redis://127.0.0.1:6379"));
+            let order = s.ratelimit.quota("order").unwrap();
+            assert_eq!((order.per_minute, order.burst), (20, 2));
+            assert_eq!(s.idempotency.ttl_hours, 48);
+            Ok(())
+        });
+        for (key, value) in [
+            ("CHECKOUT__CORS__ALLOWED_ORIGINS", r#"["*"]"#),
+            ("CHECKOUT__RATELIMIT__TRUSTED_PROXIES", r#"["proxy"]"#),
+            ("CHECKOUT__RATELIMIT__REDIS_URL", "http://x"),
+            ("CHECKOUT__HTTP__MAX_HEADERS", "500"),
+        ] {
+            let err = load_with_env(&[(key, value)]).unwrap_err().to_string();
+            assert!(
+                err.contains("must") || err.contains("not an IP"),
+                "{key}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn cron_schedules_are_checked_and_can_be_switched_off() {
+        let err = load_with_env(&[("CHECKOUT__SCHEDULER__PRUNE", "hourly")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("scheduler.prune"), "{err}");
+        let s = load_with_env(&[("CHECKOUT__SCHEDULER__PRUNE", "off")]).unwrap();
+        assert_eq!(s.scheduler.prune, "off");
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let err = Settings::load(Some(Path::new("/nonexistent/checkout.toml"))).unwrap_err();
+        assert!(err.to_string().contains("does not exist"));
+    }
+}

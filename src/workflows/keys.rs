@@ -1,0 +1,83 @@
+//! Every job's idempotency key, and every gateway idempotency key the workflows derive,
+//! built here and nowhere else. A key names what the job does for what, so a second
+//! enqueue of the same work is a no-op (the queue's unique key decides) and a gateway
+//! sees a repeated call as the same call.
+//!
+//! Operators and the consistency check match keys by prefix (`{order}:compensate%`,
+//! `{order}:confirm:%`): the shapes below are part of how stuck work is found.
+
+use uuid::Uuid;
+
+use crate::domain::order::Step;
+
+/// A step job: `{order}:{step}`, or `{order}:{step}:{suffix}` for a further run of the
+/// same step (a wake-up of `confirm`, a retry).
+pub fn step(order_id: Uuid, step: Step, suffix: Option<&str>) -> String {
+    match suffix {
+        Some(s) => format!("{order_id}:{step}:{s}"),
+        None => format!("{order_id}:{step}"),
+    }
+}
+
+/// The compensation of an order: `{order}:compensate`, or with a suffix for a retry or an
+/// operator's or the stuck-saga sweep's re-run.
+pub fn compensate(order_id: Uuid, suffix: Option<&str>) -> String {
+    match suffix {
+        Some(s) => format!("{order_id}:compensate:{s}"),
+        None => format!("{order_id}:compensate"),
+    }
+}
+
+/// The job that executes a decided refund: `{refund}:refund`, and
+/// `{refund}:refund:retry:{attempt}` for its delayed retries.
+pub fn refund_job(refund_id: Uuid, retry: Option<i32>) -> String {
+    match retry {
+        Some(attempt) => format!("{refund_id}:refund:retry:{attempt}"),
+        None => format!("{refund_id}:refund"),
+    }
+}
+
+/// The refund of one captured gateway payment, whoever decides it (compensation, a
+/// late or mismatched capture): one refund per payment, at the gateway too.
+pub fn gateway_refund(gateway: &str, gateway_payment_id: &str) -> String {
+    format!("refund:{gateway}:{gateway_payment_id}")
+}
+
+/// The gateway session of an order (sent as the gateway's idempotency key).
+pub fn payment_session(order_id: Uuid) -> String {
+    format!("{order_id}:payment_session")
+}
+
+/// A `confirm` woken by the client's signed callback for one gateway payment (or
+/// session): the suffix of its step key.
+pub fn callback_suffix(gateway_ref: &str) -> String {
+    format!("cb:{gateway_ref}")
+}
+
+/// One tick of one cron schedule.
+pub fn cron_tick(schedule: &str, tick: i64) -> String {
+    format!("cron:{schedule}:{tick}")
+}
+
+/// A ping job.
+pub fn ping(id: Uuid) -> String {
+    format!("ping:{id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_operators_match_on() {
+        let id = Uuid::nil();
+        assert_eq!(step(id, Step::Price, None), format!("{id}:price"));
+        assert_eq!(
+            step(id, Step::Confirm, Some("cb:pay_1")),
+            format!("{id}:confirm:cb:pay_1")
+        );
+        assert!(compensate(id, Some("retry:2")).starts_with(&format!("{id}:compensate")));
+        assert_eq!(refund_job(id, Some(3)), format!("{id}:refund:retry:3"));
+        assert_eq!(cron_tick("expiry", 60), "cron:expiry:60");
+    }
+}
