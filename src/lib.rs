@@ -4,29 +4,32 @@
 //! breakdown, pay through Razorpay (Stripe as fallback) and are enrolled in a cohort
 //! with limited seats. Every step after the order is a durable job in Postgres.
 //!
-//! # Layout
+//! # Layers
 //!
-//! - [`config`]: typed settings, defaults -> file -> `CHECKOUT__*` env, validated at start.
-//! - [`cli`] and [`roles`]: the binary's roles (`serve`, `worker`, `scheduler`, `migrate`,
-//!   `dev`, `admin`); `main.rs` parses and calls one.
-//! - [`domain`]: pure rules, no I/O: money, GST, coupons, sales, FX, the pricing engine.
-//! - [`api`]: axum routers per resource, the envelope, the one error enum, middleware.
-//! - [`carts`]: cart operations over the store and the pricing engine; every cart load
-//!   goes through [`carts::load_cart`].
-//! - [`admin`]: `checkout admin ...` (catalog import and export, the consistency check).
-//! - [`loadtest`]: `checkout loadtest`, the open-loop load and chaos harness (BENCHMARKS.md).
-//! - [`api`]: axum routers per resource, the envelope, the one error enum, middleware,
-//!   the `Caller` extractor (`api::bearer`).
-//! - [`auth`]: accounts and tokens: argon2id passwords, JWT access tokens, rotating
-//!   refresh-token sessions, login throttling, external identity providers.
-//! - [`store`]: sqlx access per aggregate; functions take a connection or transaction.
-//! - [`gateways`]: the `Gateway` trait, Razorpay and Stripe clients, webhook verification,
-//!   circuit breakers and failover. [`sandbox`]: a local gateway speaking both APIs.
-//! - [`workers`]: the apalis-postgres runtime: job kinds, enqueue, wake-ups, supervision.
-//! - [`workflows`]: the checkout saga and cron jobs; scheduler leadership.
-//! - [`storefront`]: the demo shop `dev` serves at `/` (static HTML, CSS and JavaScript
-//!   over the public API and the sandbox gateway).
-//! - [`telemetry`]: tracing and metrics. [`shutdown`]: the one shutdown signal.
+//! Modules import one way: a module uses only modules of its own level or below, never
+//! one above (`tests/it/layers.rs` reads every `crate::` path and fails otherwise; test
+//! code is exempt). From the bottom:
+//!
+//! 1. [`domain`] (pure rules, no I/O: money, GST, coupons, sales, FX, the pricing engine,
+//!    order states, the error codes in [`domain::codes`]); [`config`] (typed settings, one
+//!    file per section, defaults -> file -> `CHECKOUT__*` env); [`telemetry`] (logs,
+//!    metrics, the correlation id); [`shutdown`] (the one shutdown signal); [`server`]
+//!    (the HTTP accept loop every port runs).
+//! 2. [`store`] (sqlx access per aggregate; functions take a connection or transaction)
+//!    and [`gateways`] (the `Gateway` trait, Razorpay and Stripe clients, webhook
+//!    verification, circuit breakers and failover). Siblings: neither imports the other.
+//! 3. [`workers`] (a generic job runtime on apalis-postgres: it runs the handler it is
+//!    given and knows no workflow), [`carts`] (cart operations over the store and the
+//!    pricing engine), [`auth`] (accounts and tokens), [`health`] (readiness and the
+//!    health port of non-web roles).
+//! 4. [`workflows`]: the checkout saga (steps, compensation), job kinds and dispatch
+//!    ([`workflows::jobs`]), every job key ([`workflows::keys`]), cron jobs and the
+//!    scheduler's leadership.
+//! 5. [`api`] (`routes/` one file per resource, `layers/` the wiring), [`admin`]
+//!    (`checkout admin ...`), [`sandbox`] (a local gateway speaking both APIs),
+//!    [`storefront`] (the demo shop `dev` serves), [`loadtest`] (the load and chaos
+//!    harness).
+//! 6. [`cli`] and [`roles`]: the binary's roles; `main.rs` parses and calls one.
 
 pub mod admin;
 pub mod api;

@@ -1,30 +1,11 @@
-//! The HTTP API: one `router()` per resource module, the envelope, the error enum and
-//! the layers every request goes through. Handlers stay thin: extract, authorize, call
+//! The HTTP API. [`routes`] are the doors: one file per resource, each with its
+//! `router()`. [`layers`] are the wiring every request goes through: authentication,
+//! idempotency, rate limits, security headers, correlation ids, the envelope and the one
+//! error enum. Handlers stay thin: extract, authorize, call
 //! the workflow or domain, reply.
 
-pub mod auth;
-pub mod bearer;
-pub mod caller;
-pub mod card;
-pub mod cart_auth;
-pub mod carts;
-pub mod catalog;
-pub mod correlation;
-pub mod docs;
-pub mod domain_errors;
-pub mod envelope;
-pub mod error;
-pub mod extract;
-pub mod groups;
-pub mod guard;
-pub mod health;
-pub mod idempotency;
-pub mod middleware;
-pub mod orders;
-pub mod payments;
-pub mod ratelimit;
-pub mod security;
-pub mod spec;
+pub mod layers;
+pub mod routes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,7 +25,12 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use error::{ApiError, ApiResult};
+pub use layers::error::{ApiError, ApiResult};
+
+use layers::{
+    bearer, caller, correlation, error, groups, guard, idempotency, middleware, ratelimit, security,
+};
+use routes::{auth, cart_auth, carts, catalog, docs, health, orders, payments, spec};
 
 use crate::auth::Auth;
 use crate::config::Settings;

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
-use checkout::api::extract::ApiJson;
-use checkout::api::{self, envelope::Reply};
+use checkout::api::layers::extract::ApiJson;
+use checkout::api::{self, layers::envelope::Reply};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
-use checkout::api::extract::ApiJson;
-use checkout::api::{ApiError, ApiResult, envelope::Reply};
+use checkout::api::layers::extract::ApiJson;
+use checkout::api::{ApiError, ApiResult, layers::envelope::Reply};
 use checkout::store::idempotency as store;
 use serde_json::{Value, json};
 
@@ -224,7 +224,7 @@ async fn claim_row(p: &ProbeServer, key: &str, body: &Value, locked_secs_ago: i6
     let fingerprint = store::Fingerprint {
         method: "POST".into(),
         path: "/probe/orders".into(),
-        body_sha256: checkout::api::caller::sha256_hex(body.to_string().as_bytes()),
+        body_sha256: checkout::api::layers::caller::sha256_hex(body.to_string().as_bytes()),
     };
     assert!(
         store::claim(

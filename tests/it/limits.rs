@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::post;
-use checkout::api::envelope::Reply;
-use checkout::api::extract::ApiJson;
+use checkout::api::layers::envelope::Reply;
+use checkout::api::layers::extract::ApiJson;
 use serde_json::{Value, json};
 
 use crate::helpers::{ProbeServer, Proc, TestApp, TestDb};

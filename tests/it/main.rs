@@ -17,6 +17,7 @@ mod coupons;
 mod fixtures;
 mod helpers;
 mod idempotency;
+mod layers;
 mod limits;
 mod loadtest;
 mod ops_fixtures;

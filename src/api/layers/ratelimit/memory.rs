@@ -7,7 +7,7 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota as GQuota, RateLimiter};
 
-use crate::api::groups::RouteGroup;
+use crate::api::layers::groups::RouteGroup;
 use crate::config::{Quota, RateLimitSettings};
 
 /// Keys idle long enough to be full again are dropped once a limiter holds this many.

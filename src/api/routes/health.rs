@@ -5,8 +5,8 @@ use serde::Serialize;
 use sqlx::PgPool;
 use utoipa::ToSchema;
 
-use super::envelope::Reply;
-use super::error::{ApiError, ApiResult};
+use crate::api::layers::envelope::Reply;
+use crate::api::layers::error::{ApiError, ApiResult};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -16,7 +16,7 @@ pub struct Health {
 
 /// The process is alive (no dependency is checked: restarting it would not help).
 #[utoipa::path(get, path = "/healthz", tag = "ops",
-    responses((status = 200, description = "alive", body = inline(super::envelope::Envelope<Health>))))]
+    responses((status = 200, description = "alive", body = inline(crate::api::layers::envelope::Envelope<Health>))))]
 pub async fn healthz() -> Reply<Health> {
     Reply::ok(Health { status: "ok" })
 }
@@ -25,8 +25,8 @@ pub async fn healthz() -> Reply<Health> {
 /// knows is applied.
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses(
-        (status = 200, description = "ready", body = inline(super::envelope::Envelope<Health>)),
-        (status = 503, description = "database unreachable or migrations pending", body = super::error::ErrorEnvelope)))]
+        (status = 200, description = "ready", body = inline(crate::api::layers::envelope::Envelope<Health>)),
+        (status = 503, description = "database unreachable or migrations pending", body = crate::api::layers::error::ErrorEnvelope)))]
 pub async fn readyz(State(pool): State<PgPool>) -> ApiResult<Reply<Health>> {
     crate::health::ready(&pool)
         .await

@@ -10,11 +10,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
-use super::bearer::Caller;
-use super::envelope::{Envelope, Reply};
-use super::error::{ApiError, ApiResult, ErrorEnvelope};
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::api::AppState;
+use crate::api::layers::bearer::Caller;
+use crate::api::layers::envelope::{Envelope, Reply};
+use crate::api::layers::error::{ApiError, ApiResult, ErrorEnvelope};
+use crate::api::layers::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::carts::input::BillingAddressInput;
 use crate::domain::order::OrderStatus;
 use crate::store::{enrollments, orders};

@@ -9,7 +9,7 @@ use utoipa::openapi::response::{ResponseBuilder, Responses};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::{ContentBuilder, HeaderBuilder, OpenApi, Ref, Required};
 
-use super::groups::{self, RouteGroup};
+use crate::api::layers::groups::{self, RouteGroup};
 
 /// Adds to every operation the statuses its layers and extractors can answer, unless
 /// the handler already documents that status (its description is more specific):
@@ -195,7 +195,7 @@ fn add_idempotency_header(op: &mut Operation) {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use super::super::openapi;
+    use crate::api::openapi;
 
     fn statuses(path: &str, method: &str) -> Vec<String> {
         let doc = serde_json::to_value(openapi()).unwrap();

@@ -6,11 +6,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::AppState;
-use super::bearer::Caller;
-use super::envelope::{Envelope, Reply};
-use super::error::{ApiResult, ErrorEnvelope};
-use super::extract::{ApiJson, ApiPath};
+use crate::api::AppState;
+use crate::api::layers::bearer::Caller;
+use crate::api::layers::envelope::{Envelope, Reply};
+use crate::api::layers::error::{ApiResult, ErrorEnvelope};
+use crate::api::layers::extract::{ApiJson, ApiPath};
 use crate::carts::discounts::{self, Discounts};
 use crate::carts::input::{ApplyCoupon, CreateCart, EstimateRequest, ItemInput};
 use crate::carts::ops;

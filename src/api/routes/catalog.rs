@@ -9,10 +9,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::AppState;
-use super::envelope::{Envelope, Reply};
-use super::error::{ApiResult, ErrorEnvelope};
-use super::extract::ApiPath;
+use crate::api::AppState;
+use crate::api::layers::envelope::{Envelope, Reply};
+use crate::api::layers::error::{ApiResult, ErrorEnvelope};
+use crate::api::layers::extract::ApiPath;
 use crate::carts::CartError;
 use crate::store::catalog::{self, Period, ProgramRow};
 

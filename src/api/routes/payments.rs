@@ -10,10 +10,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
-use super::envelope::{Envelope, Reply};
-use super::error::{ApiError, ApiResult, ErrorEnvelope};
-use super::extract::{ApiJson, ApiPath};
+use crate::api::AppState;
+use crate::api::layers::envelope::{Envelope, Reply};
+use crate::api::layers::error::{ApiError, ApiResult, ErrorEnvelope};
+use crate::api::layers::extract::{ApiJson, ApiPath};
 use crate::domain::order::{OrderStatus, Step};
 use crate::gateways::signature::verify_razorpay_payment;
 use crate::gateways::{GatewayKind, WebhookError, webhook};

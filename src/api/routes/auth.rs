@@ -13,12 +13,12 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
 
-use super::AppState;
-use super::bearer::Caller;
-use super::caller::ClientAddr;
-use super::envelope::Reply;
-use super::error::{ApiResult, ErrorEnvelope};
-use super::extract::{ApiJson, ApiPath};
+use crate::api::AppState;
+use crate::api::layers::bearer::Caller;
+use crate::api::layers::caller::ClientAddr;
+use crate::api::layers::envelope::Reply;
+use crate::api::layers::error::{ApiResult, ErrorEnvelope};
+use crate::api::layers::extract::{ApiJson, ApiPath};
 use crate::auth::login::{Credentials, Registration};
 use crate::auth::{self, Auth, Issued};
 use crate::store::sessions::Session;
@@ -137,7 +137,7 @@ pub struct Done {
 /// Creates an account and logs it in.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses(
-        (status = 201, description = "registered and logged in", body = inline(super::envelope::Envelope<TokenResponse>)),
+        (status = 201, description = "registered and logged in", body = inline(crate::api::layers::envelope::Envelope<TokenResponse>)),
         (status = 409, description = "5005 email already registered", body = ErrorEnvelope),
         (status = 422, description = "9002 invalid field (email, name, password, device_id)", body = ErrorEnvelope)))]
 pub async fn register(
@@ -158,7 +158,7 @@ pub async fn register(
 /// Logs in with email and password. Limited per account and per client address.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses(
-        (status = 200, description = "logged in", body = inline(super::envelope::Envelope<TokenResponse>)),
+        (status = 200, description = "logged in", body = inline(crate::api::layers::envelope::Envelope<TokenResponse>)),
         (status = 401, description = "5004 invalid email or password", body = ErrorEnvelope),
         (status = 429, description = "too many attempts; see Retry-After", body = ErrorEnvelope)))]
 pub async fn login(
@@ -181,7 +181,7 @@ pub async fn login(
 /// revokes the session).
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshTokenRequest,
     responses(
-        (status = 200, description = "new token pair", body = inline(super::envelope::Envelope<TokenResponse>)),
+        (status = 200, description = "new token pair", body = inline(crate::api::layers::envelope::Envelope<TokenResponse>)),
         (status = 401, description = "5006 refresh token invalid or reused; 5007 user gone", body = ErrorEnvelope)))]
 pub async fn refresh(
     State(auth): State<Arc<Auth>>,
@@ -195,7 +195,7 @@ pub async fn refresh(
 /// Ends the session of a refresh token (its access tokens stop working too).
 /// Idempotent: an unknown or already ended token also answers 200.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshTokenRequest,
-    responses((status = 200, description = "logged out", body = inline(super::envelope::Envelope<Done>))))]
+    responses((status = 200, description = "logged out", body = inline(crate::api::layers::envelope::Envelope<Done>))))]
 pub async fn logout(
     State(auth): State<Arc<Auth>>,
     State(pool): State<PgPool>,
@@ -208,7 +208,7 @@ pub async fn logout(
 /// The caller's account.
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth", security(("bearer" = [])),
     responses(
-        (status = 200, description = "the caller", body = inline(super::envelope::Envelope<UserView>)),
+        (status = 200, description = "the caller", body = inline(crate::api::layers::envelope::Envelope<UserView>)),
         (status = 401, description = "5001-5003, 5007", body = ErrorEnvelope)))]
 pub async fn me(caller: Caller) -> Reply<UserView> {
     Reply::ok(caller.user.into())
@@ -217,7 +217,7 @@ pub async fn me(caller: Caller) -> Reply<UserView> {
 /// The caller's live sessions, most recently used first.
 #[utoipa::path(get, path = "/api/v1/auth/sessions", tag = "auth", security(("bearer" = [])),
     responses(
-        (status = 200, description = "sessions", body = inline(super::envelope::Envelope<SessionList>)),
+        (status = 200, description = "sessions", body = inline(crate::api::layers::envelope::Envelope<SessionList>)),
         (status = 401, description = "5001-5003, 5007", body = ErrorEnvelope)))]
 pub async fn list_sessions(
     State(pool): State<PgPool>,
@@ -241,7 +241,7 @@ pub async fn list_sessions(
 #[utoipa::path(delete, path = "/api/v1/auth/sessions/{id}", tag = "auth", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "session id")),
     responses(
-        (status = 200, description = "revoked", body = inline(super::envelope::Envelope<Done>)),
+        (status = 200, description = "revoked", body = inline(crate::api::layers::envelope::Envelope<Done>)),
         (status = 404, description = "5008 not one of the caller's live sessions", body = ErrorEnvelope)))]
 pub async fn revoke_session(
     State(auth): State<Arc<Auth>>,
