@@ -1,6 +1,6 @@
 //! Command-line interface: global options and one subcommand per role.
 //!
-//! Every setting not named here is `CHECKOUT__SECTION__KEY` (see the README's table).
+//! Every setting not named here is `CHECKOUT__SECTION__KEY` (docs/configuration.md).
 
 use std::path::PathBuf;
 
@@ -26,7 +26,7 @@ pub struct Cli {
 
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Optional TOML settings file (sections as in the README's settings table).
+    /// Optional TOML settings file (sections as in docs/configuration.md).
     #[arg(long, global = true, env = "CHECKOUT_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Postgres URL; wins over CHECKOUT__DATABASE__URL.
@@ -66,7 +66,7 @@ pub enum Command {
     /// hosted pay page, signed webhooks, a control API and fault injection.
     Sandbox(SandboxArgs),
     /// Open-loop load generator of complete checkouts (loopback only), with chaos options
-    /// and the consistency check; see BENCHMARKS.md.
+    /// and the consistency check; see BENCHMARKS.md, "Method".
     Loadtest(Box<crate::loadtest::LoadtestArgs>),
 }
 

@@ -52,7 +52,7 @@ pub enum CatalogCommand {
     /// transaction (idempotent). Any problem: nothing is written, every problem is
     /// listed with its JSON path, exit status 1.
     Import {
-        /// The catalog JSON file (format: README "Catalog file", examples/catalog.json).
+        /// The catalog JSON file (format: docs/operations.md, "Catalog file"; examples/catalog.json).
         file: PathBuf,
     },
     /// Prints the stored catalog as JSON in the import format.

@@ -3,11 +3,11 @@
 //! milliseconds of CPU and would stall every request sharing the async worker.
 //!
 //! Hashes run on a fixed set of threads, one per core, in arrival order. Unbounded, a
-//! burst of sign-ups started hundreds of hashes at once (tokio allows 512 blocking
-//! threads): 19 MiB each, all slowed down together, and the job workers and every other
-//! request starved of CPU until the burst was through. Capped with a semaphore but still
-//! on tokio's blocking pool, hashes landed on ever new threads whose malloc arenas kept
-//! their 19 MiB blocks: ~1 GB resident after a few thousand sign-ups. The same few
+//! burst of sign-ups would start hundreds of hashes at once (tokio allows 512 blocking
+//! threads): 19 MiB each, all slowed down together, the job workers and every other
+//! request starved of CPU. On tokio's blocking pool, even capped, hashes land on ever
+//! new threads whose malloc arenas keep their 19 MiB blocks, so memory grows with each
+//! new thread. The same few
 //! threads reuse the same memory.
 
 use std::sync::{Arc, Mutex, OnceLock, mpsc};

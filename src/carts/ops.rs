@@ -382,7 +382,7 @@ pub async fn finish_write(
 }
 
 /// [`finish_write`] for a caller that holds the cart's items and pricing context as
-/// they are after its change (one read of each fewer).
+/// they are after its change (so neither is read again).
 async fn finish_priced(
     conn: &mut PgConnection,
     cart: CartRow,

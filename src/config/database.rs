@@ -9,13 +9,11 @@ pub struct DatabaseSettings {
     /// Postgres URL. Also `DATABASE_URL` or `--database-url`, which win over this key.
     pub url: Option<SecretString>,
     /// Pool size per process (its LISTEN connections come on top, one per channel).
-    /// Jobs and requests queue for a connection rather than each holding one: past a
-    /// few connections per database core, more backends only contend for the cores and
-    /// the hot rows (measured on 2 cores, returning students' checkouts: 6 working
-    /// connections completed more a second than 4, 8 or 18, with 11-25 % less Postgres
-    /// CPU per checkout than 8 or 18; BENCHMARKS.md). Raise it with the database's
-    /// cores, not with the workers' concurrency: nothing holds a connection across a
-    /// gateway call.
+    /// Jobs and requests queue for a connection in the process rather than each holding
+    /// one: past a few connections per database core, more backends only take turns on
+    /// the cores and on the hot rows, which makes each checkout dearer. Raise it with the
+    /// database's cores, not with the workers' concurrency: nothing holds a connection
+    /// across a gateway call.
     pub max_connections: u32,
     /// How long a request waits for a pooled connection before failing (ms).
     pub acquire_timeout_ms: u64,

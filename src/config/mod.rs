@@ -47,7 +47,7 @@ pub use worker::WorkerSettings;
 /// Environment variable prefix; `__` separates section and key.
 pub const ENV_PREFIX: &str = "CHECKOUT__";
 
-/// All settings of every role. Each section documents its keys; the README has the table.
+/// All settings of every role. Each section documents its keys; docs/configuration.md lists them.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {

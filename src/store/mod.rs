@@ -61,8 +61,7 @@ pub fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
 /// out; one used more recently is handed out as is.
 ///
 /// sqlx pings every connection it takes back (a round trip on release, always) and, by
-/// default, again on every acquire: two round trips around each query or transaction,
-/// about 60 per checkout. A connection that passed its release ping moments ago is
+/// default, again on every acquire: two round trips around each query or transaction. A connection that passed its release ping moments ago is
 /// alive unless the server went away since; that case (a Postgres restart) costs the
 /// next statement on it an error, which requests answer with a retryable 503 (9008) and
 /// jobs retry, while connections idle across the outage are caught by this ping.

@@ -1,7 +1,7 @@
 //! The job queue's backend: apalis-postgres's tables, queries and worker protocol
 //! (register, heartbeat, orphan rescue, fetch, ack), driven by apalis's own
-//! [`Persisted`] state machine, with two changes that matter on a small machine
-//! (BENCHMARKS.md, "2026-12-04, later"):
+//! [`Persisted`] state machine, with two changes that cut the round trips each job
+//! costs:
 //!
 //! - A fetch and an ack are one statement each and are sent alone. apalis-postgres
 //!   wraps each in BEGIN/COMMIT: three round trips where one does. Both are atomic on
@@ -10,8 +10,8 @@
 //! - A worker fetches only when there may be work: a notification for its queue or the
 //!   timer fired since its last fetch started ([`WakeStrategy`]), or that fetch filled
 //!   its batch. apalis fetches on every wake-up of the worker task (a job finished, an
-//!   ack returned, a batch ran out) and ignores what a poll strategy says; at partial
-//!   load half of those fetches came back empty. A notification is sent when the
+//!   ack returned, a batch ran out) and ignores what a poll strategy says, so at partial
+//!   load most of those fetches would find nothing. A notification is sent when the
 //!   inserting transaction commits, so one that arrives while a fetch is in flight
 //!   makes the next poll fetch again: no job waits for the timer.
 

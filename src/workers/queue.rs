@@ -19,7 +19,7 @@ pub struct EnqueueOptions {
     pub max_attempts: Option<usize>,
     /// The key names something only this transaction can have made: a row it inserted,
     /// or a saga step it moves the saga into under the saga's lock. No other job can
-    /// hold the key, so the insert runs without the savepoint (two round trips fewer);
+    /// hold the key, so the insert skips the savepoint and its two round trips;
     /// a duplicate would be a bug, and fails the transaction instead of being skipped.
     pub fresh_key: bool,
 }

@@ -37,11 +37,12 @@ fn apalis_config(queue: &str, settings: &WorkerSettings) -> Config {
         // set explicitly: `Config::default()` says 10 (5 minutes), its docs say 2
         .missed_heartbeats(settings.missed_heartbeats)
         // No separate `Running` write: the fetch already marks a job Queued and locked by
-        // this worker, which is all the orphan rescue, the ack and `admin jobs` need. The
-        // lock was one more transaction per job (BEGIN, UPDATE, COMMIT) whenever it did
-        // not share a flush with an ack. A claimed job reads Queued until it is acked.
+        // this worker, which is all the orphan rescue, the ack and `admin jobs` need. Writing
+        // it would cost one more transaction per job (BEGIN, UPDATE, COMMIT) whenever it
+        // does not share a flush with an ack. A claimed job reads Queued until it is acked.
         .lock_tasks(false)
-        // `false` leaves every job Running and locked forever (measured)
+        // required: with `false` apalis never marks a job finished, so every job stays
+        // Running and locked
         .persist_results(true)
 }
 

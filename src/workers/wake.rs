@@ -1,7 +1,7 @@
 //! Waking idle workers: LISTEN/NOTIFY plus a short timer, both drained.
 //!
-//! apalis' own strategies lose wake-ups on Postgres (measured: new jobs waited for the
-//! 30 s heartbeat): its interval strategy re-arms a timer without polling it, and its
+//! apalis' own strategies lose wake-ups on Postgres, leaving a new job to wait for the
+//! 30 s heartbeat: its interval strategy re-arms a timer without polling it, and its
 //! pubsub strategy consumes one notification per poll. Here one listener task per
 //! process LISTENs on `apalis::job::insert` (sent by every insert) and forwards a wake-up
 //! to the workers of the job's queue; each worker's [`WakeStrategy`] drains every pending

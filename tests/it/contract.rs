@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::helpers::TestApp;
 
-/// The design's routes (DESIGN.md, "Paths"); more are fine, fewer in the spec are not.
+/// The routes a frontend needs (docs/api.md); more are fine, fewer in the spec are not.
 const DESIGN_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/cart"),
     ("POST", "/api-proxy/api/cart"),

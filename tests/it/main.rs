@@ -14,6 +14,7 @@ mod checkout;
 mod cli;
 mod contract;
 mod coupons;
+mod docs;
 mod fixtures;
 mod helpers;
 mod idempotency;

@@ -1,4 +1,4 @@
-//! The catalog file format (README "Catalog file"; `examples/catalog.json`). Import
+//! The catalog file format (docs/operations.md, "Catalog file"; `examples/catalog.json`). Import
 //! reads it, export writes it, so the two round-trip. Every object denies unknown
 //! fields, so a typo is a listed problem, not a silently ignored key.
 

@@ -320,7 +320,7 @@ impl ApiError {
 /// The error half of the envelope.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
-    /// Stable numeric code; see the README's error table.
+    /// Stable numeric code; see docs/errors.md.
     pub code: u32,
     pub message: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]

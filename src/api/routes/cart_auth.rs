@@ -58,7 +58,7 @@ async fn check(
 }
 
 /// Logs in with email and password and binds this guest cart to the student, merging
-/// the student's other open cart(s) into it (see the README for the rule). A cart the
+/// the student's other open cart(s) into it (docs/api.md, "Carts and accounts"). A cart the
 /// student already owns is left as it is.
 #[utoipa::path(post, path = "/api/v1/cart/{token}/auth/login", tag = "cart",
     params(("token" = String, Path)), request_body = LoginRequest,

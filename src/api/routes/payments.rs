@@ -167,7 +167,7 @@ async fn accept(
     let payload: serde_json::Value =
         serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
     // An event that acts stores itself and wakes `confirm` atomically; any other is
-    // a single insert, atomic on its own (two round trips fewer).
+    // a single insert, atomic on its own: no BEGIN/COMMIT round trips.
     let outcome = if intake::acts(&event.kind) {
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let outcome = intake::webhook(&mut tx, &event, &payload).await?;

@@ -9,11 +9,10 @@
 //! notification is sent at the commit that wrote it, and notifications arrive in
 //! commit order), and re-reads the status when woken without one, and at least every
 //! [`FALLBACK`] in case a notification was lost while the listener reconnected (the
-//! listener wakes every waiter when it connects again, so that re-read is a last resort;
-//! at 1 s, under overload, it was a third of the database's transactions: ~24 status
-//! reads per checkout whose wait had grown to 28 s). Before this, every waiter
-//! re-read the order on a timer: under overload those reads became most of the
-//! database's work (7 queries per read, ~1,000 transactions per checkout at 60/s).
+//! listener wakes every waiter when it connects again, so that re-read is a last resort,
+//! and rare: waits grow long exactly when the database is the bottleneck, so a frequent
+//! re-read would feed the overload that made them long. For the same reason waiters
+//! never poll the order on a timer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};

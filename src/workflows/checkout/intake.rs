@@ -24,10 +24,10 @@ pub enum Intake {
 ///
 /// An authorization is stored but wakes nothing: only a capture pays an order
 /// (`confirm` accepts captured payments only, relying on the gateway's auto-capture),
-/// and a capture sends its own event. Woken by `payment.authorized` too, `confirm`
-/// raced the same payment's `payment.captured` (Razorpay sends authorized, captured
-/// and order.paid back to back) into a second run that found nothing new: a job, a
-/// gateway call and ~10 statements per checkout. A capture whose event is lost is
+/// and a capture sends its own event. Were it woken by `payment.authorized` too,
+/// `confirm` would race the same payment's `payment.captured` (Razorpay sends
+/// authorized, captured and order.paid back to back) into a second run that finds
+/// nothing new, costing a job and a gateway call. A capture whose event is lost is
 /// found by reconciliation and by the session's expiry check, as for any lost
 /// webhook.
 pub fn acts(kind: &WebhookKind) -> bool {
