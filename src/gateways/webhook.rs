@@ -92,6 +92,8 @@ pub struct WebhookEvent {
     pub reference: Option<String>,
     /// Unix seconds the gateway created the event (orders out-of-order deliveries).
     pub created_at: Option<i64>,
+    /// The whole event as parsed, stored beside the fields above for operators.
+    pub payload: serde_json::Value,
 }
 
 fn header<'h>(headers: &'h HeaderMap, name: &'static str) -> Result<&'h str, WebhookError> {
@@ -161,6 +163,7 @@ fn parse_razorpay(event_id: String, body: &[u8]) -> Result<WebhookEvent, Webhook
         status,
         reference: s(&order["receipt"]),
         created_at: v["created_at"].as_i64(),
+        payload: v,
         event_type,
     })
 }
@@ -314,6 +317,7 @@ fn parse_stripe(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
         status,
         reference,
         created_at: v["created"].as_i64(),
+        payload: v,
     })
 }
 

@@ -122,7 +122,7 @@ pub async fn razorpay_webhook(
 ) -> ApiResult<Reply<WebhookReceipt>> {
     let verified =
         webhook::verify_razorpay(&headers, &body, &state.settings.razorpay.webhook_secrets());
-    accept(&state, GatewayKind::Razorpay, verified, &body).await
+    accept(&state, GatewayKind::Razorpay, verified).await
 }
 
 /// Stripe webhooks: `Stripe-Signature` (t=…,v1=…) over `t.body`, within the timestamp
@@ -145,14 +145,13 @@ pub async fn stripe_webhook(
         s.webhook_tolerance_secs,
         webhook::unix_now(),
     );
-    accept(&state, GatewayKind::Stripe, verified, &body).await
+    accept(&state, GatewayKind::Stripe, verified).await
 }
 
 async fn accept(
     state: &AppState,
     gateway: GatewayKind,
     verified: Result<crate::gateways::WebhookEvent, WebhookError>,
-    body: &[u8],
 ) -> ApiResult<Reply<WebhookReceipt>> {
     let mut conn = state.pool.acquire().await?;
     let event = match verified {
@@ -164,17 +163,15 @@ async fn accept(
             return Err(ApiError::InvalidWebhook(e.to_string()));
         }
     };
-    let payload: serde_json::Value =
-        serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
     // An event that acts stores itself and wakes `confirm` atomically; any other is
     // a single insert, atomic on its own: no BEGIN/COMMIT round trips.
     let outcome = if intake::acts(&event.kind) {
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-        let outcome = intake::webhook(&mut tx, &event, &payload).await?;
+        let outcome = intake::webhook(&mut tx, &event).await?;
         tx.commit().await?;
         outcome
     } else {
-        intake::webhook(&mut conn, &event, &payload).await?
+        intake::webhook(&mut conn, &event).await?
     };
     metrics::counter!("webhooks_received_total", "gateway" => gateway.as_str()).increment(1);
     Ok(Reply::ok(WebhookReceipt { outcome }))

@@ -45,7 +45,6 @@ pub fn acts(kind: &WebhookKind) -> bool {
 pub async fn webhook(
     conn: &mut sqlx::PgConnection,
     event: &WebhookEvent,
-    payload: &serde_json::Value,
 ) -> anyhow::Result<Intake> {
     let gateway = event.gateway.as_str();
     let acts = acts(&event.kind);
@@ -64,7 +63,7 @@ pub async fn webhook(
             payment_status: payment_status.as_deref(),
             reference: event.reference.as_deref(),
             acts,
-            payload,
+            payload: &event.payload,
         },
     )
     .await?;
