@@ -97,24 +97,24 @@ pub async fn login(
         .transpose()
         .map_err(|e| AuthError::Invalid(vec![e]))?;
     let now = Utc::now();
-    let mut tx = pool.begin().await?;
-    let cart = load_cart(&mut tx, token, Access::Write, Some(user.id)).await?;
-    let session_device = device_id.or_else(|| cart.device_id.clone());
-    let mut merged_carts = 0;
-    if cart.user_id.is_none() {
-        let others = cart_binding::open_carts_of(&mut tx, user.id, cart.id).await?;
-        merged_carts = others.len();
-        let cart_id = cart.id;
-        let mut cart = cart;
-        if !others.is_empty() {
-            cart.coupon_code = merge_into(&mut tx, &cart, &others, user.id, settings).await?;
-        }
-        cart_binding::set_owner(&mut tx, cart_id, user.id).await?;
-        cart.user_id = Some(user.id);
-        ops::finish_write(&mut tx, cart, settings, now).await?;
-        tracing::info!(user_id = %user.id, merged_carts, "cart bound at login");
-    }
-    tx.commit().await?;
+    let (session_device, merged_carts) =
+        ops::locked(pool, token, Some(user.id), async |tx, mut cart| {
+            let session_device = device_id.or_else(|| cart.device_id.clone());
+            if cart.user_id.is_some() {
+                return Ok((session_device, 0));
+            }
+            let others = cart_binding::open_carts_of(tx, user.id, cart.id).await?;
+            if !others.is_empty() {
+                cart.coupon_code = merge_into(tx, &cart, &others, user.id, settings).await?;
+            }
+            cart_binding::set_owner(tx, cart.id, user.id).await?;
+            cart.user_id = Some(user.id);
+            ops::finish_write(tx, cart, settings, now).await?;
+            let merged_carts = others.len();
+            tracing::info!(user_id = %user.id, merged_carts, "cart bound at login");
+            Ok((session_device, merged_carts))
+        })
+        .await?;
     let issued = open_session(auth, pool, &user, session_device.as_deref()).await?;
     let cart = ops::get(pool, settings, token, Some(user.id)).await?;
     Ok(CartLogin {

@@ -1,5 +1,6 @@
 //! Cart operations, one per endpoint. Writes run in one transaction holding the cart
-//! row lock (see the module doc of `carts`).
+//! row lock (see the module doc of `carts`): `locked` and `write` are that skeleton,
+//! so each write below states only its change.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -62,17 +63,16 @@ pub async fn create(
     )
     .await?;
     append_analytics(&mut tx, &cart, settings, req.analytics.as_ref(), now).await?;
-    let view = if req.items.is_empty() {
+    let done = if req.items.is_empty() {
         // a new cart without items: nothing to read back
         let ctx =
             PricingContext::load(&mut tx, &cart, &[], &settings.pricing, currency, now).await?;
-        finish_priced(&mut tx, cart, Vec::new(), &ctx, settings, now).await?
+        Done::Priced(Vec::new(), Box::new(ctx))
     } else {
         add(&mut tx, &cart, settings, &req.items).await?;
-        let view = finish_write(&mut tx, cart, settings, now).await?;
-        check_item_count(&view, settings)?;
-        view
+        Done::ItemsAdded
     };
+    let view = finish(&mut tx, cart, done, settings, now).await?;
     tx.commit().await?;
     Ok(view)
 }
@@ -110,15 +110,12 @@ pub async fn add_item(
     item: ItemInput,
     viewer: Option<Uuid>,
 ) -> Result<CartView, CartError> {
-    let now = Utc::now();
-    let mut tx = pool.begin().await?;
-    let cart = load_cart(&mut tx, token, Access::Write, viewer).await?;
-    append_analytics(&mut tx, &cart, settings, item.analytics.as_ref(), now).await?;
-    add(&mut tx, &cart, settings, std::slice::from_ref(&item)).await?;
-    let view = finish_write(&mut tx, cart, settings, now).await?;
-    check_item_count(&view, settings)?;
-    tx.commit().await?;
-    Ok(view)
+    write(pool, settings, token, viewer, async |tx, cart, now| {
+        append_analytics(tx, cart, settings, item.analytics.as_ref(), now).await?;
+        add(tx, cart, settings, std::slice::from_ref(&item)).await?;
+        Ok(Done::ItemsAdded)
+    })
+    .await
 }
 
 /// `PUT /cart/{token}/plan/{plan_id}`: moves the item of that plan's program to it.
@@ -129,25 +126,23 @@ pub async fn switch_plan(
     plan_id: Uuid,
     viewer: Option<Uuid>,
 ) -> Result<CartView, CartError> {
-    let now = Utc::now();
-    let mut tx = pool.begin().await?;
-    let cart = load_cart(&mut tx, token, Access::Write, viewer).await?;
-    let plan = catalog::find_plan(&mut tx, plan_id)
-        .await?
-        .ok_or_else(|| CartError::PlanNotFound(plan_id.to_string()))?;
-    let program = catalog::find_program(&mut tx, &plan.program_id.to_string())
-        .await?
-        .ok_or_else(|| CartError::ProgramNotFound(plan.program_id.to_string()))?;
-    if !program.is_active() {
-        return Err(CartError::ProgramArchived(program.slug));
-    }
-    let quantity = carts::switch_plan(&mut tx, cart.id, program.id, plan.id)
-        .await?
-        .ok_or_else(|| CartError::ItemNotFound(format!("for internship {}", program.slug)))?;
-    check_quantity(i64::from(quantity), settings)?;
-    let view = finish_write(&mut tx, cart, settings, now).await?;
-    tx.commit().await?;
-    Ok(view)
+    write(pool, settings, token, viewer, async |tx, cart, _| {
+        let plan = catalog::find_plan(tx, plan_id)
+            .await?
+            .ok_or_else(|| CartError::PlanNotFound(plan_id.to_string()))?;
+        let program = catalog::find_program(tx, &plan.program_id.to_string())
+            .await?
+            .ok_or_else(|| CartError::ProgramNotFound(plan.program_id.to_string()))?;
+        if !program.is_active() {
+            return Err(CartError::ProgramArchived(program.slug));
+        }
+        let quantity = carts::switch_plan(tx, cart.id, program.id, plan.id)
+            .await?
+            .ok_or_else(|| CartError::ItemNotFound(format!("for internship {}", program.slug)))?;
+        check_quantity(i64::from(quantity), settings)?;
+        Ok(Done::Changed)
+    })
+    .await
 }
 
 /// `DELETE /cart/{token}/item/{item_id}`.
@@ -158,15 +153,13 @@ pub async fn remove_item(
     item_id: Uuid,
     viewer: Option<Uuid>,
 ) -> Result<CartView, CartError> {
-    let now = Utc::now();
-    let mut tx = pool.begin().await?;
-    let cart = load_cart(&mut tx, token, Access::Write, viewer).await?;
-    if !carts::remove_item(&mut tx, cart.id, item_id).await? {
-        return Err(CartError::ItemNotFound(item_id.to_string()));
-    }
-    let view = finish_write(&mut tx, cart, settings, now).await?;
-    tx.commit().await?;
-    Ok(view)
+    write(pool, settings, token, viewer, async |tx, cart, _| {
+        if !carts::remove_item(tx, cart.id, item_id).await? {
+            return Err(CartError::ItemNotFound(item_id.to_string()));
+        }
+        Ok(Done::Changed)
+    })
+    .await
 }
 
 /// `POST /cart/{token}/coupon`: checks the coupon against the cart now (every refusal
@@ -180,35 +173,33 @@ pub async fn apply_coupon(
     req: ApplyCoupon,
     viewer: Option<Uuid>,
 ) -> Result<CartView, CartError> {
-    let now = Utc::now();
-    let mut tx = pool.begin().await?;
-    let mut cart = load_cart(&mut tx, token, Access::Write, viewer).await?;
-    let input = coupons::find_input(&mut tx, &req.code, cart.user_id)
-        .await?
-        .ok_or_else(|| CouponRefusal::NotFound {
-            code: normalize_code(&req.code),
-        })?;
-    if let Some(applied) = &cart.coupon_code
-        && *applied != input.coupon.code
-    {
-        return Err(CouponRefusal::OneCouponPerCart {
-            applied: applied.clone(),
+    write(pool, settings, token, viewer, async |tx, cart, now| {
+        let input = coupons::find_input(tx, &req.code, cart.user_id)
+            .await?
+            .ok_or_else(|| CouponRefusal::NotFound {
+                code: normalize_code(&req.code),
+            })?;
+        if let Some(applied) = &cart.coupon_code
+            && *applied != input.coupon.code
+        {
+            return Err(CouponRefusal::OneCouponPerCart {
+                applied: applied.clone(),
+            }
+            .into());
         }
-        .into());
-    }
-    let items = carts::items(&mut tx, cart.id).await?;
-    let currency = parse_currency(&cart.currency)?;
-    let code = input.coupon.code.clone();
-    let ctx = PricingContext::load(&mut tx, &cart, &items, &settings.pricing, currency, now)
-        .await?
-        .with_coupon(Some(input));
-    ctx.price(None, CouponMode::Strict)?;
-    carts::set_coupon(&mut tx, cart.id, Some(&code)).await?;
-    cart.coupon_code = Some(code);
-    // the items and the context with this coupon are what `finish_write` would read again
-    let view = finish_priced(&mut tx, cart, items, &ctx, settings, now).await?;
-    tx.commit().await?;
-    Ok(view)
+        let items = carts::items(tx, cart.id).await?;
+        let currency = parse_currency(&cart.currency)?;
+        let code = input.coupon.code.clone();
+        let ctx = PricingContext::load(tx, cart, &items, &settings.pricing, currency, now)
+            .await?
+            .with_coupon(Some(input));
+        ctx.price(None, CouponMode::Strict)?;
+        carts::set_coupon(tx, cart.id, Some(&code)).await?;
+        cart.coupon_code = Some(code);
+        // the items and the context with this coupon are what `finish_write` would read again
+        Ok(Done::Priced(items, Box::new(ctx)))
+    })
+    .await
 }
 
 /// `DELETE /cart/{token}/coupon`: idempotent.
@@ -218,14 +209,12 @@ pub async fn remove_coupon(
     token: &str,
     viewer: Option<Uuid>,
 ) -> Result<CartView, CartError> {
-    let now = Utc::now();
-    let mut tx = pool.begin().await?;
-    let mut cart = load_cart(&mut tx, token, Access::Write, viewer).await?;
-    carts::set_coupon(&mut tx, cart.id, None).await?;
-    cart.coupon_code = None;
-    let view = finish_write(&mut tx, cart, settings, now).await?;
-    tx.commit().await?;
-    Ok(view)
+    write(pool, settings, token, viewer, async |tx, cart, _| {
+        carts::set_coupon(tx, cart.id, None).await?;
+        cart.coupon_code = None;
+        Ok(Done::Changed)
+    })
+    .await
 }
 
 /// `POST /cart/estimate`: the full breakdown for a billing address, optionally in
@@ -364,6 +353,72 @@ async fn append_analytics(
         .collect();
     carts::append_analytics(conn, cart.id, &stamped, settings.cart.max_analytics_events).await?;
     Ok(())
+}
+
+/// One transaction holding the cart's row lock: begins, loads the cart for a write
+/// ([`load_cart`], which locks the row and refuses carts that may not change), runs
+/// `change`, commits. Writes to an existing cart go through here, so the lock is taken
+/// before anything else and held to the commit.
+pub(super) async fn locked<T>(
+    pool: &PgPool,
+    token: &str,
+    viewer: Option<Uuid>,
+    change: impl AsyncFnOnce(&mut PgConnection, CartRow) -> Result<T, CartError>,
+) -> Result<T, CartError> {
+    let mut tx = pool.begin().await?;
+    let cart = load_cart(&mut tx, token, Access::Write, viewer).await?;
+    let out = change(&mut tx, cart).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// What a write's change leaves for [`finish`].
+enum Done {
+    /// The items or the coupon changed: read them again and price the cart.
+    Changed,
+    /// As `Changed`, then refuse a cart with too many items ([`check_item_count`]).
+    ItemsAdded,
+    /// The change already holds the items and the pricing context as they are now.
+    Priced(Vec<ItemRow>, Box<PricingContext>),
+}
+
+/// [`locked`] for an endpoint that answers with the cart: `change` gets the cart and
+/// the time of the request, and the write ends in [`finish`].
+async fn write<F>(
+    pool: &PgPool,
+    settings: &Settings,
+    token: &str,
+    viewer: Option<Uuid>,
+    change: F,
+) -> Result<CartView, CartError>
+where
+    F: AsyncFnOnce(&mut PgConnection, &mut CartRow, DateTime<Utc>) -> Result<Done, CartError>,
+{
+    let now = Utc::now();
+    locked(pool, token, viewer, async |tx, mut cart| {
+        let done = change(tx, &mut cart, now).await?;
+        finish(tx, cart, done, settings, now).await
+    })
+    .await
+}
+
+/// Ends a write as its change asks (see [`Done`]).
+async fn finish(
+    conn: &mut PgConnection,
+    cart: CartRow,
+    done: Done,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<CartView, CartError> {
+    match done {
+        Done::Changed => finish_write(conn, cart, settings, now).await,
+        Done::ItemsAdded => {
+            let view = finish_write(conn, cart, settings, now).await?;
+            check_item_count(&view, settings)?;
+            Ok(view)
+        }
+        Done::Priced(items, ctx) => finish_priced(conn, cart, items, &ctx, settings, now).await,
+    }
 }
 
 /// Ends every write: prices the cart from the catalog (a coupon that stopped applying

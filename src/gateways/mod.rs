@@ -7,6 +7,9 @@
 //! - `settings`: the `razorpay`, `stripe`, `payments` and `sandbox` config sections.
 //! - `transport`, `breaker`: timeouts, retries with backoff for idempotent
 //!   calls only, and a circuit breaker per gateway.
+//! - `client`: the request/response skeleton over the transport (base URL,
+//!   auth, idempotency header, body, JSON answer); `checks`: what both clients
+//!   check of a request and of the gateway's answer.
 //! - `razorpay`, `stripe`: the clients. Only base URL and keys differ between
 //!   the real services and the sandbox.
 //! - `signature`, `webhook`: HMAC verification of callbacks and webhooks.
@@ -16,6 +19,8 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub mod breaker;
+mod checks;
+mod client;
 pub mod error;
 pub mod failover;
 pub mod razorpay;

@@ -8,14 +8,18 @@
 
 use std::collections::BTreeMap;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::breaker::Breaker;
+use super::checks::{
+    check_money, check_reference, check_refund_request, check_session_request, invalid,
+};
+use super::client::{ApiClient, Auth, Body, Call};
 use super::error::GatewayError;
 use super::signature::verify_razorpay_payment;
-use super::transport::{Idempotence, Reply, RetryPolicy, Transport, join, urlencode};
+use super::transport::{Transport, urlencode};
 use super::types::*;
 use super::{Gateway, GatewayFuture};
 use crate::config::{PaymentsSettings, RazorpaySettings};
@@ -32,10 +36,8 @@ pub const IDEMPOTENCY_NOTE: &str = "checkout_idempotency_key";
 pub struct RazorpayClient {
     key_id: String,
     key_secret: SecretString,
-    base_url: String,
     checkout_url_template: Option<String>,
-    transport: Transport,
-    retry: RetryPolicy,
+    api: ApiClient,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,13 +96,20 @@ impl RazorpayClient {
         else {
             return Ok(None);
         };
+        let key_id = settings.key_id.trim().to_owned();
+        let auth = Auth::Basic {
+            user: key_id.clone(),
+            password: key_secret.clone(),
+        };
         Ok(Some(RazorpayClient {
-            key_id: settings.key_id.trim().to_owned(),
+            key_id,
             key_secret,
-            base_url: settings.base_url.clone(),
             checkout_url_template: settings.checkout_url_template.clone(),
-            transport: Transport::new(KIND, settings.timeout(), payments)?,
-            retry: RetryPolicy::from_settings(payments),
+            api: ApiClient::new(
+                settings.base_url.clone(),
+                auth,
+                Transport::new(KIND, settings.timeout(), payments)?,
+            ),
         }))
     }
 
@@ -120,26 +129,12 @@ impl RazorpayClient {
         )
     }
 
-    fn url(&self, path: &str) -> String {
-        join(&self.base_url, path)
-    }
-
-    async fn get(&self, op: &'static str, path: &str) -> Result<Reply, GatewayError> {
-        let url = self.url(path);
-        self.transport
-            .send(op, Idempotence::Safe, |http| {
-                http.get(&url)
-                    .basic_auth(&self.key_id, Some(self.key_secret.expose_secret()))
-            })
-            .await
-    }
-
     async fn find_order(&self, req: &CreateSession) -> Result<Option<Order>, GatewayError> {
         let path = format!(
             "/v1/orders?receipt={}&count=100",
             urlencode(&req.order_token)
         );
-        let orders: Collection<Order> = self.get("find_order", &path).await?.json(KIND)?;
+        let orders: Collection<Order> = self.api.get("find_order", &path).await?;
         Ok(orders.items.into_iter().find(|o| {
             o.receipt.as_deref() == Some(req.order_token.as_str())
                 && o.notes.get(IDEMPOTENCY_NOTE).and_then(|v| v.as_str())
@@ -161,27 +156,21 @@ impl RazorpayClient {
             "notes": notes,
             "partial_payment": false,
         });
-        let url = self.url("/v1/orders");
+        let retry = self.api.retry();
         let mut attempt = 0;
         loop {
             attempt += 1;
             if let Some(existing) = self.find_order(req).await? {
                 return Ok(existing);
             }
-            // Not retried by the transport: the retry must go through the lookup above.
-            let result = self
-                .transport
-                .send("create_order", Idempotence::Unsafe, |http| {
-                    http.post(&url)
-                        .basic_auth(&self.key_id, Some(self.key_secret.expose_secret()))
-                        .json(&body)
-                })
-                .await;
-            match result {
+            // Without an idempotency key the transport makes one attempt: the retry
+            // must go through the lookup above.
+            let create = Call::post("create_order", "/v1/orders", Body::Json(&body));
+            match self.api.send(create).await {
                 Ok(reply) => return reply.json(KIND),
-                Err(e) if e.is_retryable() && attempt < self.retry.max_attempts => {
+                Err(e) if e.is_retryable() && attempt < retry.max_attempts => {
                     tracing::warn!(error = %e, attempt, "razorpay order create failed; looking up before retrying");
-                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                    tokio::time::sleep(retry.delay(attempt)).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -225,57 +214,30 @@ impl RazorpayClient {
 }
 
 fn validate_request(req: &CreateSession) -> Result<(), GatewayError> {
-    let invalid = |message: String| {
-        Err(GatewayError::InvalidRequest {
-            gateway: KIND,
-            message,
-        })
-    };
-    if req.amount <= 0 {
-        return invalid(format!("amount must be positive, got {}", req.amount));
-    }
-    if req.currency.len() != 3 || !req.currency.chars().all(|c| c.is_ascii_alphabetic()) {
-        return invalid(format!("currency `{}` is not an ISO code", req.currency));
-    }
+    check_session_request(KIND, req)?;
     if req.order_token.is_empty() || req.order_token.chars().count() > MAX_RECEIPT_LEN {
-        return invalid(format!(
-            "order token must be 1..={MAX_RECEIPT_LEN} characters to serve as receipt"
+        return Err(invalid(
+            KIND,
+            format!("order token must be 1..={MAX_RECEIPT_LEN} characters to serve as receipt"),
         ));
     }
     if req.notes.len() > MAX_NOTES {
-        return invalid(format!("at most {MAX_NOTES} notes"));
+        return Err(invalid(KIND, format!("at most {MAX_NOTES} notes")));
     }
     if req.idempotency_key.is_empty() {
-        return invalid("idempotency key is required".into());
+        return Err(invalid(KIND, "idempotency key is required"));
     }
     Ok(())
 }
 
-fn check_money(
-    field_object: Option<&str>,
+/// Razorpay always answers an amount and a currency.
+fn check_amount(
+    object_id: &str,
     expected: &Money,
     amount: i64,
     currency: &str,
 ) -> Result<(), GatewayError> {
-    if !currency.eq_ignore_ascii_case(&expected.currency) {
-        return Err(GatewayError::Mismatch {
-            gateway: KIND,
-            field: "currency",
-            expected: expected.currency.clone(),
-            actual: currency.to_owned(),
-            object_id: field_object.map(str::to_owned),
-        });
-    }
-    if amount != expected.amount {
-        return Err(GatewayError::Mismatch {
-            gateway: KIND,
-            field: "amount",
-            expected: expected.amount.to_string(),
-            actual: amount.to_string(),
-            object_id: field_object.map(str::to_owned),
-        });
-    }
-    Ok(())
+    check_money(KIND, object_id, expected, Some(amount), Some(currency))
 }
 
 fn order_status(status: &str) -> SessionStatus {
@@ -323,7 +285,7 @@ impl Gateway for RazorpayClient {
     }
 
     fn breaker(&self) -> &Breaker {
-        self.transport.breaker()
+        self.api.breaker()
     }
 
     fn create_session<'a>(&'a self, req: &'a CreateSession) -> GatewayFuture<'a, PaymentSession> {
@@ -331,16 +293,14 @@ impl Gateway for RazorpayClient {
             validate_request(req)?;
             let order = self.create_order(req).await?;
             let expected = req.money();
-            check_money(Some(&order.id), &expected, order.amount, &order.currency)?;
-            if order.receipt.as_deref() != Some(req.order_token.as_str()) {
-                return Err(GatewayError::Mismatch {
-                    gateway: KIND,
-                    field: "receipt",
-                    expected: req.order_token.clone(),
-                    actual: order.receipt.clone().unwrap_or_default(),
-                    object_id: Some(order.id),
-                });
-            }
+            check_amount(&order.id, &expected, order.amount, &order.currency)?;
+            check_reference(
+                KIND,
+                &order.id,
+                "receipt",
+                &req.order_token,
+                order.receipt.as_deref(),
+            )?;
             Ok(self.session_from(order, req))
         })
     }
@@ -353,17 +313,17 @@ impl Gateway for RazorpayClient {
         Box::pin(async move {
             let id = urlencode(gateway_order_id);
             let order: Order = self
+                .api
                 .get("fetch_order", &format!("/v1/orders/{id}"))
-                .await?
-                .json(KIND)?;
-            check_money(Some(&order.id), expected, order.amount, &order.currency)?;
+                .await?;
+            check_amount(&order.id, expected, order.amount, &order.currency)?;
             let payments: Collection<Payment> = self
+                .api
                 .get("fetch_order_payments", &format!("/v1/orders/{id}/payments"))
-                .await?
-                .json(KIND)?;
+                .await?;
             let mut out = Vec::new();
             for p in payments.items {
-                check_money(Some(&p.id), expected, p.amount, &p.currency)?;
+                check_amount(&p.id, expected, p.amount, &p.currency)?;
                 out.push(payment_from(p));
             }
             Ok(SessionReport {
@@ -385,56 +345,39 @@ impl Gateway for RazorpayClient {
     ) -> GatewayFuture<'a, GatewayPayment> {
         Box::pin(async move {
             let p: Payment = self
+                .api
                 .get(
                     "fetch_payment",
                     &format!("/v1/payments/{}", urlencode(payment_id)),
                 )
-                .await?
-                .json(KIND)?;
-            check_money(Some(&p.id), expected, p.amount, &p.currency)?;
+                .await?;
+            check_amount(&p.id, expected, p.amount, &p.currency)?;
             Ok(payment_from(p))
         })
     }
 
     fn refund<'a>(&'a self, req: &'a RefundRequest) -> GatewayFuture<'a, Refund> {
         Box::pin(async move {
-            if req.amount <= 0 || req.idempotency_key.is_empty() {
-                return Err(GatewayError::InvalidRequest {
-                    gateway: KIND,
-                    message: "refund needs a positive amount and an idempotency key".into(),
-                });
-            }
-            let url = self.url(&format!(
-                "/v1/payments/{}/refund",
-                urlencode(&req.payment_id)
-            ));
+            check_refund_request(KIND, req)?;
+            let path = format!("/v1/payments/{}/refund", urlencode(&req.payment_id));
             let body = json!({"amount": req.amount, "notes": req.notes, "speed": "normal"});
             // X-Refund-Idempotency makes a repeat return the first refund.
-            let refund: RefundEntity = self
-                .transport
-                .send("refund", Idempotence::Safe, |http| {
-                    http.post(&url)
-                        .basic_auth(&self.key_id, Some(self.key_secret.expose_secret()))
-                        .header("X-Refund-Idempotency", &req.idempotency_key)
-                        .json(&body)
-                })
-                .await?
-                .json(KIND)?;
-            check_money(
-                Some(&refund.id),
+            let call = Call::post("refund", &path, Body::Json(&body))
+                .idempotent("X-Refund-Idempotency", &req.idempotency_key);
+            let refund: RefundEntity = self.api.call(call).await?;
+            check_amount(
+                &refund.id,
                 &Money::new(req.amount, &req.currency),
                 refund.amount,
                 &refund.currency,
             )?;
-            if refund.payment_id != req.payment_id {
-                return Err(GatewayError::Mismatch {
-                    gateway: KIND,
-                    field: "payment_id",
-                    expected: req.payment_id.clone(),
-                    actual: refund.payment_id,
-                    object_id: Some(refund.id),
-                });
-            }
+            check_reference(
+                KIND,
+                &refund.id,
+                "payment_id",
+                &req.payment_id,
+                Some(&refund.payment_id),
+            )?;
             Ok(Refund {
                 gateway: KIND,
                 status: refund_status(&refund.status),
@@ -450,12 +393,12 @@ impl Gateway for RazorpayClient {
         Box::pin(async move {
             // Razorpay orders cannot be cancelled; report whether it was paid.
             let order: Order = self
+                .api
                 .get(
                     "fetch_order",
                     &format!("/v1/orders/{}", urlencode(gateway_order_id)),
                 )
-                .await?
-                .json(KIND)?;
+                .await?;
             Ok(match order_status(&order.status) {
                 SessionStatus::Paid => CancelOutcome::AlreadyPaid,
                 _ => CancelOutcome::Unsupported,

@@ -5,13 +5,16 @@
 //! per key for 24 hours and replays it, so retries and re-run jobs get the same
 //! session or refund back instead of a second one.
 
-use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::breaker::Breaker;
+use super::checks::{
+    check_money, check_reference, check_refund_request, check_session_request, invalid,
+};
+use super::client::{ApiClient, Auth, Body, Call};
 use super::error::GatewayError;
-use super::transport::{Idempotence, Reply, Transport, join, urlencode};
+use super::transport::{Reply, Transport, urlencode};
 use super::types::*;
 use super::{Gateway, GatewayFuture};
 use crate::config::{PaymentsSettings, StripeSettings};
@@ -22,9 +25,7 @@ const MAX_METADATA: usize = 40;
 
 #[derive(Debug, Clone)]
 pub struct StripeClient {
-    secret_key: SecretString,
-    base_url: String,
-    transport: Transport,
+    api: ApiClient,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,21 +89,15 @@ impl StripeClient {
             return Ok(None);
         };
         Ok(Some(StripeClient {
-            secret_key,
-            base_url: settings.base_url.clone(),
-            transport: Transport::new(KIND, settings.timeout(), payments)?,
+            api: ApiClient::new(
+                settings.base_url.clone(),
+                Auth::Bearer(secret_key),
+                Transport::new(KIND, settings.timeout(), payments)?,
+            ),
         }))
     }
 
-    async fn get(&self, op: &'static str, path: &str) -> Result<Reply, GatewayError> {
-        let url = join(&self.base_url, path);
-        self.transport
-            .send(op, Idempotence::Safe, |http| {
-                http.get(&url).bearer_auth(self.secret_key.expose_secret())
-            })
-            .await
-    }
-
+    /// Every write carries its `Idempotency-Key` (see the module doc).
     async fn post(
         &self,
         op: &'static str,
@@ -110,27 +105,22 @@ impl StripeClient {
         idempotency_key: &str,
         form: &[(String, String)],
     ) -> Result<Reply, GatewayError> {
-        let url = join(&self.base_url, path);
-        self.transport
-            .send(op, Idempotence::Safe, |http| {
-                http.post(&url)
-                    .bearer_auth(self.secret_key.expose_secret())
-                    .header("Idempotency-Key", idempotency_key)
-                    .form(form)
-            })
-            .await
+        let call =
+            Call::post(op, path, Body::Form(form)).idempotent("Idempotency-Key", idempotency_key);
+        self.api.send(call).await
+    }
+
+    async fn fetch_session_object(&self, id: &str) -> Result<Session, GatewayError> {
+        let path = format!("/v1/checkout/sessions/{}", urlencode(id));
+        self.api.get("fetch_session", &path).await
     }
 
     async fn fetch_intent(&self, id: &str) -> Result<PaymentIntent, GatewayError> {
-        self.get(
-            "fetch_payment_intent",
-            &format!(
-                "/v1/payment_intents/{}?expand[]=latest_charge",
-                urlencode(id)
-            ),
-        )
-        .await?
-        .json(KIND)
+        let path = format!(
+            "/v1/payment_intents/{}?expand[]=latest_charge",
+            urlencode(id)
+        );
+        self.api.get("fetch_payment_intent", &path).await
     }
 }
 
@@ -185,51 +175,15 @@ fn session_form(req: &CreateSession, now: chrono::DateTime<chrono::Utc>) -> Vec<
 }
 
 fn validate_request(req: &CreateSession) -> Result<(), GatewayError> {
-    let invalid = |message: String| {
-        Err(GatewayError::InvalidRequest {
-            gateway: KIND,
-            message,
-        })
-    };
-    if req.amount <= 0 {
-        return invalid(format!("amount must be positive, got {}", req.amount));
-    }
-    if req.currency.len() != 3 || !req.currency.chars().all(|c| c.is_ascii_alphabetic()) {
-        return invalid(format!("currency `{}` is not an ISO code", req.currency));
-    }
+    check_session_request(KIND, req)?;
     if req.idempotency_key.is_empty() || req.order_token.is_empty() {
-        return invalid("order token and idempotency key are required".into());
+        return Err(invalid(
+            KIND,
+            "order token and idempotency key are required",
+        ));
     }
     if req.notes.len() > MAX_METADATA {
-        return invalid(format!("at most {MAX_METADATA} notes"));
-    }
-    Ok(())
-}
-
-fn check_money(
-    object_id: &str,
-    expected: &Money,
-    amount: Option<i64>,
-    currency: Option<&str>,
-) -> Result<(), GatewayError> {
-    let currency = currency.unwrap_or_default();
-    if !currency.eq_ignore_ascii_case(&expected.currency) {
-        return Err(GatewayError::Mismatch {
-            gateway: KIND,
-            field: "currency",
-            expected: expected.currency.clone(),
-            actual: currency.to_owned(),
-            object_id: Some(object_id.to_owned()),
-        });
-    }
-    if amount != Some(expected.amount) {
-        return Err(GatewayError::Mismatch {
-            gateway: KIND,
-            field: "amount",
-            expected: expected.amount.to_string(),
-            actual: amount.map(|a| a.to_string()).unwrap_or_default(),
-            object_id: Some(object_id.to_owned()),
-        });
+        return Err(invalid(KIND, format!("at most {MAX_METADATA} notes")));
     }
     Ok(())
 }
@@ -292,7 +246,7 @@ impl Gateway for StripeClient {
     }
 
     fn breaker(&self) -> &Breaker {
-        self.transport.breaker()
+        self.api.breaker()
     }
 
     fn create_session<'a>(&'a self, req: &'a CreateSession) -> GatewayFuture<'a, PaymentSession> {
@@ -308,20 +262,19 @@ impl Gateway for StripeClient {
                 .await?
                 .json(KIND)?;
             check_money(
+                KIND,
                 &session.id,
                 &req.money(),
                 session.amount_total,
                 session.currency.as_deref(),
             )?;
-            if session.client_reference_id.as_deref() != Some(req.order_token.as_str()) {
-                return Err(GatewayError::Mismatch {
-                    gateway: KIND,
-                    field: "client_reference_id",
-                    expected: req.order_token.clone(),
-                    actual: session.client_reference_id.clone().unwrap_or_default(),
-                    object_id: Some(session.id),
-                });
-            }
+            check_reference(
+                KIND,
+                &session.id,
+                "client_reference_id",
+                &req.order_token,
+                session.client_reference_id.as_deref(),
+            )?;
             let status = session_status(&session);
             Ok(PaymentSession {
                 gateway: KIND,
@@ -344,14 +297,9 @@ impl Gateway for StripeClient {
         expected: &'a Money,
     ) -> GatewayFuture<'a, SessionReport> {
         Box::pin(async move {
-            let session: Session = self
-                .get(
-                    "fetch_session",
-                    &format!("/v1/checkout/sessions/{}", urlencode(gateway_order_id)),
-                )
-                .await?
-                .json(KIND)?;
+            let session = self.fetch_session_object(gateway_order_id).await?;
             check_money(
+                KIND,
                 &session.id,
                 expected,
                 session.amount_total,
@@ -361,6 +309,7 @@ impl Gateway for StripeClient {
             if let Some(pi) = intent_id(&session.payment_intent) {
                 let intent = self.fetch_intent(&pi).await?;
                 check_money(
+                    KIND,
                     &intent.id,
                     expected,
                     Some(intent.amount),
@@ -388,6 +337,7 @@ impl Gateway for StripeClient {
         Box::pin(async move {
             let intent = self.fetch_intent(payment_id).await?;
             check_money(
+                KIND,
                 &intent.id,
                 expected,
                 Some(intent.amount),
@@ -399,12 +349,7 @@ impl Gateway for StripeClient {
 
     fn refund<'a>(&'a self, req: &'a RefundRequest) -> GatewayFuture<'a, Refund> {
         Box::pin(async move {
-            if req.amount <= 0 || req.idempotency_key.is_empty() {
-                return Err(GatewayError::InvalidRequest {
-                    gateway: KIND,
-                    message: "refund needs a positive amount and an idempotency key".into(),
-                });
-            }
+            check_refund_request(KIND, req)?;
             let mut form = vec![
                 ("payment_intent".to_owned(), req.payment_id.clone()),
                 ("amount".to_owned(), req.amount.to_string()),
@@ -417,20 +362,19 @@ impl Gateway for StripeClient {
                 .await?
                 .json(KIND)?;
             check_money(
+                KIND,
                 &refund.id,
                 &Money::new(req.amount, &req.currency),
                 Some(refund.amount),
                 Some(&refund.currency),
             )?;
-            if refund.payment_intent.as_deref() != Some(req.payment_id.as_str()) {
-                return Err(GatewayError::Mismatch {
-                    gateway: KIND,
-                    field: "payment_intent",
-                    expected: req.payment_id.clone(),
-                    actual: refund.payment_intent.unwrap_or_default(),
-                    object_id: Some(refund.id),
-                });
-            }
+            check_reference(
+                KIND,
+                &refund.id,
+                "payment_intent",
+                &req.payment_id,
+                refund.payment_intent.as_deref(),
+            )?;
             let status = match refund.status.as_deref() {
                 Some("succeeded") => RefundStatus::Processed,
                 Some("failed") | Some("canceled") => RefundStatus::Failed,
@@ -458,13 +402,7 @@ impl Gateway for StripeClient {
                 Ok(_) => Ok(CancelOutcome::Cancelled),
                 // Only open sessions can be expired: look at what it is instead.
                 Err(GatewayError::Rejected { status: 400, .. }) => {
-                    let session: Session = self
-                        .get(
-                            "fetch_session",
-                            &format!("/v1/checkout/sessions/{}", urlencode(gateway_order_id)),
-                        )
-                        .await?
-                        .json(KIND)?;
+                    let session = self.fetch_session_object(gateway_order_id).await?;
                     Ok(match session_status(&session) {
                         SessionStatus::Expired => CancelOutcome::Cancelled,
                         SessionStatus::Paid => CancelOutcome::AlreadyPaid,

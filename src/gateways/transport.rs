@@ -108,6 +108,10 @@ impl Transport {
         &self.breaker
     }
 
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
     /// Sends the request built by `build` (called again for each attempt),
     /// through the breaker, retrying retryable failures when `idempotence` allows.
     pub async fn send<F>(

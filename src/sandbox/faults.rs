@@ -11,8 +11,7 @@ use axum::response::Response;
 use rand::Rng;
 
 use super::SandboxState;
-use super::razorpay_api::rzp_error;
-use super::stripe_api::stripe_error;
+use super::errors::{rzp_error, stripe_error};
 use crate::gateways::GatewayKind;
 
 fn roll(rate: f64) -> bool {

@@ -5,6 +5,7 @@
 //! # Layout
 //! - `store`: in-memory objects, in the shapes the real APIs return.
 //! - `faults`: per-gateway fault injection in front of the API routes.
+//! - `errors`: the two APIs' error bodies, for their routes and for `faults`.
 //! - `razorpay_api`, `stripe_api`: the API subsets, same paths, auth, bodies
 //!   and error shapes as the real ones.
 //! - `pay`: paying a session (hosted page or control API) and what follows:
@@ -39,6 +40,7 @@ use crate::config::SandboxSettings;
 use crate::gateways::GatewayKind;
 
 mod control;
+mod errors;
 mod faults;
 mod pay;
 mod razorpay_api;

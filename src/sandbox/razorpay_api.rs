@@ -14,32 +14,10 @@ use base64::Engine;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
+use super::errors::rzp_error;
 use super::store::{RzpOrder, RzpRefund, new_id, now};
 use super::{SandboxState, faults, webhooks};
 use crate::gateways::GatewayKind;
-
-/// Razorpay's error body.
-pub fn rzp_error(
-    status: StatusCode,
-    code: &str,
-    description: &str,
-    field: Option<&str>,
-) -> Response {
-    let mut error = json!({
-        "code": code,
-        "description": description,
-        "source": "NA",
-        "step": "NA",
-        "reason": "NA",
-        "metadata": {},
-    });
-    if let Some(field) = field {
-        error["field"] = json!(field);
-        error["source"] = json!("business");
-        error["reason"] = json!("input_validation_failed");
-    }
-    (status, Json(json!({ "error": error }))).into_response()
-}
 
 fn bad_request(description: &str, field: Option<&str>) -> Response {
     rzp_error(

@@ -20,30 +20,13 @@ use base64::Engine;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
+use super::errors::stripe_error;
 use super::store::{IdempotentReply, Store, StripeRefund, StripeSession, new_id, now};
 use super::webhooks::{self, BuiltEvent};
 use super::{SandboxState, faults};
 use crate::gateways::GatewayKind;
 
 type Params = Vec<(String, String)>;
-
-/// Stripe's error body.
-pub fn stripe_error(
-    status: StatusCode,
-    kind: &str,
-    code: Option<&str>,
-    message: &str,
-    param: Option<&str>,
-) -> Response {
-    let mut error = json!({"type": kind, "message": message});
-    if let Some(code) = code {
-        error["code"] = json!(code);
-    }
-    if let Some(param) = param {
-        error["param"] = json!(param);
-    }
-    (status, Json(json!({ "error": error }))).into_response()
-}
 
 fn invalid(message: &str, param: Option<&str>) -> Response {
     stripe_error(
