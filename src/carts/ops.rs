@@ -243,6 +243,7 @@ pub async fn estimate(
         cart_token: cart.token,
         status: cart.status,
         currency: currency.code().to_owned(),
+        payment_required: priced.breakdown.totals.total > 0,
         pricing: priced.breakdown,
         notices: priced.notices,
     })

@@ -102,4 +102,7 @@ pub struct Estimate {
     #[schema(value_type = Object)]
     pub pricing: PriceBreakdown,
     pub notices: Vec<Notice>,
+    /// False when the total is zero (a coupon covers it all): the order completes
+    /// without a payment session and no gateway is involved.
+    pub payment_required: bool,
 }

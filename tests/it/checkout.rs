@@ -975,3 +975,50 @@ async fn verified_webhooks_match_by_session_then_by_echoed_order_token() {
     )
     .await;
 }
+
+/// A coupon that covers the whole total makes a free order: the estimate says no payment
+/// is needed, the order is enrolled without a payment session or any gateway call, the
+/// seat is taken and the coupon used once.
+#[tokio::test]
+async fn a_free_order_enrolls_without_a_gateway() {
+    let shop = Shop::start(true, |_| {}).await;
+    sqlx::query("insert into coupons (code, kind, percent) values ('FULL100', 'percent', 100)")
+        .execute(&shop.app.pool)
+        .await
+        .unwrap();
+    let token = shop.student(1).await;
+    let cart = shop.cart(&token, &[(WEB, WEB_1M)], Some("FULL100")).await;
+    let (status, estimate) = shop
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/cart/estimate",
+            Some(&token),
+            Some(json!({"cart_token": cart,
+                "billing_address": {"country": "IN", "state": "MH"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{estimate}");
+    assert_eq!(estimate["data"]["pricing"]["totals"]["total"], 0);
+    assert_eq!(estimate["data"]["payment_required"], false);
+
+    let (status, body) = shop.order(&token, &cart, None).await;
+    assert!(status == 201 || status == 202, "{status} {body}");
+    assert_eq!(body["data"]["payment_required"], false);
+    let order = body["data"]["order_token"].as_str().unwrap().to_owned();
+    let o = shop.wait_status(&token, &order, &["enrolled"], T).await;
+    assert_eq!(o["total"], 0);
+    assert!(o["payment"].is_null(), "{o}");
+    assert_eq!(o["payments"].as_array().unwrap().len(), 0, "{o}");
+    assert_eq!(o["enrollments"].as_array().unwrap().len(), 1, "{o}");
+    shop.assert_count("select count(*) from payments", 0).await;
+    shop.assert_count(
+        "select count(*) from coupons where code = 'FULL100' and used_count = 1",
+        1,
+    )
+    .await;
+    shop.assert_count(
+        "select count(*) from seat_holds where status = 'converted'",
+        1,
+    )
+    .await;
+}

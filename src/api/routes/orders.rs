@@ -43,7 +43,8 @@ pub struct CreateOrder {
 }
 
 /// Starts the checkout of the caller's cart. Waits briefly for the payment session:
-/// 201 with `payment` when it is ready, else 202 with a `Location` to poll. Repeating it
+/// 201 with `payment` when it is ready (a free order, `payment_required: false`, has
+/// none: 201 once it is paid), else 202 with a `Location` to poll. Repeating it
 /// for a cart that already has an order answers that order (one order per cart).
 #[utoipa::path(post, path = "/api/v1/order", tag = "orders", request_body = CreateOrder,
     params(("Idempotency-Key" = Option<String>, Header, description = "Stripe-style idempotency key")),
@@ -83,7 +84,11 @@ pub async fn create_order(
         wait,
     )
     .await?;
-    let status = match (created, view.payment.is_some() || view.is_terminal()) {
+    // ready: a session to pay, an ended order, or a free order past `pending`
+    let ready = view.payment.is_some()
+        || view.is_terminal()
+        || (!view.payment_required && view.status != pending);
+    let status = match (created, ready) {
         (false, _) => StatusCode::OK,
         (true, true) => StatusCode::CREATED,
         (true, false) => StatusCode::ACCEPTED,

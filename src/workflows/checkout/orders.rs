@@ -209,6 +209,9 @@ pub struct OrderView {
     pub discount: Option<i64>,
     pub tax: Option<i64>,
     pub total: Option<i64>,
+    /// False for a free order (its total is zero): no payment session is created and it
+    /// is enrolled without one.
+    pub payment_required: bool,
     /// The frozen price breakdown (lines, tax components, discounts, FX rate).
     pub price: Option<Value>,
     /// The session to pay now (the newest payable one), if any.
@@ -287,6 +290,7 @@ pub async fn view(pool: &PgPool, order_id: Uuid) -> FlowResult<OrderView> {
         subtotal: order.subtotal,
         discount: order.discount,
         tax: order.tax,
+        payment_required: order.total != Some(0),
         total: order.total,
         price: order.price_snapshot,
         payment,

@@ -34,16 +34,6 @@ pub async fn price(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
                 ));
             }
         };
-    if breakdown.totals.total <= 0 {
-        return Ok((
-            tx,
-            Outcome::Fail(Failure::new(
-                OrderStatus::Failed,
-                ErrorCode::NothingToPay.as_u32(),
-                "the order total is zero; nothing to pay",
-            )),
-        ));
-    }
     orders::freeze_price(&mut tx, order_id, &breakdown).await?;
     let priced = Event::new(
         "order.priced",

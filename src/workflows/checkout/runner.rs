@@ -21,6 +21,9 @@ pub enum Outcome {
     /// Done: the saga moves on to `step.next()`, enqueued in the same transaction. The
     /// step's outbox event, if any, is written with its timeline line.
     Next(Option<Event>),
+    /// Done: the saga moves on to the given later step (a free order leaves
+    /// `payment_session` for `enroll`: there is nothing to confirm).
+    Then(Step, Option<Event>),
     /// Done for now: the saga waits at `step` for an outside wake-up (event as above).
     WaitAt(Step, Option<Event>),
     /// Nothing to do (an earlier run did it, or the saga moved on).
@@ -124,19 +127,9 @@ async fn finish(
     started: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     match outcome {
-        Outcome::Next(event) => {
-            let (to, state) = match step.next() {
-                Some(next) => (next, "running"),
-                None => (step, "completed"),
-            };
-            let event = event.as_ref();
-            sagas::log_run_and_advance(tx, order_id, step, "succeeded", started, to, state, event)
-                .await?;
-            if let Some(next) = step.next() {
-                // the saga only moves forward, and only here (under its lock): no other
-                // transaction enqueues `{order}:{next}`
-                enqueue_fresh_step(tx, order_id, next, None, None).await?;
-            }
+        Outcome::Next(event) => advance(tx, order_id, step, step.next(), event, started).await?,
+        Outcome::Then(next, event) => {
+            advance(tx, order_id, step, Some(next), event, started).await?
         }
         Outcome::WaitAt(at, event) if at != step => {
             let event = event.as_ref();
@@ -159,6 +152,29 @@ async fn finish(
             sagas::log_run(tx, order_id, step, "failed", Some(&failure.reason), started).await?;
             fail(tx, order_id, &failure).await?;
         }
+    }
+    Ok(())
+}
+
+/// Records the step's success and moves the saga on to `next` (or completes it).
+async fn advance(
+    tx: &mut PgConnection,
+    order_id: Uuid,
+    step: Step,
+    next: Option<Step>,
+    event: Option<Event>,
+    started: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let (to, state) = match next {
+        Some(next) => (next, "running"),
+        None => (step, "completed"),
+    };
+    let event = event.as_ref();
+    sagas::log_run_and_advance(tx, order_id, step, "succeeded", started, to, state, event).await?;
+    if let Some(next) = next {
+        // the saga only moves forward, and only here (under its lock): no other
+        // transaction enqueues `{order}:{next}`
+        enqueue_fresh_step(tx, order_id, next, None, None).await?;
     }
     Ok(())
 }

@@ -16,6 +16,20 @@ use crate::store::outbox::Event;
 use crate::store::{orders, payments};
 use crate::workflows::jobs::JobContext;
 
+/// A free order (a coupon covers the whole total) is paid as it stands: no session, no
+/// gateway call; the saga goes straight on to `enroll`.
+async fn free(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
+    let Some((mut tx, order)) = begin(ctx, order_id, Step::PaymentSession).await? else {
+        return skip(ctx).await;
+    };
+    orders::transition(&mut tx, &order, OrderStatus::Paid, None).await?;
+    let paid = Event::new(
+        "order.paid",
+        serde_json::json!({"amount": 0, "currency": order.currency, "payment_required": false}),
+    );
+    Ok((tx, Outcome::Then(Step::Enroll, Some(paid))))
+}
+
 pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     // Read without locks: the gateway call must not run inside a transaction.
     let mut conn = ctx.pool.acquire().await?;
@@ -29,6 +43,9 @@ pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
             "order has no frozen price"
         )));
     };
+    if total == 0 {
+        return free(ctx, order_id).await;
+    }
     let settings = &ctx.settings.checkout;
     let expires_at = Utc::now() + chrono::Duration::seconds(settings.session_ttl_secs as i64);
     let request =
