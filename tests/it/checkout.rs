@@ -1022,3 +1022,27 @@ async fn a_free_order_enrolls_without_a_gateway() {
     )
     .await;
 }
+
+/// A Stripe session expired early (from the dashboard or Stripe's API, long before the
+/// expiry we recorded) expires the order within seconds: its `checkout.session.expired`
+/// webhook wakes `confirm`, which believes the gateway's status over our own clock and
+/// compensates, releasing the seats.
+#[tokio::test]
+async fn a_session_the_gateway_expired_early_expires_the_order_and_frees_its_seats() {
+    let shop = Shop::start(true, |_| {}).await;
+    let (token, order, o) = ordered(&shop, 1, Some("stripe")).await;
+    assert_eq!(o["payment"]["gateway"], "stripe");
+    shop.assert_count("select count(*) from seat_holds where status = 'held'", 2)
+        .await;
+    let session = gateway_order_id(&o);
+    shop.control(Method::POST, &format!("/sessions/{session}/expire"), None)
+        .await;
+    let o = shop
+        .wait_status(&token, &order, &["expired"], Duration::from_secs(10))
+        .await;
+    assert_eq!(o["failure"]["code"], 3006, "{o}");
+    shop.wait_count("select count(*) from seat_holds where status = 'held'", 0)
+        .await;
+    shop.assert_count("select count(*) from enrollments", 0)
+        .await;
+}

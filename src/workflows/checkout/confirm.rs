@@ -8,7 +8,9 @@
 //! - any other capture (the order already paid through another session or twice on one,
 //!   the order expired or was cancelled, the amount or currency differs) -> recorded
 //!   and refunded, never enrolled;
-//! - no capture and every session expired -> the order expires and is compensated.
+//! - no capture and every session expired -> the order expires and is compensated at
+//!   once; a session counts as expired when its recorded expiry passed or when its
+//!   gateway says so (Stripe expires sessions early, from the dashboard or its API).
 //!
 //! In three parts: [`ask_gateways`] (outside any transaction), [`apply`] (records what
 //! was learnt under the order lock) and [`decide`] (where the saga goes from there).
@@ -25,7 +27,9 @@ use super::prepare::skip;
 use super::runner::{Failure, Outcome, StepError, StepResult};
 use crate::domain::codes::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
-use crate::gateways::{GatewayError, GatewayKind, GatewayPayment, Money, SessionReport};
+use crate::gateways::{
+    GatewayError, GatewayKind, GatewayPayment, Money, SessionReport, SessionStatus,
+};
 use crate::store::orders::Order;
 use crate::store::payments::Payment;
 use crate::store::sagas::Saga;
@@ -60,7 +64,7 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         return Ok((tx, Outcome::Skip));
     };
     let applied = apply(&mut tx, &mut order, &reports).await?;
-    let outcome = decide(&mut tx, &order, saga.as_ref(), &sessions, applied).await?;
+    let outcome = decide(&mut tx, &order, saga.as_ref(), &sessions, &reports, applied).await?;
     Ok((tx, outcome))
 }
 
@@ -195,6 +199,7 @@ async fn decide(
     order: &Order,
     saga: Option<&Saga>,
     sessions: &[Payment],
+    reports: &[(Uuid, SessionReport)],
     applied: Applied,
 ) -> Result<Outcome, StepError> {
     if let Some(reason) = applied.mismatch {
@@ -210,7 +215,14 @@ async fn decide(
     if applied.paid_now && at_confirm {
         return Ok(Outcome::Next(None));
     }
-    let all_expired = sessions.iter().all(|s| s.expires_at <= Utc::now());
+    let expired_at_gateway = |id: Uuid| {
+        reports
+            .iter()
+            .any(|(row, r)| *row == id && r.status == SessionStatus::Expired)
+    };
+    let all_expired = sessions
+        .iter()
+        .all(|s| s.expires_at <= Utc::now() || expired_at_gateway(s.id));
     if at_confirm && order.status().accepts_payment() && all_expired {
         payments::close_open(tx, order.id, "expired").await?;
         return Ok(Outcome::FailKeeping(Failure::new(
