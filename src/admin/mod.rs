@@ -37,6 +37,16 @@ pub struct Admin {
     pub actor: String,
 }
 
+impl Admin {
+    /// The order with this token, or a clear error.
+    pub async fn order(&self, token: &str) -> anyhow::Result<store::orders::Order> {
+        let mut conn = self.pool.acquire().await?;
+        store::orders::by_token(&mut conn, token)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no order with token `{token}`"))
+    }
+}
+
 /// Runs one admin command against the configured database.
 pub async fn run(global: GlobalArgs, args: AdminArgs) -> anyhow::Result<()> {
     let settings = roles::load_settings(&global)?;

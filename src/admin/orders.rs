@@ -68,7 +68,7 @@ pub async fn run(admin: &Admin, command: OrdersCommand) -> anyhow::Result<()> {
             dry_run,
             ..
         } => {
-            let order = find(admin, &token).await?;
+            let order = admin.order(&token).await?;
             if order.status() != OrderStatus::AwaitingPayment {
                 anyhow::bail!(
                     "order {token} is {}: only orders awaiting payment are reconciled",
@@ -111,14 +111,6 @@ pub async fn run(admin: &Admin, command: OrdersCommand) -> anyhow::Result<()> {
     }
 }
 
-/// The order with this token, or a clear error.
-pub async fn find(admin: &Admin, token: &str) -> anyhow::Result<orders::Order> {
-    let mut conn = admin.pool.acquire().await?;
-    orders::by_token(&mut conn, token)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no order with token `{token}`"))
-}
-
 #[derive(Serialize)]
 struct Shown {
     #[serde(flatten)]
@@ -129,7 +121,7 @@ struct Shown {
 }
 
 async fn show(admin: &Admin, token: &str) -> anyhow::Result<()> {
-    let order = find(admin, token).await?;
+    let order = admin.order(token).await?;
     let mut conn = admin.pool.acquire().await?;
     let refunds = payments::refunds_for_order(&mut conn, order.id).await?;
     let saga = sagas::get(&mut conn, order.id).await?;
@@ -244,7 +236,7 @@ fn saga_json(s: &sagas::Saga) -> Value {
 }
 
 async fn retry(admin: &Admin, token: &str) -> anyhow::Result<()> {
-    let order = find(admin, token).await?;
+    let order = admin.order(token).await?;
     let mut tx = admin.pool.begin().await?;
     orders::lock(&mut tx, order.id).await?;
     let saga = sagas::lock(&mut tx, order.id)
@@ -291,7 +283,7 @@ async fn retry(admin: &Admin, token: &str) -> anyhow::Result<()> {
 }
 
 async fn cancel(admin: &Admin, token: &str) -> anyhow::Result<()> {
-    let order = find(admin, token).await?;
+    let order = admin.order(token).await?;
     let mut tx = admin.pool.begin().await?;
     let locked = orders::lock(&mut tx, order.id)
         .await?
