@@ -77,7 +77,9 @@ async fn run_catalog(pool: &PgPool, command: CatalogCommand) -> anyhow::Result<(
         CatalogCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let summary = catalog::import(pool, &text).await?;
+            let mut progress = output::Progress::quiet(0, "importing");
+            let summary = catalog::import_reporting(pool, &text, &mut progress).await?;
+            drop(progress);
             println!("{summary}");
         }
         CatalogCommand::Export => {

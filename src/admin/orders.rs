@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::output::{Table, emit, opt, progress};
+use super::output::{Progress, Table, emit, opt};
 use super::{Admin, audit};
 use crate::api::error::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
@@ -90,14 +90,17 @@ pub async fn run(admin: &Admin, command: OrdersCommand) -> anyhow::Result<()> {
             let mut conn = admin.pool.acquire().await?;
             let ids = orders::awaiting_payment_page(&mut conn, 0, Uuid::nil(), limit).await?;
             let mut done = Vec::new();
-            for (i, id) in ids.iter().enumerate() {
+            let mut progress = Progress::lines(ids.len(), "reconciling");
+            for id in &ids {
                 let Some(order) = orders::get(&mut conn, *id).await? else {
+                    progress.skip();
                     continue;
                 };
                 reconcile(admin, &order, dry_run).await?;
-                progress(i + 1, ids.len(), &order.order_token);
+                progress.step(&order.order_token);
                 done.push(order.order_token);
             }
+            drop(progress);
             let out = json!({"orders": done, "dry_run": dry_run});
             emit(admin.json, &out, || {
                 let verb = if dry_run {
