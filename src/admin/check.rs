@@ -23,6 +23,8 @@ use clap::Args;
 use serde::Serialize;
 use sqlx::{PgConnection, Row};
 
+use super::output::{Progress, Table};
+
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
     /// Machine-readable report on stdout.
@@ -181,6 +183,15 @@ const WAITING: &[(&str, &str)] = &[
 
 /// Runs every check on `conn`. `grace_secs`: younger activity counts as in flight.
 pub async fn check(conn: &mut PgConnection, grace_secs: u64) -> sqlx::Result<CheckReport> {
+    check_reporting(conn, grace_secs, &mut Progress::hidden()).await
+}
+
+/// [`check`], stepping `progress` once per query (each may scan a whole table).
+pub async fn check_reporting(
+    conn: &mut PgConnection,
+    grace_secs: u64,
+    progress: &mut Progress,
+) -> sqlx::Result<CheckReport> {
     let grace = grace_secs as f64;
     let mut report = CheckReport {
         orders: sqlx::query_scalar("select count(*) from orders")
@@ -192,11 +203,13 @@ pub async fn check(conn: &mut PgConnection, grace_secs: u64) -> sqlx::Result<Che
         report
             .violations
             .extend(findings(conn, kind, sql, grace).await?);
+        progress.step(kind);
     }
     for (kind, sql) in WAITING {
         report
             .waiting
             .extend(findings(conn, kind, sql, grace).await?);
+        progress.step(kind);
     }
     report.ok = report.violations.is_empty();
     Ok(report)
@@ -227,7 +240,8 @@ async fn findings(
         .collect()
 }
 
-/// Human-readable report.
+/// Human-readable report: the counts, a table of findings (every violation, the first
+/// 20 waiting items), then OK or FAILED.
 pub fn render(report: &CheckReport) -> String {
     let mut out = format!(
         "consistency check: {} orders, {} violation(s), {} waiting\n",
@@ -235,23 +249,17 @@ pub fn render(report: &CheckReport) -> String {
         report.violations.len(),
         report.waiting.len()
     );
-    for f in &report.violations {
-        out.push_str(&format!(
-            "  VIOLATION {:<28} {}  {}\n",
-            f.kind, f.subject, f.detail
-        ));
+    let shown = report.violations.iter().map(|f| ("VIOLATION", f));
+    let shown = shown.chain(report.waiting.iter().take(20).map(|f| ("waiting", f)));
+    let mut table = Table::new(&["finding", "kind", "subject", "detail"]);
+    for (finding, f) in shown {
+        table.row([finding, f.kind, f.subject.as_str(), f.detail.as_str()]);
     }
-    for f in report.waiting.iter().take(20) {
-        out.push_str(&format!(
-            "  waiting   {:<28} {}  {}\n",
-            f.kind, f.subject, f.detail
-        ));
+    if !report.violations.is_empty() || !report.waiting.is_empty() {
+        out.push_str(&table.render());
     }
     if report.waiting.len() > 20 {
-        out.push_str(&format!(
-            "  ... {} more waiting\n",
-            report.waiting.len() - 20
-        ));
+        out.push_str(&format!("... {} more waiting\n", report.waiting.len() - 20));
     }
     out.push_str(if report.ok { "OK\n" } else { "FAILED\n" });
     out
@@ -260,7 +268,9 @@ pub fn render(report: &CheckReport) -> String {
 /// `checkout admin check`: prints the report; any violation is an error (exit 1).
 pub async fn run(pool: &sqlx::PgPool, args: &CheckArgs) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
-    let report = check(&mut conn, args.grace_secs).await?;
+    let mut progress = Progress::quiet(VIOLATIONS.len() + WAITING.len(), "checking");
+    let report = check_reporting(&mut conn, args.grace_secs, &mut progress).await?;
+    drop(progress);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -270,4 +280,59 @@ pub async fn run(pool: &sqlx::PgPool, args: &CheckArgs) -> anyhow::Result<()> {
         anyhow::bail!("{} consistency violation(s)", report.violations.len());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CheckReport, Finding, render};
+
+    fn finding(kind: &'static str, subject: &str) -> Finding {
+        Finding {
+            kind,
+            subject: subject.into(),
+            detail: format!("detail of {subject}"),
+        }
+    }
+
+    #[test]
+    fn a_report_lists_violations_then_waiting_items() {
+        let report = CheckReport {
+            ok: false,
+            orders: 3,
+            violations: vec![finding("seats_oversold", "cohort-1")],
+            waiting: (0..22)
+                .map(|i| finding("order_in_flight", &format!("o{i}")))
+                .collect(),
+        };
+        let text = render(&report);
+        assert!(
+            text.starts_with("consistency check: 3 orders, 1 violation(s), 22 waiting\n"),
+            "{text}"
+        );
+        let line = |needle: &str| text.lines().position(|l| l.contains(needle));
+        let violation = line("VIOLATION").unwrap_or_else(|| panic!("{text}"));
+        assert!(
+            text.lines()
+                .nth(violation)
+                .is_some_and(|l| l.contains("seats_oversold")
+                    && l.contains("cohort-1")
+                    && l.contains("detail of cohort-1"))
+        );
+        assert!(line("o19").is_some_and(|w| w > violation), "{text}");
+        assert!(line("o20").is_none(), "only the first 20 waiting: {text}");
+        assert!(text.ends_with("... 2 more waiting\nFAILED\n"), "{text}");
+    }
+
+    #[test]
+    fn a_clean_report_is_one_line_and_ok() {
+        let report = CheckReport {
+            ok: true,
+            orders: 5,
+            ..CheckReport::default()
+        };
+        assert_eq!(
+            render(&report),
+            "consistency check: 5 orders, 0 violation(s), 0 waiting\nOK\n"
+        );
+    }
 }

@@ -4,7 +4,7 @@ use clap::Subcommand;
 use serde::Serialize;
 use serde_json::json;
 
-use super::output::{Table, emit, opt, progress};
+use super::output::{Progress, Table, emit, opt};
 use super::{Admin, audit, parse_age};
 use crate::store::jobs::{self, Filter, JobRow};
 
@@ -106,14 +106,16 @@ pub async fn run(admin: &Admin, command: JobsCommand) -> anyhow::Result<()> {
             let ids = jobs::failed_ids(&mut *admin.pool.acquire().await?, queue.as_deref(), limit)
                 .await?;
             let mut retried = Vec::new();
-            for (i, id) in ids.iter().enumerate() {
+            let mut progress = Progress::lines(ids.len(), "retrying");
+            for id in &ids {
                 // one transaction per job: a bulk retry never holds many locks
                 match retry(admin, id, dry_run).await {
                     Ok(job) => retried.push(job),
-                    Err(e) => eprintln!("skipped {id}: {e:#}"),
+                    Err(e) => progress.note(&format!("skipped {id}: {e:#}")),
                 }
-                progress(i + 1, ids.len(), id);
+                progress.step(id);
             }
+            drop(progress);
             let summary = json!({"retried": retried.len(), "dry_run": dry_run, "jobs": retried});
             emit(admin.json, &summary, || {
                 table(&retried).print();

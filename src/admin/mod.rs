@@ -38,6 +38,16 @@ pub struct Admin {
     pub actor: String,
 }
 
+impl Admin {
+    /// The order with this token, or a clear error.
+    pub async fn order(&self, token: &str) -> anyhow::Result<store::orders::Order> {
+        let mut conn = self.pool.acquire().await?;
+        store::orders::by_token(&mut conn, token)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no order with token `{token}`"))
+    }
+}
+
 /// Runs one admin command against the database of `pool`.
 pub async fn run(settings: Settings, pool: PgPool, args: AdminArgs) -> anyhow::Result<()> {
     if !store::migrations_current(&pool).await? {
@@ -66,7 +76,9 @@ async fn run_catalog(pool: &PgPool, command: CatalogCommand) -> anyhow::Result<(
         CatalogCommand::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let summary = catalog::import(pool, &text).await?;
+            let mut progress = output::Progress::quiet(0, "importing");
+            let summary = catalog::import_reporting(pool, &text, &mut progress).await?;
+            drop(progress);
             println!("{summary}");
         }
         CatalogCommand::Export => {

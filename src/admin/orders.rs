@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::output::{Table, emit, opt, progress};
+use super::output::{Progress, Table, emit, opt};
 use super::{Admin, audit};
 use crate::domain::codes::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
@@ -68,7 +68,7 @@ pub async fn run(admin: &Admin, command: OrdersCommand) -> anyhow::Result<()> {
             dry_run,
             ..
         } => {
-            let order = find(admin, &token).await?;
+            let order = admin.order(&token).await?;
             if order.status() != OrderStatus::AwaitingPayment {
                 anyhow::bail!(
                     "order {token} is {}: only orders awaiting payment are reconciled",
@@ -90,14 +90,17 @@ pub async fn run(admin: &Admin, command: OrdersCommand) -> anyhow::Result<()> {
             let mut conn = admin.pool.acquire().await?;
             let ids = orders::awaiting_payment_page(&mut conn, 0, Uuid::nil(), limit).await?;
             let mut done = Vec::new();
-            for (i, id) in ids.iter().enumerate() {
+            let mut progress = Progress::lines(ids.len(), "reconciling");
+            for id in &ids {
                 let Some(order) = orders::get(&mut conn, *id).await? else {
+                    progress.skip();
                     continue;
                 };
                 reconcile(admin, &order, dry_run).await?;
-                progress(i + 1, ids.len(), &order.order_token);
+                progress.step(&order.order_token);
                 done.push(order.order_token);
             }
+            drop(progress);
             let out = json!({"orders": done, "dry_run": dry_run});
             emit(admin.json, &out, || {
                 let verb = if dry_run {
@@ -111,14 +114,6 @@ pub async fn run(admin: &Admin, command: OrdersCommand) -> anyhow::Result<()> {
     }
 }
 
-/// The order with this token, or a clear error.
-pub async fn find(admin: &Admin, token: &str) -> anyhow::Result<orders::Order> {
-    let mut conn = admin.pool.acquire().await?;
-    orders::by_token(&mut conn, token)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("no order with token `{token}`"))
-}
-
 #[derive(Serialize)]
 struct Shown {
     #[serde(flatten)]
@@ -129,7 +124,7 @@ struct Shown {
 }
 
 async fn show(admin: &Admin, token: &str) -> anyhow::Result<()> {
-    let order = find(admin, token).await?;
+    let order = admin.order(token).await?;
     let mut conn = admin.pool.acquire().await?;
     let refunds = payments::refunds_for_order(&mut conn, order.id).await?;
     let saga = sagas::get(&mut conn, order.id).await?;
@@ -244,7 +239,7 @@ fn saga_json(s: &sagas::Saga) -> Value {
 }
 
 async fn retry(admin: &Admin, token: &str) -> anyhow::Result<()> {
-    let order = find(admin, token).await?;
+    let order = admin.order(token).await?;
     let mut tx = admin.pool.begin().await?;
     orders::lock(&mut tx, order.id).await?;
     let saga = sagas::lock(&mut tx, order.id)
@@ -286,7 +281,7 @@ async fn retry(admin: &Admin, token: &str) -> anyhow::Result<()> {
 }
 
 async fn cancel(admin: &Admin, token: &str) -> anyhow::Result<()> {
-    let order = find(admin, token).await?;
+    let order = admin.order(token).await?;
     let mut tx = admin.pool.begin().await?;
     let locked = orders::lock(&mut tx, order.id)
         .await?

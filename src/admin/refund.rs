@@ -19,7 +19,7 @@ pub async fn refund(
     amount: Option<i64>,
     key: &str,
 ) -> anyhow::Result<()> {
-    let order = super::orders::find(admin, token).await?;
+    let order = admin.order(token).await?;
     let mut tx = admin.pool.begin().await?;
     orders::lock(&mut tx, order.id).await?;
     // the payment with the most still refundable

@@ -142,6 +142,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics))
         .routes(routes!(openapi_json))
         .routes(routes!(docs::page))
+        .route("/docs/{file}", axum::routing::get(docs::asset))
         .merge(catalog::router())
         .merge(carts::router())
         .merge(auth::router())

@@ -141,7 +141,120 @@ async fn openapi_spec_and_docs_are_served() {
     }
     let resp = app.client.get(app.url("/docs")).send().await.unwrap();
     assert_eq!(resp.status(), 200);
-    assert!(resp.text().await.unwrap().contains("/openapi.json"));
+    let page = resp.text().await.unwrap();
+    // the page's initializer points the UI at the spec
+    let initializer = app
+        .client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(initializer.status(), 200, "{page}");
+    assert!(initializer.text().await.unwrap().contains("/openapi.json"));
+}
+
+/// `/docs` is Swagger UI, its files served by this process: the page and every file
+/// it loads carry the docs policy (scripts, styles and requests from this origin only,
+/// nothing inline); everything else keeps the API's `default-src 'none'`.
+#[tokio::test]
+async fn docs_and_their_files_carry_their_own_policy_and_the_rest_stays_strict() {
+    let app = TestApp::spawn().await;
+    let get = |path: String| {
+        let request = app.client.get(app.url(&path));
+        async move { request.send().await.unwrap() }
+    };
+    let policy = |r: &reqwest::Response| {
+        r.headers()
+            .get("content-security-policy")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+
+    let page = get("/docs".into()).await;
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let docs_policy = policy(&page);
+    let directives: Vec<&str> = docs_policy.split(';').map(str::trim).collect();
+    for needed in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(directives.contains(&needed), "{needed}: {docs_policy}");
+    }
+    for loose in ["'unsafe-inline'", "'unsafe-eval'", "*", "http:", "https:"] {
+        assert!(
+            !directives.iter().any(|d| d.split(' ').any(|s| s == loose)),
+            "{loose} in {docs_policy}"
+        );
+    }
+
+    // every file the page references, by path on this server
+    let html = page.text().await.unwrap();
+    assert!(
+        !html.contains("<script>") && !html.contains("<style"),
+        "{html}"
+    );
+    let files: Vec<String> = html
+        .split(['"', '\''])
+        .filter(|s| s.starts_with("/docs/"))
+        .map(str::to_owned)
+        .collect();
+    for file in [
+        "/docs/swagger-ui-bundle.js",
+        "/docs/swagger-initializer.js",
+        "/docs/swagger-ui.css",
+    ] {
+        assert!(files.iter().any(|f| f == file), "{file} not loaded: {html}");
+    }
+    for file in &files {
+        let r = get(file.clone()).await;
+        assert_eq!(r.status(), 200, "{file}");
+        assert_eq!(policy(&r), docs_policy, "{file}");
+        let kind = r.headers()["content-type"].to_str().unwrap().to_owned();
+        let expected = match file.rsplit('.').next() {
+            Some("js") => "javascript",
+            Some("css") => "text/css",
+            Some("png") => "image/png",
+            _ => "",
+        };
+        assert!(kind.contains(expected), "{file}: {kind}");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff", "{file}");
+    }
+    let initializer = get("/docs/swagger-initializer.js".into())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        initializer.contains(r#""url": "/openapi.json""#),
+        "{initializer}"
+    );
+    // no badge from validator.swagger.io: the page asks nothing of another origin
+    assert!(
+        initializer.contains(r#""validatorUrl": "none""#),
+        "{initializer}"
+    );
+
+    for path in [
+        "/openapi.json",
+        "/healthz",
+        "/docs/no-such-file",
+        "/api/v1/nope",
+    ] {
+        let r = get(path.into()).await;
+        assert_eq!(
+            policy(&r),
+            "default-src 'none'; frame-ancestors 'none'",
+            "{path}"
+        );
+    }
 }
 
 // --- the layers, exercised through probe routes behind the same stack ----------------

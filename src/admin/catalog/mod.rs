@@ -18,6 +18,7 @@ use sqlx::PgPool;
 pub use format::CatalogFile;
 pub use parse::Problem;
 
+use super::output::Progress;
 use crate::store::{catalog, coupons, fx, sales};
 
 /// The realistic sample catalog `checkout dev` loads at start.
@@ -35,6 +36,13 @@ pub struct Summary {
     pub coupons: usize,
     pub sales: usize,
     pub fx_rates: usize,
+}
+
+impl Summary {
+    /// Entries written, of every kind.
+    pub fn entries(&self) -> usize {
+        self.programs + self.plans + self.cohorts + self.coupons + self.sales + self.fx_rates
+    }
 }
 
 impl fmt::Display for Summary {
@@ -75,6 +83,15 @@ impl From<sqlx::Error> for ImportError {
 
 /// Validates `text` and writes it, all in one transaction.
 pub async fn import(pool: &PgPool, text: &str) -> Result<Summary, ImportError> {
+    import_reporting(pool, text, &mut Progress::hidden()).await
+}
+
+/// [`import`], stepping `progress` once per entry written.
+pub async fn import_reporting(
+    pool: &PgPool,
+    text: &str,
+    progress: &mut Progress,
+) -> Result<Summary, ImportError> {
     let mut tx = pool.begin().await?;
     sqlx::query("select pg_advisory_xact_lock($1)")
         .bind(IMPORT_LOCK)
@@ -88,33 +105,41 @@ pub async fn import(pool: &PgPool, text: &str) -> Result<Summary, ImportError> {
             return Err(ImportError::Invalid(problems));
         }
     };
-    for p in &resolved.programs {
-        catalog::upsert_program(&mut tx, p).await?;
-    }
-    for p in &resolved.plans {
-        catalog::upsert_plan(&mut tx, p).await?;
-    }
-    for c in &resolved.cohorts {
-        catalog::upsert_cohort(&mut tx, c).await?;
-    }
-    for c in &resolved.coupons {
-        coupons::upsert(&mut tx, c).await?;
-    }
-    for (title, s) in &resolved.sales {
-        sales::upsert(&mut tx, title, s).await?;
-    }
-    for r in &resolved.rates {
-        fx::upsert(&mut tx, r).await?;
-    }
-    tx.commit().await?;
-    Ok(Summary {
+    let summary = Summary {
         programs: resolved.programs.len(),
         plans: resolved.plans.len(),
         cohorts: resolved.cohorts.len(),
         coupons: resolved.coupons.len(),
         sales: resolved.sales.len(),
         fx_rates: resolved.rates.len(),
-    })
+    };
+    progress.set_total(summary.entries());
+    for p in &resolved.programs {
+        catalog::upsert_program(&mut tx, p).await?;
+        progress.step("programs");
+    }
+    for p in &resolved.plans {
+        catalog::upsert_plan(&mut tx, p).await?;
+        progress.step("plans");
+    }
+    for c in &resolved.cohorts {
+        catalog::upsert_cohort(&mut tx, c).await?;
+        progress.step("cohorts");
+    }
+    for c in &resolved.coupons {
+        coupons::upsert(&mut tx, c).await?;
+        progress.step("coupons");
+    }
+    for (title, s) in &resolved.sales {
+        sales::upsert(&mut tx, title, s).await?;
+        progress.step("sales");
+    }
+    for r in &resolved.rates {
+        fx::upsert(&mut tx, r).await?;
+        progress.step("FX rates");
+    }
+    tx.commit().await?;
+    Ok(summary)
 }
 
 /// Loads [`SAMPLE`] (idempotent; `checkout dev` calls it at every start).
