@@ -49,7 +49,7 @@ pub struct ListenArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// REST API for frontends and gateway webhooks, with /healthz, /readyz, /metrics, /openapi.json and /docs.
+    /// REST API for frontends and gateway webhooks, with /healthz, /readyz, /openapi.json and /docs; /metrics on http.metrics_addr.
     Serve(ListenArgs),
     /// Runs workflow steps and compensations from the Postgres job queue; start more to scale.
     Worker,
@@ -58,7 +58,7 @@ pub enum Command {
     /// Applies database migrations and exits.
     Migrate,
     /// Everything in one process on a local Postgres it finds or provisions.
-    Dev(ListenArgs),
+    Dev(DevArgs),
     /// Operator commands (jobs, orders, webhooks, catalog, coupons, FX, users) against
     /// the configured database.
     Admin(AdminArgs),
@@ -68,6 +68,15 @@ pub enum Command {
     /// Open-loop load generator of complete checkouts (loopback only), with chaos options
     /// and the consistency check; see BENCHMARKS.md, "Method".
     Loadtest(Box<crate::loadtest::LoadtestArgs>),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DevArgs {
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// Log JSON lines (as when stdout is not a terminal) instead of a short summary.
+    #[arg(long)]
+    pub json_logs: bool,
 }
 
 #[derive(Debug, Clone, Args)]

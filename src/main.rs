@@ -14,7 +14,7 @@ async fn main() -> ExitCode {
         Command::Worker => roles::worker(global).await,
         Command::Scheduler => roles::scheduler(global).await,
         Command::Migrate => roles::migrate(global).await,
-        Command::Dev(listen) => roles::dev(global, listen).await,
+        Command::Dev(args) => roles::dev(global, args).await,
         Command::Admin(args) => roles::admin(global, args).await,
         Command::Sandbox(args) => roles::sandbox(global, args).await,
         Command::Loadtest(args) => roles::loadtest(global, *args).await,

@@ -130,7 +130,13 @@ pub async fn run(admin: &Admin, command: JobsCommand) -> anyhow::Result<()> {
         JobsCommand::Stats => {
             let stats = stats(admin).await?;
             emit(admin.json, &stats, || {
-                let mut t = Table::new(&["queue", "status", "count", "oldest age (s)"]);
+                let mut t = Table::new(&[
+                    "queue",
+                    "status",
+                    "count",
+                    "oldest due age (s)",
+                    "next due in (s)",
+                ]);
                 for q in &stats {
                     for s in &q.statuses {
                         t.row([
@@ -138,6 +144,7 @@ pub async fn run(admin: &Admin, command: JobsCommand) -> anyhow::Result<()> {
                             s.status.clone(),
                             s.count.to_string(),
                             opt(&s.oldest_age_secs),
+                            opt(&s.next_due_in_secs),
                         ]);
                     }
                 }
@@ -272,7 +279,10 @@ async fn cancel(admin: &Admin, id: &str) -> anyhow::Result<JobRow> {
 pub struct StatusStats {
     pub status: String,
     pub count: i64,
+    /// Age of the oldest job already due; jobs scheduled in the future have no age yet.
     pub oldest_age_secs: Option<i64>,
+    /// When the next job scheduled in the future is due.
+    pub next_due_in_secs: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -316,6 +326,7 @@ async fn stats(admin: &Admin) -> anyhow::Result<Vec<QueueStats>> {
                 status: r.status,
                 count: r.count,
                 oldest_age_secs: r.oldest_age_secs,
+                next_due_in_secs: r.next_due_in_secs,
             });
         }
     }

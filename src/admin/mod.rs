@@ -25,7 +25,6 @@ use anyhow::Context;
 use sqlx::PgPool;
 
 use crate::config::Settings;
-use crate::store;
 use args::{AdminArgs, AdminCommand, CatalogCommand};
 
 /// What every admin command gets.
@@ -40,19 +39,17 @@ pub struct Admin {
 
 impl Admin {
     /// The order with this token, or a clear error.
-    pub async fn order(&self, token: &str) -> anyhow::Result<store::orders::Order> {
+    pub async fn order(&self, token: &str) -> anyhow::Result<crate::store::orders::Order> {
         let mut conn = self.pool.acquire().await?;
-        store::orders::by_token(&mut conn, token)
+        crate::store::orders::by_token(&mut conn, token)
             .await?
             .ok_or_else(|| anyhow::anyhow!("no order with token `{token}`"))
     }
 }
 
-/// Runs one admin command against the database of `pool`.
+/// Runs one admin command against the database of `pool`, which the caller checked is
+/// reachable and migrated (`roles::admin`).
 pub async fn run(settings: Settings, pool: PgPool, args: AdminArgs) -> anyhow::Result<()> {
-    if !store::migrations_current(&pool).await? {
-        anyhow::bail!("the database is not migrated: run `checkout migrate` first");
-    }
     let admin = Admin {
         pool,
         settings,

@@ -12,9 +12,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::{DefaultBodyLimit, FromRef, State};
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::response::IntoResponse;
-use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -42,7 +41,6 @@ use crate::workflows::checkout::changes::OrderChanges;
 pub struct AppState {
     pub pool: PgPool,
     pub settings: Arc<Settings>,
-    pub metrics: PrometheusHandle,
     /// Parsed signing and verification keys, built once at start-up.
     pub auth: Arc<Auth>,
     /// The payment gateways in failover order (only those with keys).
@@ -62,11 +60,7 @@ impl AppState {
     }
 
     /// Fails when the auth settings cannot produce keys (no `auth.jwt_secret`).
-    pub fn new(
-        pool: PgPool,
-        settings: Settings,
-        metrics: PrometheusHandle,
-    ) -> anyhow::Result<Self> {
+    pub fn new(pool: PgPool, settings: Settings) -> anyhow::Result<Self> {
         let gateways =
             Gateways::from_settings(&settings.razorpay, &settings.stripe, &settings.payments)?;
         let auth = Auth::from_settings(&settings.auth)?;
@@ -77,7 +71,6 @@ impl AppState {
             order_changes: OrderChanges::start(&pool),
             pool,
             settings: Arc::new(settings),
-            metrics,
         })
     }
 }
@@ -139,7 +132,6 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
-        .routes(routes!(metrics))
         .routes(routes!(openapi_json))
         .routes(routes!(docs::page))
         .route("/docs/{file}", axum::routing::get(docs::asset))
@@ -223,14 +215,6 @@ pub fn with_layers(routes: Router, state: &AppState) -> anyhow::Result<Router> {
                 .layer(HandleErrorLayer::new(middleware::timeout_error))
                 .layer(tower::timeout::TimeoutLayer::new(timeout)),
         ))
-}
-
-/// Prometheus metrics of this process (HTTP requests by route and status, jobs,
-/// gateway breakers).
-#[utoipa::path(get, path = "/metrics", tag = "ops",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    crate::health::prometheus_text(&state.metrics)
 }
 
 /// This document.

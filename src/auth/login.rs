@@ -1,6 +1,7 @@
 //! Registration and password login: validate, throttle, hash or verify, open a session.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use chrono::Utc;
 use secrecy::{ExposeSecret, SecretString};
@@ -95,7 +96,7 @@ pub async fn verify_credentials(
     let ok = password::verify(password, stored).await?;
     match user {
         Some(user) if ok => {
-            login_attempts::clear_account(pool, &account).await?;
+            login_attempts::clear_pair(pool, &account, address).await?;
             tracing::info!(user_id = %user.id, "login succeeded");
             Ok(user)
         }
@@ -106,8 +107,21 @@ pub async fn verify_credentials(
     }
 }
 
-/// Records the attempt and refuses it when the account or the address is over its
-/// limit. The answer is the same whether or not the account exists.
+/// How long failures of an account from one address are remembered for the backoff:
+/// long enough for it to reach its cap and stay there.
+const PAIR_MEMORY_SECS: u64 = 24 * 3600;
+
+/// Records the attempt, then holds it to the login limits, keyed by what they protect:
+///
+/// - per (account, address): after `auth.login_backoff_after` failures each further
+///   attempt must wait 1 s, 2 s, 4 s, ... after the previous one, capped at
+///   `auth.login_backoff_max_secs`, or is refused (429) without checking the password;
+/// - per account from any address: after `auth.login_slow_after` failures within
+///   `auth.login_window_secs` each attempt is slowed by a short delay (at most
+///   `auth.login_slow_max_ms`), never refused, so nobody can lock an owner out: a
+///   correct password from an address with no recent failures always succeeds.
+///
+/// The answer is the same whether or not the account exists.
 async fn throttle(
     auth: &Auth,
     pool: &PgPool,
@@ -115,27 +129,55 @@ async fn throttle(
     address: IpAddr,
 ) -> Result<(), AuthError> {
     let s = &auth.settings;
+    let keep = s.login_window_secs.max(PAIR_MEMORY_SECS);
     let mut conn = pool.acquire().await?;
-    let id = login_attempts::record(&mut conn, account, address, s.login_window_secs).await?;
-    let c = login_attempts::counts(&mut *conn, account, address, s.login_window_secs, id).await?;
-    let over_account = c.account > i64::from(s.login_max_per_account);
-    let over_address = c.address > i64::from(s.login_max_per_address);
-    if !over_account && !over_address {
-        return Ok(());
+    let id = login_attempts::record(&mut conn, account, address, keep).await?;
+    let c = login_attempts::counts(
+        &mut *conn,
+        account,
+        address,
+        s.login_window_secs,
+        PAIR_MEMORY_SECS,
+        id,
+    )
+    .await?;
+    if let Some(wait) = backoff(s, c.pair, c.pair_last_secs_ago.unwrap_or(0.0)) {
+        login_attempts::forget(&mut *conn, id).await?;
+        tracing::warn!(%address, failures = c.pair, "login refused: backoff");
+        return Err(AuthError::RateLimited {
+            retry_after_secs: (wait.ceil() as u64).max(1),
+        });
     }
-    login_attempts::forget(&mut *conn, id).await?;
-    let wait = |over: bool, frees_in: Option<f64>| {
-        if over {
-            frees_in.unwrap_or(s.login_window_secs as f64)
-        } else {
-            0.0
-        }
-    };
-    let secs = wait(over_account, c.account_frees_in).max(wait(over_address, c.address_frees_in));
-    tracing::warn!(%address, over_account, over_address, "login throttled");
-    Err(AuthError::RateLimited {
-        retry_after_secs: (secs.ceil() as u64).max(1),
-    })
+    drop(conn);
+    let delay = slowdown(s, c.account);
+    if !delay.is_zero() {
+        tracing::warn!(%address, failures = c.account, "login slowed");
+        tokio::time::sleep(delay).await;
+    }
+    Ok(())
+}
+
+/// Seconds still to wait after `failures` from one address, the latest `since` ago.
+fn backoff(s: &crate::config::AuthSettings, failures: i64, since: f64) -> Option<f64> {
+    let over = failures - i64::from(s.login_backoff_after);
+    if over < 0 {
+        return None;
+    }
+    let wait = 2f64
+        .powi(over.min(30) as i32)
+        .min(s.login_backoff_max_secs as f64);
+    (wait > since).then_some(wait - since)
+}
+
+/// The delay of an attempt on an account with `failures` recent ones: 250 ms more per
+/// failure past `auth.login_slow_after`, at most `auth.login_slow_max_ms`.
+fn slowdown(s: &crate::config::AuthSettings, failures: i64) -> Duration {
+    let over = failures - i64::from(s.login_slow_after) + 1;
+    if over <= 0 {
+        return Duration::ZERO;
+    }
+    let ms = (over.min(1_000) as u64 * 250).min(s.login_slow_max_ms);
+    Duration::from_millis(ms)
 }
 
 fn parse_device(raw: Option<&str>) -> Result<Option<String>, String> {
@@ -171,4 +213,31 @@ pub(super) fn refresh_ttl(auth: &Auth) -> chrono::Duration {
         .ok()
         .and_then(chrono::Duration::try_seconds)
         .unwrap_or_else(|| chrono::Duration::days(30))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AuthSettings;
+
+    #[test]
+    fn backoff_doubles_after_the_free_failures_up_to_the_cap() {
+        let s = AuthSettings::default();
+        assert_eq!(backoff(&s, 4, 0.0), None);
+        assert_eq!(backoff(&s, 5, 0.0), Some(1.0));
+        assert_eq!(backoff(&s, 5, 1.5), None);
+        assert_eq!(backoff(&s, 8, 0.0), Some(8.0));
+        assert_eq!(backoff(&s, 8, 3.0), Some(5.0));
+        assert_eq!(backoff(&s, 40, 0.0), Some(900.0));
+        assert_eq!(backoff(&s, 1_000_000, 899.0), Some(1.0));
+    }
+
+    #[test]
+    fn slowdown_grows_and_stays_short() {
+        let s = AuthSettings::default();
+        assert_eq!(slowdown(&s, 19), Duration::ZERO);
+        assert_eq!(slowdown(&s, 20), Duration::from_millis(250));
+        assert_eq!(slowdown(&s, 23), Duration::from_millis(1_000));
+        assert_eq!(slowdown(&s, 10_000), Duration::from_millis(2_000));
+    }
 }

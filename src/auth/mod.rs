@@ -18,12 +18,16 @@
 //!   first sight (see [`identify`]).
 //!
 //! # Login throttling
-//! Every login attempt is recorded in Postgres before the password is checked, keyed
-//! by normalised email (existing or not) and by client address; more than
-//! `auth.login_max_per_account` / `auth.login_max_per_address` recorded failures within
-//! `auth.login_window_secs` -> 429 with `Retry-After` (when the oldest counted attempt
-//! leaves the window). A success forgets the account's failures. Unknown emails are
-//! verified against a dummy hash so they take as long as known ones.
+//! Every login attempt is recorded in Postgres before the password is checked (so
+//! concurrent attempts count each other), keyed by normalised email (existing or not)
+//! and client address. Per (account, address), after `auth.login_backoff_after`
+//! failures each further attempt waits with exponential backoff capped at
+//! `auth.login_backoff_max_secs` (429 with `Retry-After`). Per account, after
+//! `auth.login_slow_after` failures within `auth.login_window_secs` attempts are slowed
+//! by at most `auth.login_slow_max_ms`, never refused: a correct password from an
+//! address without recent failures always gets in. A success forgets that address's
+//! failures on the account. Unknown emails are verified against a dummy hash so they
+//! take as long as known ones.
 
 pub mod cache;
 pub mod identify;

@@ -34,12 +34,19 @@ pub struct AuthSettings {
     pub external_issuer: Option<String>,
     /// `aud` the external provider's tokens must carry.
     pub external_audience: Option<String>,
-    /// Window in which failed logins are counted (s).
+    /// Window in which failed logins on an account, from any address, are counted for
+    /// the slow-down (s).
     pub login_window_secs: u64,
-    /// Failed logins per normalised email within the window before 429.
-    pub login_max_per_account: u32,
-    /// Failed logins per client address within the window before 429.
-    pub login_max_per_address: u32,
+    /// Failed logins on one account from one client address before each further one
+    /// from there waits (1 s, 2 s, 4 s, ...) or is refused with 429.
+    pub login_backoff_after: u32,
+    /// Cap of that wait (s).
+    pub login_backoff_max_secs: u64,
+    /// Failed logins on one account from all addresses within the window before every
+    /// attempt on it is slowed (never refused, so the owner still gets in).
+    pub login_slow_after: u32,
+    /// Cap of that delay (ms); at most 2000.
+    pub login_slow_max_ms: u64,
 }
 
 impl Default for AuthSettings {
@@ -56,8 +63,10 @@ impl Default for AuthSettings {
             external_issuer: None,
             external_audience: None,
             login_window_secs: 15 * 60,
-            login_max_per_account: 5,
-            login_max_per_address: 50,
+            login_backoff_after: 5,
+            login_backoff_max_secs: 15 * 60,
+            login_slow_after: 20,
+            login_slow_max_ms: 2_000,
         }
     }
 }
@@ -123,14 +132,24 @@ impl AuthSettings {
             "must be at least 1",
         );
         check(
-            self.login_max_per_account >= 1,
-            "auth.login_max_per_account",
+            self.login_backoff_after >= 1,
+            "auth.login_backoff_after",
             "must be at least 1",
         );
         check(
-            self.login_max_per_address >= 1,
-            "auth.login_max_per_address",
+            (1..=24 * 3600).contains(&self.login_backoff_max_secs),
+            "auth.login_backoff_max_secs",
+            "must be between 1 and 86400",
+        );
+        check(
+            self.login_slow_after >= 1,
+            "auth.login_slow_after",
             "must be at least 1",
+        );
+        check(
+            self.login_slow_max_ms <= 2_000,
+            "auth.login_slow_max_ms",
+            "must be at most 2000",
         );
     }
 }

@@ -46,9 +46,16 @@ pub struct RateLimitSettings {
     /// Peers whose `X-Forwarded-For` is believed (IPs or CIDRs, e.g. `10.0.0.0/8`).
     /// Anyone else is identified by the socket's address.
     pub trusted_proxies: Vec<String>,
-    /// Quotas per route group, as flat keys so one can be set alone from the
-    /// environment (`CHECKOUT__RATELIMIT__ORDER_BURST=2`); see [`Self::quota`].
-    /// `auth`: `/auth/*` and `/cart/{token}/auth/*` (credential stuffing).
+    /// Flood ceiling per client address, across every group but webhooks. Generous on
+    /// purpose: a college's students share one public address (NAT), and 300 of them
+    /// at ~8 requests each when enrollment opens must pass. The burst is as large as the
+    /// minute so they may all arrive within seconds.
+    pub address_per_minute: u32,
+    pub address_burst: u32,
+    /// Quotas per route group, charged to each cart token and each user a request
+    /// carries (not to the address: see `address_*`). Flat keys so one can be set alone
+    /// from the environment (`CHECKOUT__RATELIMIT__ORDER_BURST=2`); see [`Self::quota`].
+    /// `auth`: writes under `/auth/*` and `/cart/{token}/auth/*` but `auth/check`.
     pub auth_per_minute: u32,
     pub auth_burst: u32,
     /// `cart_write`: writes under `/cart`.
@@ -69,6 +76,8 @@ impl Default for RateLimitSettings {
             redis_url: None,
             key_prefix: "checkout:rl:".into(),
             trusted_proxies: Vec::new(),
+            address_per_minute: 3_000,
+            address_burst: 3_000,
             auth_per_minute: 10,
             auth_burst: 5,
             cart_write_per_minute: 120,
@@ -86,9 +95,11 @@ impl RateLimitSettings {
         self.redis_url.as_ref().map(|u| u.expose_secret())
     }
 
-    /// The quota of a group by name (`auth`, `cart_write`, `order`, `default`).
+    /// A quota by name: `address` (the flood ceiling) or a group (`auth`,
+    /// `cart_write`, `order`, `default`).
     pub fn quota(&self, group: &str) -> Option<Quota> {
         let (per_minute, burst) = match group {
+            "address" => (self.address_per_minute, self.address_burst),
             "auth" => (self.auth_per_minute, self.auth_burst),
             "cart_write" => (self.cart_write_per_minute, self.cart_write_burst),
             "order" => (self.order_per_minute, self.order_burst),
@@ -98,9 +109,10 @@ impl RateLimitSettings {
         Some(Quota { per_minute, burst })
     }
 
-    /// Sets a group's quota (tests, `dev`).
+    /// Sets a quota by name, as in [`Self::quota`] (tests, `dev`).
     pub fn set_quota(&mut self, group: &str, per_minute: u32, burst: u32) {
         let slot = match group {
+            "address" => (&mut self.address_per_minute, &mut self.address_burst),
             "auth" => (&mut self.auth_per_minute, &mut self.auth_burst),
             "cart_write" => (&mut self.cart_write_per_minute, &mut self.cart_write_burst),
             "order" => (&mut self.order_per_minute, &mut self.order_burst),
@@ -111,8 +123,8 @@ impl RateLimitSettings {
     }
 }
 
-/// The groups with a quota (webhooks have none).
-pub const LIMITED_GROUPS: [&str; 4] = ["auth", "cart_write", "order", "default"];
+/// Every quota by name: the per-address ceiling and the groups (webhooks have none).
+pub const LIMITED_GROUPS: [&str; 5] = ["address", "auth", "cart_write", "order", "default"];
 
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]

@@ -1,6 +1,6 @@
 //! `http`: the listener and the limits every request is held to.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use serde::Deserialize;
 
@@ -11,6 +11,10 @@ pub struct HttpSettings {
     pub host: IpAddr,
     /// Port `serve` and `dev` bind to (`--port` wins); 0 picks a free port.
     pub port: u16,
+    /// Where `serve` and `dev` answer `/metrics` (and `/healthz`, `/readyz`), apart from
+    /// the public API so internal names, rates and queue depths stay inside. Workers and
+    /// schedulers answer the same on `worker.health_port` / `scheduler.health_port`.
+    pub metrics_addr: SocketAddr,
     /// Upper bound for one request, after which it is answered 503 in the envelope.
     pub request_timeout_ms: u64,
     /// Largest accepted request body (bytes); larger -> 413.
@@ -34,6 +38,7 @@ impl Default for HttpSettings {
         Self {
             host: IpAddr::from([127, 0, 0, 1]),
             port: 8080,
+            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 9464)),
             request_timeout_ms: 10_000,
             body_limit_bytes: 64 * 1024,
             header_read_timeout_ms: 10_000,

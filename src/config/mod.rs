@@ -263,29 +263,43 @@ impl Settings {
     }
 }
 
-/// Figment errors name the key as a path (`worker.batch_size`); keep that, drop the
-/// provider noise, and say which environment variable it maps to.
+/// One sentence per figment error: the key as a path (`worker.batch_size`), where it
+/// came from (the TOML file's path, or the environment variable), what is wrong and
+/// what to do.
 fn describe(error: figment::Error) -> ConfigError {
     let problems: Vec<String> = error
         .into_iter()
         .map(|e| {
             let mut path = e.path.clone();
-            let kind = match &e.kind {
+            let unknown = match &e.kind {
                 figment::error::Kind::UnknownField(field, _) => {
-                    path.push(field.clone());
-                    "unknown key".to_owned()
+                    // figment's path sometimes ends with the field already
+                    if path.last() != Some(field) {
+                        path.push(field.clone());
+                    }
+                    true
                 }
-                other => other.to_string(),
+                _ => false,
             };
             if path.is_empty() {
-                return kind;
+                return e.kind.to_string();
             }
-            let env: Vec<String> = path.iter().map(|p| p.to_uppercase()).collect();
-            format!(
-                "{} (env {ENV_PREFIX}{}): {kind}",
-                path.join("."),
-                env.join("__")
-            )
+            let key = path.join(".");
+            let source = match e.metadata.as_ref().and_then(|m| m.source.as_ref()) {
+                Some(figment::Source::File(file)) => format!("in {}", file.display()),
+                _ => {
+                    let env: Vec<String> = path.iter().map(|p| p.to_uppercase()).collect();
+                    format!("from environment variable {ENV_PREFIX}{}", env.join("__"))
+                }
+            };
+            if unknown {
+                format!(
+                    "unknown key `{key}` {source}: remove it or correct its name \
+                     (docs/configuration.md lists every key)"
+                )
+            } else {
+                format!("bad value for `{key}` {source}: {}", e.kind)
+            }
         })
         .collect();
     ConfigError(problems.join("; "))
@@ -345,6 +359,29 @@ mod tests {
             .to_string();
         assert!(err.contains("worker.batchsize"), "{err}");
         assert!(err.contains("CHECKOUT__WORKER__BATCHSIZE"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_once_with_its_source() {
+        let err = load_with_env(&[("CHECKOUT__HTTP__PROT", "1")])
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "invalid configuration: unknown key `http.prot` from environment variable \
+             CHECKOUT__HTTP__PROT: remove it or correct its name (docs/configuration.md \
+             lists every key)"
+        );
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "[http]\nprot = 1\n")?;
+            let err = Settings::load(Some(Path::new("c.toml")))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("unknown key `http.prot` in "), "{err}");
+            assert!(err.contains("c.toml"), "{err}");
+            assert!(!err.contains("CHECKOUT__"), "{err}");
+            Ok(())
+        });
     }
 
     #[test]

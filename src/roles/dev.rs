@@ -3,6 +3,7 @@
 //! `checkout_dev`, created if missing); else a private cluster under `.dev/pg` started
 //! from the installed PostgreSQL binaries; else one sentence saying what to install.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,7 +14,7 @@ use secrecy::SecretString;
 use sqlx::{Connection, PgConnection};
 use tokio::sync::watch;
 
-use crate::cli::{GlobalArgs, ListenArgs};
+use crate::cli::{DevArgs, GlobalArgs};
 use std::sync::Arc;
 
 use crate::sandbox::{self, SandboxState};
@@ -25,8 +26,19 @@ use crate::{api, store};
 const LOCAL_SERVER: &str = "postgres://postgres@127.0.0.1:5432";
 const DEV_DB: &str = "checkout_dev";
 
-pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
-    let mut settings = super::load_settings(&global)?;
+pub async fn dev(global: GlobalArgs, args: DevArgs) -> anyhow::Result<()> {
+    let listen = args.listen;
+    let mut settings = super::settings_only(&global)?;
+    // On a terminal a person reads a few lines (the summary below) and only warnings;
+    // elsewhere, or with --json-logs, every log line as JSON for a shipper.
+    let human = !args.json_logs && std::io::stdout().is_terminal();
+    if human {
+        settings.log.format = crate::config::LogFormat::Pretty;
+        if std::env::var_os("RUST_LOG").is_none() {
+            settings.log.level = "warn,sqlx::postgres::notice=error".into();
+        }
+    }
+    crate::telemetry::init_logging(&settings.log);
     if settings.auth.jwt_secret.is_none() {
         let random: [u8; 32] = rand::random();
         settings.auth.jwt_secret = Some(SecretString::from(hex::encode(random)));
@@ -35,8 +47,13 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
              (set CHECKOUT__AUTH__JWT_SECRET to keep them)"
         );
     }
-    let url = match settings.database_url() {
-        Some(url) => url.to_owned(),
+    let (url, chosen) = match settings.database_url() {
+        Some(url) => {
+            let url = url.to_owned();
+            let pool = super::pool(&settings)?;
+            super::startup::check_database(&url, &pool, super::startup::Schema::Applies).await?;
+            (url, "the configured database URL")
+        }
         None => resolve_database().await?,
     };
     settings.database.url = Some(SecretString::from(url.clone()));
@@ -64,17 +81,36 @@ pub async fn dev(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
         shutdown.clone(),
     ));
     let scheduler = tokio::spawn(leader::run(
-        url,
+        url.clone(),
         Duration::from_millis(settings.scheduler.leader_poll_ms),
         tx,
         shutdown.clone(),
     ));
+    // A second `dev` or a `serve` may hold the metrics port; dev goes on without it.
+    let metrics = super::health_server(
+        pool.clone(),
+        settings.http.metrics_addr,
+        "metrics",
+        shutdown.clone(),
+    )
+    .await
+    .map_err(|e| tracing::warn!("metrics not served: {e:#}"))
+    .ok();
     let router = api::router(super::app_state(pool, &settings)?)?
         .merge(sandbox::router(sandbox))
         .merge(crate::storefront::router());
     let grace = Duration::from_secs(settings.http.shutdown_grace_secs);
     let headers = Duration::from_millis(settings.http.header_read_timeout_ms);
+    if human {
+        let metrics_url = metrics
+            .as_ref()
+            .map(|_| format!("http://{}/metrics", settings.http.metrics_addr));
+        print_summary(&public, metrics_url.as_deref(), &url, chosen);
+    }
     api::serve_with(listener, router, shutdown.clone(), grace, headers).await?;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     let _ = tokio::time::timeout(grace, async {
         let _ = worker.await;
         let _ = scheduler.await;
@@ -125,6 +161,21 @@ fn allow_own_origin(checkout: &mut crate::config::CheckoutSettings, local: Socke
     }
 }
 
+/// What runs where, for a person at a terminal.
+fn print_summary(public: &str, metrics: Option<&str>, database: &str, chosen: &str) {
+    println!();
+    println!("checkout dev is running (Ctrl-C stops it)");
+    println!("  storefront  {public}/");
+    println!("  API         {public}/api/v1");
+    println!("  API docs    {public}/docs");
+    println!("  sandbox     {public}/sandbox (gateways without keys pay here)");
+    if let Some(metrics) = metrics {
+        println!("  metrics     {metrics}");
+    }
+    println!("  database    {} ({chosen})", redact(database));
+    println!("  logs        warnings only; --json-logs for every line as JSON");
+}
+
 fn redact(url: &str) -> String {
     match url.split_once('@') {
         Some((_, rest)) => format!("postgres://…@{rest}"),
@@ -132,14 +183,18 @@ fn redact(url: &str) -> String {
     }
 }
 
-async fn resolve_database() -> anyhow::Result<String> {
+/// A database for `dev` and how it was chosen.
+async fn resolve_database() -> anyhow::Result<(String, &'static str)> {
     let local = std::env::var("CHECKOUT_DEV_SERVER").unwrap_or_else(|_| LOCAL_SERVER.into());
     if let Ok(url) = ensure_database(&local).await {
-        return Ok(url);
+        return Ok((url, "the local server; DATABASE_URL picks another"));
     }
     tracing::info!(server = %local, "no Postgres answers; starting a private cluster under .dev/pg");
     let server = private_cluster().await?;
-    ensure_database(&server).await
+    Ok((
+        ensure_database(&server).await?,
+        "a private cluster under .dev/pg",
+    ))
 }
 
 /// Connects to `server`'s `postgres` database and creates `checkout_dev` if missing.

@@ -7,6 +7,7 @@ mod dev;
 mod sandbox;
 mod scheduler;
 mod serve;
+mod startup;
 mod worker;
 
 use std::net::SocketAddr;
@@ -27,14 +28,21 @@ use crate::cli::GlobalArgs;
 use crate::config::Settings;
 use crate::{api, store, telemetry};
 
-/// Settings from file and environment, with `--database-url`/`DATABASE_URL` on top.
+/// Settings from file and environment, with `--database-url`/`DATABASE_URL` on top;
+/// starts logging.
 pub fn load_settings(global: &GlobalArgs) -> anyhow::Result<Settings> {
+    let settings = settings_only(global)?;
+    telemetry::init_logging(&settings.log);
+    Ok(settings)
+}
+
+/// [`load_settings`] without starting logging.
+fn settings_only(global: &GlobalArgs) -> anyhow::Result<Settings> {
     let mut settings = Settings::load(global.config.as_deref())?;
     if let Some(url) = &global.database_url {
         settings.database.url = Some(SecretString::from(url.clone()));
         settings.validate()?;
     }
-    telemetry::init_logging(&settings.log);
     Ok(settings)
 }
 
@@ -44,6 +52,16 @@ pub fn pool(settings: &Settings) -> anyhow::Result<PgPool> {
         "no database configured: set DATABASE_URL, --database-url or CHECKOUT__DATABASE__URL",
     )?;
     store::pool(url, &settings.database)
+}
+
+/// [`pool`], after one connection proved the database is there (and migrated, for
+/// [`startup::Schema::Needed`]); a failure is one sentence naming cause and fix.
+async fn checked_pool(settings: &Settings, schema: startup::Schema) -> anyhow::Result<PgPool> {
+    let pool = pool(settings)?;
+    if let Some(url) = settings.database_url() {
+        startup::check_database(url, &pool, schema).await?;
+    }
+    Ok(pool)
 }
 
 /// A shutdown token cancelled by SIGINT/SIGTERM.
@@ -56,24 +74,27 @@ fn shutdown_token() -> CancellationToken {
 /// Binds and announces an address on stdout (`listening on http://...`), which scripts
 /// and tests read to learn the port when 0 was asked for.
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = TcpListener::bind(addr).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {addr} for the {what}: {e}; stop what holds it or choose another \
+             address (docs/configuration.md, `http` and the health ports)"
+        )
+    })?;
     let local = listener.local_addr()?;
     println!("{what} listening on http://{local}");
     tracing::info!(%local, "{what} listening");
     Ok(listener)
 }
 
-/// Serves `/healthz` and `/readyz` for a worker or scheduler on its own port.
+/// Serves `/healthz`, `/readyz` and `/metrics` on a listener of their own: the health
+/// port of a worker or scheduler, `http.metrics_addr` of `serve` and `dev`.
 async fn health_server(
     pool: PgPool,
-    host: std::net::IpAddr,
-    port: u16,
+    addr: SocketAddr,
     what: &str,
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let listener = bind(SocketAddr::new(host, port), what).await?;
+    let listener = bind(addr, what).await?;
     let router = crate::health::router(pool);
     Ok(tokio::spawn(async move {
         if let Err(e) = crate::server::serve(
@@ -90,13 +111,13 @@ async fn health_server(
 }
 
 fn app_state(pool: PgPool, settings: &Settings) -> anyhow::Result<api::AppState> {
-    api::AppState::new(pool, settings.clone(), telemetry::metrics_handle())
+    api::AppState::new(pool, settings.clone())
 }
 
 /// `checkout admin ...` against the configured database.
 pub async fn admin(global: GlobalArgs, args: crate::admin::args::AdminArgs) -> anyhow::Result<()> {
     let settings = load_settings(&global)?;
-    let pool = pool(&settings)?;
+    let pool = checked_pool(&settings, startup::Schema::Needed).await?;
     crate::admin::run(settings, pool, args).await
 }
 
@@ -116,7 +137,7 @@ pub async fn loadtest(
 /// `checkout migrate`.
 pub async fn migrate(global: GlobalArgs) -> anyhow::Result<()> {
     let settings = load_settings(&global)?;
-    let pool = pool(&settings)?;
+    let pool = checked_pool(&settings, startup::Schema::Applies).await?;
     store::migrate(&pool).await?;
     println!("migrations applied");
     Ok(())

@@ -10,7 +10,7 @@ use crate::workflows::{cron, leader};
 /// which workers run (`system.cron`).
 pub async fn scheduler(global: GlobalArgs) -> anyhow::Result<()> {
     let settings = super::load_settings(&global)?;
-    let pool = super::pool(&settings)?;
+    let pool = super::checked_pool(&settings, super::startup::Schema::Needed).await?;
     let url = settings
         .database_url()
         .context("no database configured")?
@@ -18,8 +18,7 @@ pub async fn scheduler(global: GlobalArgs) -> anyhow::Result<()> {
     let shutdown = super::shutdown_token();
     let health = super::health_server(
         pool.clone(),
-        settings.http.host,
-        settings.scheduler.health_port,
+        std::net::SocketAddr::new(settings.http.host, settings.scheduler.health_port),
         "scheduler health",
         shutdown.clone(),
     )

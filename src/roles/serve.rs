@@ -7,20 +7,29 @@ use crate::{api, store};
 /// `checkout serve`: migrate, then serve the API until shutdown.
 pub async fn serve(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
     let settings = super::load_settings(&global)?;
-    let pool = super::pool(&settings)?;
+    let pool = super::checked_pool(&settings, super::startup::Schema::Applies).await?;
     // Before migrating or binding, so a missing secret stops start-up at once.
     let state = super::app_state(pool.clone(), &settings)?;
     store::migrate(&pool).await?;
     let shutdown = super::shutdown_token();
     let port = listen.port.unwrap_or(settings.http.port);
     let listener = super::bind(SocketAddr::new(settings.http.host, port), "api").await?;
+    let metrics = super::health_server(
+        pool.clone(),
+        settings.http.metrics_addr,
+        "metrics",
+        shutdown.clone(),
+    )
+    .await?;
     let router = api::router(state)?;
-    api::serve_with(
+    let served = api::serve_with(
         listener,
         router,
         shutdown,
         Duration::from_secs(settings.http.shutdown_grace_secs),
         Duration::from_millis(settings.http.header_read_timeout_ms),
     )
-    .await
+    .await;
+    metrics.abort();
+    served
 }

@@ -8,12 +8,11 @@ use crate::workflows::jobs::{JobContext, run_workers};
 /// `checkout worker`: run every queue until shutdown; a database outage only pauses it.
 pub async fn worker(global: GlobalArgs) -> anyhow::Result<()> {
     let settings = super::load_settings(&global)?;
-    let pool = super::pool(&settings)?;
+    let pool = super::checked_pool(&settings, super::startup::Schema::Needed).await?;
     let shutdown = super::shutdown_token();
     let health = super::health_server(
         pool.clone(),
-        settings.http.host,
-        settings.worker.health_port,
+        std::net::SocketAddr::new(settings.http.host, settings.worker.health_port),
         "worker health",
         shutdown.clone(),
     )

@@ -154,14 +154,19 @@ pub struct QueueStats {
     pub queue: String,
     pub status: String,
     pub count: i64,
-    /// Seconds since the oldest job's run_at.
+    /// Seconds since the run_at of the oldest job already due (none: none is due).
     pub oldest_age_secs: Option<i64>,
+    /// Seconds until the next job scheduled in the future is due (none: none is).
+    pub next_due_in_secs: Option<i64>,
 }
 
 pub async fn stats(conn: &mut PgConnection) -> sqlx::Result<Vec<QueueStats>> {
     sqlx::query_as(
         "select job_type as queue, status, count(*) as count,
-                extract(epoch from now() - min(run_at))::bigint as oldest_age_secs
+                extract(epoch from now() - min(run_at) filter (where run_at <= now()))::bigint
+                    as oldest_age_secs,
+                ceil(extract(epoch from min(run_at) filter (where run_at > now()) - now()))::bigint
+                    as next_due_in_secs
          from apalis.jobs group by job_type, status order by job_type, status",
     )
     .fetch_all(conn)

@@ -5,22 +5,20 @@ use std::net::IpAddr;
 use sqlx::{FromRow, PgExecutor};
 
 /// Records an attempt (before the password is checked, so concurrent attempts count
-/// each other) and returns its id. Also drops this account's and address's rows that
-/// left the window, which keeps the table small without a cron job.
+/// each other; a success deletes it again) and returns its id. Also drops this
+/// account's rows older than `keep_secs`, which keeps the table small without a cron job.
 pub async fn record(
     conn: &mut sqlx::PgConnection,
     account: &str,
     address: IpAddr,
-    window_secs: u64,
+    keep_secs: u64,
 ) -> sqlx::Result<i64> {
     sqlx::query(
         "delete from login_attempts
-         where (account = $1 or address = $2::inet)
-           and attempted_at < clock_timestamp() - make_interval(secs => $3)",
+         where account = $1 and attempted_at < clock_timestamp() - make_interval(secs => $2)",
     )
     .bind(account)
-    .bind(address.to_string())
-    .bind(window_secs as f64)
+    .bind(keep_secs as f64)
     .execute(&mut *conn)
     .await?;
     sqlx::query_scalar(
@@ -32,49 +30,52 @@ pub async fn record(
     .await
 }
 
-/// Attempts within the window, per account and per address, and the seconds until the
-/// oldest of each leaves the window.
+/// Earlier failed (or still running) attempts on an account, besides one attempt.
 #[derive(Debug, FromRow)]
 pub struct Counts {
+    /// On the account from any address, within the account window.
     pub account: i64,
-    pub address: i64,
-    pub account_frees_in: Option<f64>,
-    pub address_frees_in: Option<f64>,
+    /// On the account from this address, within the pair memory.
+    pub pair: i64,
+    /// Seconds since the latest of `pair`.
+    pub pair_last_secs_ago: Option<f64>,
 }
 
 pub async fn counts(
     conn: impl PgExecutor<'_>,
     account: &str,
     address: IpAddr,
-    window_secs: u64,
+    account_window_secs: u64,
+    pair_memory_secs: u64,
     except_id: i64,
 ) -> sqlx::Result<Counts> {
     sqlx::query_as(
         "with w as (
-            select account = $1 as by_account, address = $2::inet as by_address, attempted_at
+            select address = $2::inet as by_pair, attempted_at,
+                   attempted_at > clock_timestamp() - make_interval(secs => $3) as recent
             from login_attempts
-            where (account = $1 or address = $2::inet)
-              and attempted_at > clock_timestamp() - make_interval(secs => $3)
-              and id <> $4
+            where account = $1
+              and attempted_at > clock_timestamp() - make_interval(secs => greatest($3, $4))
+              and id <> $5
          )
          select
-            count(*) filter (where by_account) + 1 as account,
-            count(*) filter (where by_address) + 1 as address,
-            extract(epoch from min(attempted_at) filter (where by_account)
-                + make_interval(secs => $3) - clock_timestamp())::float8 as account_frees_in,
-            extract(epoch from min(attempted_at) filter (where by_address)
-                + make_interval(secs => $3) - clock_timestamp())::float8 as address_frees_in
+            count(*) filter (where recent) as account,
+            count(*) filter (where by_pair and attempted_at
+                > clock_timestamp() - make_interval(secs => $4)) as pair,
+            extract(epoch from clock_timestamp()
+                - max(attempted_at) filter (where by_pair))::float8 as pair_last_secs_ago
          from w",
     )
     .bind(account)
     .bind(address.to_string())
-    .bind(window_secs as f64)
+    .bind(account_window_secs as f64)
+    .bind(pair_memory_secs as f64)
     .bind(except_id)
     .fetch_one(conn)
     .await
 }
 
-/// Forgets one attempt (one refused by the limit, which must not extend the lockout).
+/// Forgets one attempt (one refused by the backoff, which must not extend it).
 pub async fn forget(conn: impl PgExecutor<'_>, id: i64) -> sqlx::Result<()> {
     sqlx::query("delete from login_attempts where id = $1")
         .bind(id)
@@ -83,10 +84,16 @@ pub async fn forget(conn: impl PgExecutor<'_>, id: i64) -> sqlx::Result<()> {
     Ok(())
 }
 
-/// Forgets the account's attempts after a successful login.
-pub async fn clear_account(conn: impl PgExecutor<'_>, account: &str) -> sqlx::Result<()> {
-    sqlx::query("delete from login_attempts where account = $1")
+/// Forgets the failures of an account from one address after a successful login there.
+/// Only that pair's: the owner signing in must not reset what other addresses tried.
+pub async fn clear_pair(
+    conn: impl PgExecutor<'_>,
+    account: &str,
+    address: IpAddr,
+) -> sqlx::Result<()> {
+    sqlx::query("delete from login_attempts where account = $1 and address = $2::inet")
         .bind(account)
+        .bind(address.to_string())
         .execute(conn)
         .await?;
     Ok(())

@@ -99,14 +99,20 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Whether every migration this binary knows has been applied (readiness).
+/// Whether every migration this binary knows has been applied (readiness). A database
+/// that cannot be reached is an error, not "not migrated".
 pub async fn migrations_current(pool: &PgPool) -> anyhow::Result<bool> {
-    let applied: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+    let applied: Vec<i64> = match sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "select version from {MIGRATIONS_TABLE} where success"
     )))
     .fetch_all(pool)
     .await
-    .unwrap_or_default();
+    {
+        Ok(applied) => applied,
+        // undefined_table: never migrated
+        Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
     Ok(migrator()
         .iter()
         .filter(|m| m.migration_type.is_up_migration())

@@ -210,6 +210,27 @@ async fn jobs_list_show_retry_cancel_stats() {
         ),
         "{text}"
     );
+
+    // a job scheduled an hour ahead has no age yet: it is due in an hour
+    sqlx::query(
+        "update apalis.jobs set run_at = now() + interval '1 hour' where status = 'Pending'",
+    )
+    .execute(p)
+    .await
+    .unwrap();
+    let stats = json(&app, &["jobs", "stats"]);
+    let pending = stats[0]["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["status"] == "Pending")
+        .unwrap()
+        .clone();
+    assert_eq!(pending["oldest_age_secs"], Value::Null, "{pending}");
+    let due_in = pending["next_due_in_secs"].as_i64().unwrap();
+    assert!((3_590..=3_600).contains(&due_in), "{pending}");
+    let text = ok(&app, &["jobs", "stats"]);
+    assert!(!text.contains(" -3"), "a negative age:\n{text}");
 }
 
 #[tokio::test]

@@ -747,85 +747,157 @@ async fn external_tokens_are_refused_when_no_provider_is_configured() {
     );
 }
 
-/// Logs in with a wrong password until refused; returns (status, retry-after, body)
-/// of every attempt.
+/// Logs in with a wrong password `times` times from the test's own address; returns
+/// (status, retry-after, body) of every attempt.
 async fn hammer(app: &TestApp, email: &str, times: usize) -> Vec<(u16, Option<u64>, Value)> {
+    hammer_from(app, email, None, times).await
+}
+
+/// [`hammer`] from `address` (sent as `X-Forwarded-For`; the app must trust the
+/// loopback proxy).
+async fn hammer_from(
+    app: &TestApp,
+    email: &str,
+    address: Option<&str>,
+    times: usize,
+) -> Vec<(u16, Option<u64>, Value)> {
     let mut out = Vec::new();
     for _ in 0..times {
-        let resp = app
-            .client
-            .post(app.url("/api/v1/auth/login"))
-            .json(&json!({"email": email, "password": "Wrong-Password-1"}))
-            .send()
-            .await
-            .unwrap();
-        let retry = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()?.parse().ok());
-        out.push((resp.status().as_u16(), retry, resp.json().await.unwrap()));
+        let (status, retry, body) = login_from(app, email, "Wrong-Password-1", address).await;
+        out.push((status.as_u16(), retry, body));
     }
     out
 }
 
-#[tokio::test]
-async fn login_limit_per_account_is_429_for_existing_and_unknown_alike() {
-    let app = spawn_with(|s| {
-        s.auth.login_max_per_account = 3;
-        s.auth.login_window_secs = 600;
+async fn login_from(
+    app: &TestApp,
+    email: &str,
+    password: &str,
+    address: Option<&str>,
+) -> (StatusCode, Option<u64>, Value) {
+    let mut req = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}));
+    if let Some(a) = address {
+        req = req.header("x-forwarded-for", a);
+    }
+    let resp = req.send().await.unwrap();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok()?.parse().ok());
+    (resp.status(), retry, resp.json().await.unwrap())
+}
+
+/// An app that believes `X-Forwarded-For` from the test client, so one test can speak
+/// from many addresses.
+async fn spawn_behind_proxy(configure: impl FnOnce(&mut checkout::config::Settings)) -> TestApp {
+    spawn_with(|s| {
+        s.ratelimit.trusted_proxies = vec!["127.0.0.1".into()];
+        configure(s);
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn failures_from_one_address_back_off_for_that_account_only() {
+    let app = spawn_behind_proxy(|_| {}).await;
     register(&app, "asha@example.com").await;
     for email in ["asha@example.com", "nobody@example.com"] {
-        let attempts = hammer(&app, email, 5).await;
+        let attempts = hammer_from(&app, email, Some("10.1.0.1"), 6).await;
         let statuses: Vec<u16> = attempts.iter().map(|a| a.0).collect();
-        assert_eq!(statuses, [401, 401, 401, 429, 429], "{email}");
-        let (_, retry, body) = &attempts[3];
-        let retry = retry.expect("Retry-After on 429");
-        assert!((590..=600).contains(&retry), "{retry}");
+        assert_eq!(statuses, [401, 401, 401, 401, 401, 429], "{email}");
+        let (_, retry, body) = &attempts[5];
+        assert_eq!(*retry, Some(1), "the first wait is a second");
         assert_eq!(error_code(body), 429);
         assert_eq!(body["error"]["message"], "rate limit exceeded");
+        // from that address even the right password waits (the key is case-insensitive)
+        let (status, _, _) =
+            login_from(&app, &email.to_uppercase(), PASSWORD, Some("10.1.0.1")).await;
+        assert_eq!(status, 429, "{email}");
     }
-    // even the right password waits, and the account's key is case-insensitive
-    let (status, _) = login(&app, "ASHA@example.com", PASSWORD).await;
-    assert_eq!(status, 429);
-    // another account from the same address is not affected
+    // the wait doubles with each further failure once the previous wait is over
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let attempts = hammer_from(&app, "asha@example.com", Some("10.1.0.1"), 2).await;
+    assert_eq!((attempts[0].0, attempts[1].0), (401, 429));
+    assert_eq!(attempts[1].1, Some(2));
+    // the owner from another address gets in at once
+    let (status, _, body) = login_from(&app, "asha@example.com", PASSWORD, Some("10.2.0.1")).await;
+    assert_eq!(status, 200, "{body}");
+    // another account from the attacked address is not affected
     register(&app, "ravi@example.com").await;
-    let (status, _) = login(&app, "ravi@example.com", PASSWORD).await;
+    let (status, _, _) = login_from(&app, "ravi@example.com", PASSWORD, Some("10.1.0.1")).await;
     assert_eq!(status, 200);
 }
 
 #[tokio::test]
-async fn login_limit_per_address_is_429() {
-    let app = spawn_with(|s| {
-        s.auth.login_max_per_address = 4;
-    })
-    .await;
-    let mut statuses = Vec::new();
-    for i in 0..6 {
-        let attempts = hammer(&app, &format!("user{i}@example.com"), 1).await;
-        statuses.push(attempts[0].0);
-        if attempts[0].0 == 429 {
-            assert!(attempts[0].1.is_some(), "Retry-After on 429");
-        }
+async fn twenty_failures_from_many_addresses_slow_the_account_but_never_lock_the_owner_out() {
+    let app = spawn_behind_proxy(|_| {}).await;
+    register(&app, "asha@example.com").await;
+    for i in 0..20 {
+        let address = format!("10.3.0.{i}");
+        let attempts = hammer_from(&app, "asha@example.com", Some(&address), 1).await;
+        assert_eq!(attempts[0].0, 401, "attempt {i}");
     }
-    assert_eq!(statuses, [401, 401, 401, 401, 429, 429]);
-    let rows: i64 = sqlx::query_scalar("select count(*) from login_attempts")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(rows, 4, "refused attempts are not recorded");
+    // the 21st wrong password, from yet another address, is slowed
+    let started = std::time::Instant::now();
+    let attempts = hammer_from(&app, "asha@example.com", Some("10.3.1.1"), 1).await;
+    assert_eq!(attempts[0].0, 401);
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "not slowed: {:?}",
+        started.elapsed()
+    );
+    // an attacker repeating from one address is refused once the doubling wait
+    // outgrows the slow-down (which counts towards it)
+    let attempts = hammer_from(&app, "asha@example.com", Some("10.3.2.1"), 9).await;
+    let statuses: Vec<u16> = attempts.iter().map(|a| a.0).collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // the owner, from a fresh client, still gets in, within the two-second cap
+    let started = std::time::Instant::now();
+    let (status, _, body) = login_from(&app, "asha@example.com", PASSWORD, Some("10.9.9.9")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    // and the owner's success does not lift the attacker's backoff
+    let attacker: i64 =
+        sqlx::query_scalar("select count(*) from login_attempts where address = '10.3.2.1'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(attacker >= 5, "{attacker}");
 }
 
 #[tokio::test]
-async fn success_forgets_the_accounts_failures() {
-    let app = spawn_with(|s| s.auth.login_max_per_account = 3).await;
+async fn a_campus_address_with_many_failing_students_is_not_blocked() {
+    let app = spawn().await;
+    for i in 0..60 {
+        let attempts = hammer(&app, &format!("user{i}@example.com"), 1).await;
+        assert_eq!(attempts[0].0, 401, "student {i}");
+    }
+    register(&app, "asha@example.com").await;
+    let (status, _) = login(&app, "asha@example.com", PASSWORD).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn success_forgets_that_addresss_failures() {
+    let app = spawn_with(|s| s.auth.login_backoff_after = 3).await;
     register(&app, "asha@example.com").await;
     for _ in 0..3 {
         hammer(&app, "asha@example.com", 2).await;
         let (status, _) = login(&app, "asha@example.com", PASSWORD).await;
         assert_eq!(status, 200);
     }
+    let rows: i64 = sqlx::query_scalar("select count(*) from login_attempts")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
 }
 
 #[tokio::test]

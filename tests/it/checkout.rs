@@ -830,12 +830,8 @@ async fn a_wait_from_a_status_read_before_watching_re_reads_it_within_a_second()
     let shop = Shop::start(true, |_| {}).await;
     let (_, order, _) = ordered(&shop, 1, None).await;
     let id = shop.order_id(&order).await;
-    let mut state = checkout::api::AppState::new(
-        shop.app.pool.clone(),
-        shop.app.settings.clone(),
-        checkout::telemetry::metrics_handle(),
-    )
-    .unwrap();
+    let mut state =
+        checkout::api::AppState::new(shop.app.pool.clone(), shop.app.settings.clone()).unwrap();
     state.order_changes = OrderChanges::default();
     assert!(FALLBACK_UNWATCHED < FALLBACK);
     // the caller read `pending`; the order has moved on since

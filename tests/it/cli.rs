@@ -193,3 +193,111 @@ async fn dev_provisions_a_private_cluster_when_no_server_answers() {
         .output();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs `checkout args` with `env`; returns (success, stderr).
+fn run_with(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = checkout();
+    cmd.args(args)
+        .env_remove("DATABASE_URL")
+        .env(
+            "CHECKOUT__AUTH__JWT_SECRET",
+            crate::helpers::TEST_JWT_SECRET,
+        )
+        .env("CHECKOUT__HTTP__METRICS_ADDR", "127.0.0.1:0")
+        .env("CHECKOUT__WORKER__HEALTH_PORT", "0")
+        .env("CHECKOUT__LOG__LEVEL", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The failure is said once, as one sentence with its cause and fix, and the process
+/// exits non-zero.
+fn assert_one_sentence(args: &[&str], env: &[(&str, &str)], expected: &[&str]) {
+    let (ok, err) = run_with(args, env);
+    assert!(!ok, "{args:?} succeeded: {err}");
+    for part in expected {
+        assert_eq!(
+            err.matches(part).count(),
+            1,
+            "{args:?}: `{part}` not said once:\n{err}"
+        );
+    }
+    assert_eq!(
+        err.trim().lines().count(),
+        1,
+        "{args:?}: more than one line:\n{err}"
+    );
+}
+
+#[tokio::test]
+async fn each_start_up_failure_says_its_cause_and_fix_once() {
+    let server = crate::helpers::server_url();
+    let refused = [("DATABASE_URL", "postgres://postgres@127.0.0.1:1/checkout")];
+    for role in [
+        &["worker"][..],
+        &["scheduler"],
+        &["serve", "--port", "0"],
+        &["migrate"],
+        &["admin", "jobs", "stats"],
+    ] {
+        assert_one_sentence(
+            role,
+            &refused,
+            &[
+                "cannot reach Postgres at 127.0.0.1:1: connection refused; start Postgres there or fix the database URL",
+            ],
+        );
+    }
+    let no_role = format!("{}/postgres", server.replace("postgres@", "nosuchrole@"));
+    assert_one_sentence(
+        &["admin", "jobs", "stats"],
+        &[("DATABASE_URL", &no_role)],
+        &[
+            "refused user `nosuchrole`",
+            "fix the user or password in the database URL",
+        ],
+    );
+    let no_db = format!("{server}/checkout_no_such_database");
+    assert_one_sentence(
+        &["worker"],
+        &[("DATABASE_URL", &no_db)],
+        &[
+            "database `checkout_no_such_database` does not exist on Postgres at",
+            "run `checkout dev` without a database URL, which creates and migrates `checkout_dev`",
+        ],
+    );
+    let db = TestDb::create().await;
+    assert_one_sentence(
+        &["admin", "jobs", "stats"],
+        &[("DATABASE_URL", &db.url)],
+        &["is not migrated: run `checkout migrate`"],
+    );
+    let url = [("DATABASE_URL", db.url.as_str())];
+    assert_one_sentence(
+        &["migrate"],
+        &[url[0], ("CHECKOUT__HTTP__PROT", "1")],
+        &[
+            "unknown key `http.prot` from environment variable CHECKOUT__HTTP__PROT: remove it or correct its name",
+        ],
+    );
+    let file =
+        std::env::temp_dir().join(format!("checkout-{}.toml", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&file, "[http]\nprot = 1\n").unwrap();
+    assert_one_sentence(
+        &["migrate", "--config", file.to_str().unwrap()],
+        &url,
+        &[&format!("unknown key `http.prot` in {}", file.display())],
+    );
+    let _ = std::fs::remove_file(&file);
+    assert_one_sentence(
+        &["migrate"],
+        &[url[0], ("CHECKOUT__HTTP__PORT", "eighty")],
+        &["bad value for `http.port` from environment variable CHECKOUT__HTTP__PORT"],
+    );
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use checkout::config::Settings;
-use checkout::{api, store, telemetry};
+use checkout::{api, store};
 use secrecy::SecretString;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -103,8 +103,9 @@ impl TestApp {
         configure(&mut settings);
         let pool = store::pool(&db.url, &settings.database).unwrap();
         store::migrate(&pool).await.unwrap();
-        let state = api::AppState::new(pool.clone(), settings.clone(), telemetry::metrics_handle())
-            .unwrap();
+        // the process's recorder, which every role installs with its metrics listener
+        checkout::telemetry::metrics_handle();
+        let state = api::AppState::new(pool.clone(), settings.clone()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
@@ -171,6 +172,8 @@ impl Proc {
             .env("CHECKOUT__WORKER__JOB_TIMEOUT_SECS", "30")
             .env("CHECKOUT__LOG__LEVEL", "warn,checkout=info")
             .env("CHECKOUT__AUTH__JWT_SECRET", TEST_JWT_SECRET)
+            // several `serve` processes run at once: each its own metrics port
+            .env("CHECKOUT__HTTP__METRICS_ADDR", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(if capture {
@@ -282,8 +285,7 @@ impl ProbeServer {
         if with_db {
             store::migrate(&pool).await.unwrap();
         }
-        let state =
-            api::AppState::new(pool.clone(), settings, telemetry::metrics_handle()).unwrap();
+        let state = api::AppState::new(pool.clone(), settings).unwrap();
         let router = api::with_layers(routes, &state).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

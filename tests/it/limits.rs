@@ -9,7 +9,9 @@ use checkout::api::layers::envelope::Reply;
 use checkout::api::layers::extract::ApiJson;
 use serde_json::{Value, json};
 
+use crate::fixtures::{UX, UX_1M};
 use crate::helpers::{ProbeServer, Proc, TestApp, TestDb};
+use crate::shop::Shop;
 
 fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -28,7 +30,7 @@ async fn status_and_code(r: reqwest::Response) -> (u16, Option<u64>) {
 #[tokio::test]
 async fn over_the_limit_is_429_with_retry_after() {
     let app = TestApp::spawn_with(|s| {
-        s.ratelimit.set_quota("default", 1, 3);
+        s.ratelimit.set_quota("address", 1, 3);
     })
     .await;
     for _ in 0..3 {
@@ -49,6 +51,7 @@ async fn over_the_limit_is_429_with_retry_after() {
 async fn webhooks_are_exempt_from_rate_limits() {
     let routes = Router::new().route("/api/v1/webhooks/probe", post(echo));
     let p = ProbeServer::spawn(routes, false, |s| {
+        s.ratelimit.set_quota("address", 1, 1);
         s.ratelimit.set_quota("default", 1, 1);
     })
     .await;
@@ -72,8 +75,8 @@ async fn redis_counters_are_shared_by_two_api_processes() {
     let env = [
         ("CHECKOUT__RATELIMIT__REDIS_URL", redis.as_str()),
         ("CHECKOUT__RATELIMIT__KEY_PREFIX", prefix.as_str()),
-        ("CHECKOUT__RATELIMIT__DEFAULT_PER_MINUTE", "1"),
-        ("CHECKOUT__RATELIMIT__DEFAULT_BURST", "4"),
+        ("CHECKOUT__RATELIMIT__ADDRESS_PER_MINUTE", "1"),
+        ("CHECKOUT__RATELIMIT__ADDRESS_BURST", "4"),
     ];
     let a = Proc::spawn(&["serve", "--port", "0"], &db.url, &env);
     let b = Proc::spawn(&["serve", "--port", "0"], &db.url, &env);
@@ -96,26 +99,246 @@ async fn redis_counters_are_shared_by_two_api_processes() {
 async fn an_unreachable_redis_fails_open() {
     let app = TestApp::spawn_with(|s| {
         s.ratelimit.redis_url = Some("redis://127.0.0.1:1".to_owned().into());
-        s.ratelimit.set_quota("default", 1, 1);
+        s.ratelimit.set_quota("address", 1, 1);
     })
     .await;
     for _ in 0..3 {
         let r = app.client.get(app.url("/healthz")).send().await.unwrap();
         assert_eq!(r.status(), 200);
     }
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = checkout::telemetry::metrics_handle().render();
     assert!(
         metrics.contains("ratelimit_backend_errors_total"),
         "{metrics}"
     );
+}
+
+/// Enrollment opens and a college's students, all behind one NAT address, register,
+/// log in, look at their carts and order, with the default limits and the counters in
+/// Redis as in production: nobody gets 429. The calls are sent as fast as the test
+/// machine allows; they fit the address ceiling's burst, so they would pass arriving
+/// within any shorter time too, down to all at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_hundred_students_behind_one_address_enroll_without_429() {
+    use futures::StreamExt;
+    let prefix = format!("checkout-test:{}:", uuid::Uuid::new_v4().simple());
+    let shop = Shop::start(true, |s| {
+        s.ratelimit = checkout::config::RateLimitSettings {
+            redis_url: Some(redis_url().into()),
+            key_prefix: prefix,
+            ..Default::default()
+        };
+        s.auth.login_window_secs = checkout::config::AuthSettings::default().login_window_secs;
+        s.database.max_connections = 30;
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let statuses: Vec<Vec<(&str, u16)>> = futures::stream::iter(0..300)
+        .map(|i| student_enrolls(&shop, i))
+        .buffer_unordered(40)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    let calls: Vec<&(&str, u16)> = statuses.iter().flatten().collect();
+    let limited: Vec<_> = calls.iter().filter(|(_, s)| *s == 429).collect();
+    assert!(
+        limited.is_empty(),
+        "{} calls got 429: {limited:?}",
+        limited.len()
+    );
+    let failed: Vec<_> = calls.iter().filter(|(_, s)| *s >= 300).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    assert!(calls.len() >= 300 * 8, "{}", calls.len());
+    println!("{} calls from one address in {elapsed:?}", calls.len());
+}
+
+/// One student's enrollment calls, as (what, status).
+async fn student_enrolls(shop: &Shop, i: usize) -> Vec<(&'static str, u16)> {
+    use reqwest::Method;
+    let mut out = Vec::new();
+    let email = format!("student{i}@college.example");
+    let password = "Internship-2026!";
+    let (status, _) = shop
+        .call(
+            Method::POST,
+            "/api/v1/auth/register",
+            None,
+            Some(json!({"email": email, "name": "Student", "password": password})),
+        )
+        .await;
+    out.push(("register", status));
+    let (status, body) = shop
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"email": email, "password": password})),
+        )
+        .await;
+    out.push(("login", status));
+    let Some(token) = body["data"]["access_token"].as_str().map(str::to_owned) else {
+        return out;
+    };
+    let token = Some(token.as_str());
+    let (status, body) = shop
+        .call(
+            Method::POST,
+            "/api/v1/cart",
+            token,
+            Some(json!({"items": [{"internship_id": UX, "plan_id": UX_1M}]})),
+        )
+        .await;
+    out.push(("cart", status));
+    let Some(cart) = body["data"]["token"].as_str().map(str::to_owned) else {
+        return out;
+    };
+    let (status, _) = shop
+        .call(
+            Method::POST,
+            &format!("/api/v1/cart/{cart}/auth/check"),
+            token,
+            None,
+        )
+        .await;
+    out.push(("auth/check", status));
+    let (status, _) = shop
+        .call(Method::GET, &format!("/api/v1/cart/{cart}"), token, None)
+        .await;
+    out.push(("get cart", status));
+    let (status, _) = shop.call(Method::GET, "/api/v1/auth/me", token, None).await;
+    out.push(("me", status));
+    let (status, body) = shop
+        .call(
+            Method::POST,
+            "/api/v1/order",
+            token,
+            Some(json!({"cart_token": cart,
+                "billing_address": {"country": "IN", "state": "MH", "postal_code": "400001"}})),
+        )
+        .await;
+    out.push(("order", status));
+    if let Some(order) = body["data"]["order_token"].as_str() {
+        let (status, _) = shop
+            .call(Method::GET, &format!("/api/v1/order/{order}"), token, None)
+            .await;
+        out.push(("get order", status));
+    }
+    out
+}
+
+/// 10,000 requests a minute from one address is a flood: past the ceiling (a minute's
+/// worth at once, then 50 a second) it gets 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_from_one_address_is_limited() {
+    use futures::StreamExt;
+    let app = TestApp::spawn().await;
+    let started = std::time::Instant::now();
+    let statuses: Vec<u16> = futures::stream::iter(0..10_000)
+        .map(|_| async {
+            app.client
+                .get(app.url("/healthz"))
+                .send()
+                .await
+                .map_or(0, |r| r.status().as_u16())
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(60),
+        "not a flood: {elapsed:?}"
+    );
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(ok + limited, 10_000, "other answers");
+    let allowed = 3_000 + (elapsed.as_secs_f64() * 50.0).ceil() as usize + 10;
+    assert!(
+        (3_000..=allowed).contains(&ok),
+        "{ok} passed in {elapsed:?}"
+    );
+}
+
+/// The group quotas still protect each cart: one cart written from many addresses is
+/// limited, while another cart from the same addresses is not.
+#[tokio::test]
+async fn a_cart_is_limited_whatever_address_writes_to_it() {
+    let app = TestApp::spawn_with(|s| {
+        s.ratelimit.trusted_proxies = vec!["127.0.0.1".into()];
+        s.ratelimit.set_quota("cart_write", 1, 3);
+    })
+    .await;
+    crate::fixtures::load_catalog(&app).await;
+    let new_cart = || async {
+        let r = app
+            .client
+            .post(app.url("/api/v1/cart"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let body: Value = r.json().await.unwrap();
+        body["data"]["token"].as_str().unwrap().to_owned()
+    };
+    let write = |cart: String, i: usize| {
+        app.client
+            .post(app.url(&format!("/api/v1/cart/{cart}/items")))
+            .header("x-forwarded-for", format!("10.4.0.{i}"))
+            .json(&json!({"internship_id": UX, "plan_id": UX_1M}))
+            .send()
+    };
+    let cart = new_cart().await;
+    let mut statuses = Vec::new();
+    for i in 0..5 {
+        statuses.push(write(cart.clone(), i).await.unwrap().status().as_u16());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        2,
+        "{statuses:?}"
+    );
+    let other = new_cart().await;
+    let status = write(other, 0).await.unwrap().status().as_u16();
+    assert_ne!(status, 429);
+}
+
+/// `/metrics` (internal names, rates, queue depths) is not on the public listener; it
+/// is served on `http.metrics_addr`.
+#[tokio::test]
+async fn metrics_are_not_on_the_public_listener() {
+    let db = TestDb::create().await;
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics_addr = format!("127.0.0.1:{metrics_port}");
+    let serve = Proc::spawn(
+        &["serve", "--port", "0"],
+        &db.url,
+        &[("CHECKOUT__HTTP__METRICS_ADDR", metrics_addr.as_str())],
+    );
+    let api = serve.addr.unwrap();
+    let client = reqwest::Client::new();
+    client
+        .get(format!("http://{api}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    let public = client
+        .get(format!("http://{api}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 404);
+    let private = client
+        .get(format!("http://{metrics_addr}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(private.status(), 200);
+    let text = private.text().await.unwrap();
+    assert!(text.contains("http_requests_total"), "{text}");
 }
 
 #[tokio::test]

@@ -45,7 +45,6 @@ fn fast(s: &mut Settings) {
     for group in ["auth", "cart_write", "order", "default"] {
         s.ratelimit.set_quota(group, 100_000, 10_000);
     }
-    s.auth.login_max_per_address = 100_000;
 }
 
 impl Shop {

@@ -14,7 +14,7 @@ use super::caller::{self, ClientAddr, IpNet};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RouteGroup {
-    /// Login, registration, refresh: the strictest limit (credential stuffing).
+    /// Login, registration, refresh: the strictest limit per cart and per user.
     Auth,
     /// Writes to a cart.
     CartWrite,
@@ -50,7 +50,9 @@ pub fn classify(method: &Method, path: &str) -> RouteGroup {
     let write = !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     match segments.as_slice() {
         ["webhooks", ..] => RouteGroup::Webhook,
-        // reads (`GET /auth/me`, `/auth/sessions`) are ordinary traffic
+        // reads (`GET /auth/me`, `/auth/sessions`) are ordinary traffic, and so is
+        // `auth/check`, which frontends call to learn a cart's auth state
+        ["cart", _, "auth", "check"] => RouteGroup::Default,
         ["auth", ..] | ["cart", _, "auth", ..] if write => RouteGroup::Auth,
         ["order" | "orders" | "payments", ..] if write => RouteGroup::Order,
         ["cart", ..] if write => RouteGroup::CartWrite,
@@ -90,6 +92,10 @@ mod tests {
         assert_eq!(
             classify(&post, "/api/v1/cart/t/auth/login"),
             RouteGroup::Auth
+        );
+        assert_eq!(
+            classify(&post, "/api/v1/cart/t/auth/check"),
+            RouteGroup::Default
         );
         assert_eq!(classify(&post, "/api/v1/cart"), RouteGroup::CartWrite);
         assert_eq!(

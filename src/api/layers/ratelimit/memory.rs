@@ -1,4 +1,5 @@
-//! In-process GCRA with governor: one keyed limiter per route group.
+//! In-process GCRA with governor: one keyed limiter for the per-address ceiling and one
+//! per route group for carts and users.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -14,6 +15,7 @@ use crate::config::{Quota, RateLimitSettings};
 const RETAIN_ABOVE: usize = 50_000;
 
 pub struct MemoryBackend {
+    addresses: Option<DefaultKeyedRateLimiter<String>>,
     limiters: HashMap<RouteGroup, DefaultKeyedRateLimiter<String>>,
     clock: DefaultClock,
 }
@@ -35,21 +37,37 @@ impl MemoryBackend {
         .filter_map(|g| Some((g, RateLimiter::keyed(quota(s.quota(g.name())?)?))))
         .collect();
         Self {
+            addresses: s.quota("address").and_then(quota).map(RateLimiter::keyed),
             limiters,
             clock: DefaultClock::default(),
         }
     }
 
-    /// Checks every key (a refused key is not charged; the others may be: governor has
-    /// no multi-key transaction, and the leak is one cell per refused request).
-    pub fn check(&self, group: RouteGroup, keys: &[String]) -> Option<Duration> {
-        let limiter = self.limiters.get(&group)?;
-        if limiter.len() > RETAIN_ABOVE {
-            limiter.retain_recent();
-        }
+    /// Checks the address against the ceiling and every identity against the group's
+    /// quota (a refused key is not charged; the others may be: governor has no
+    /// multi-key transaction, and the leak is one cell per refused request).
+    pub fn check(
+        &self,
+        group: RouteGroup,
+        address: Option<&String>,
+        identities: &[String],
+    ) -> Option<Duration> {
         let now = self.clock.now();
-        keys.iter()
-            .filter_map(|k| limiter.check_key(k).err())
+        let mut checks: Vec<(&DefaultKeyedRateLimiter<String>, &String)> = Vec::new();
+        if let (Some(limiter), Some(address)) = (&self.addresses, address) {
+            checks.push((limiter, address));
+        }
+        if let Some(limiter) = self.limiters.get(&group) {
+            checks.extend(identities.iter().map(|k| (limiter, k)));
+        }
+        checks
+            .into_iter()
+            .filter_map(|(limiter, key)| {
+                if limiter.len() > RETAIN_ABOVE {
+                    limiter.retain_recent();
+                }
+                limiter.check_key(key).err()
+            })
             .map(|not_until| not_until.wait_time_from(now))
             .max()
     }

@@ -1,6 +1,10 @@
-//! Rate limits per route group (see `groups`), charged to every identity a request
-//! carries: the client address, the cart token and the user. Exceeding any -> 429 in
-//! the envelope with `Retry-After`. Webhooks are exempt.
+//! Rate limits keyed by what they protect. The client address is held only to a
+//! generous flood ceiling across all groups (`ratelimit.address_*`): many students
+//! share one address behind a college's NAT, so a per-address quota per group would
+//! lock a cohort out. The quota of a route group (see `groups`) is charged to each cart
+//! token and each user a request carries, which protects every cart and account on its
+//! own. Login guessing is held back per account by `auth::login`. Exceeding any ->
+//! 429 in the envelope with `Retry-After`. Webhooks are exempt.
 //!
 //! Backends: in-process GCRA (governor) when `ratelimit.redis_url` is unset (each API
 //! instance then allows the full quota); Redis when set, so every instance shares the
@@ -23,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use super::caller::{self, ClientAddr};
 use super::error::ApiError;
 use super::groups::{self, RouteGroup};
-use crate::config::{Quota, RateLimitSettings};
+use crate::config::RateLimitSettings;
 
 pub struct RateLimiter {
     settings: RateLimitSettings,
@@ -49,26 +53,47 @@ impl RateLimiter {
         })
     }
 
-    fn quota(&self, group: RouteGroup) -> Option<Quota> {
-        self.settings.quota(group.name())
-    }
-
-    /// `Some(wait)` when any of `keys` is over the group's quota.
-    pub async fn check(&self, group: RouteGroup, keys: &[String]) -> Option<Duration> {
-        let quota = self.quota(group)?;
-        if keys.is_empty() {
+    /// `Some(wait)` when the address is over the ceiling or any of `identities` (cart,
+    /// user) over the group's quota. Webhooks are never limited.
+    pub async fn check(
+        &self,
+        group: RouteGroup,
+        address: Option<&String>,
+        identities: &[String],
+    ) -> Option<Duration> {
+        if group == RouteGroup::Webhook {
             return None;
         }
         match &self.backend {
-            Backend::Memory(m) => m.check(group, keys),
-            Backend::Redis(r) => match r.check(group.name(), quota, keys).await {
-                Ok(wait) => wait,
-                Err(e) => {
-                    metrics::counter!("ratelimit_backend_errors_total").increment(1);
-                    self.warn(&e);
-                    None
+            Backend::Memory(m) => m.check(group, address, identities),
+            Backend::Redis(r) => {
+                let mut buckets: Vec<redis::Bucket<'_>> = Vec::with_capacity(3);
+                if let (Some(quota), Some(address)) = (self.settings.quota("address"), address) {
+                    buckets.push(("address", address, quota));
                 }
-            },
+                if let Some(quota) = self.settings.quota(group.name()) {
+                    buckets.extend(identities.iter().map(|k| (group.name(), k.as_str(), quota)));
+                }
+                if buckets.is_empty() {
+                    return None;
+                }
+                self.redis_check(r, &buckets).await
+            }
+        }
+    }
+
+    async fn redis_check(
+        &self,
+        r: &redis::RedisBackend,
+        buckets: &[redis::Bucket<'_>],
+    ) -> Option<Duration> {
+        match r.check(buckets).await {
+            Ok(wait) => wait,
+            Err(e) => {
+                metrics::counter!("ratelimit_backend_errors_total").increment(1);
+                self.warn(&e);
+                None
+            }
         }
     }
 
@@ -88,19 +113,20 @@ impl RateLimiter {
     }
 }
 
-/// The identities a request is charged to.
-fn keys(request: &Request) -> Vec<String> {
-    let mut keys = Vec::with_capacity(3);
-    if let Some(ClientAddr(ip)) = request.extensions().get::<ClientAddr>() {
-        keys.push(format!("addr:{ip}"));
-    }
+/// The address a request is charged to (the ceiling), and its identities (the group).
+fn keys(request: &Request) -> (Option<String>, Vec<String>) {
+    let address = request
+        .extensions()
+        .get::<ClientAddr>()
+        .map(|ClientAddr(ip)| format!("addr:{ip}"));
+    let mut keys = Vec::with_capacity(2);
     if let Some(token) = caller::cart_token_in_path(request.uri().path()) {
         keys.push(caller::cart_key(token));
     }
     if let Some(user) = caller::user_key(request.extensions(), request.headers()) {
         keys.push(user);
     }
-    keys
+    (address, keys)
 }
 
 pub async fn middleware(
@@ -113,7 +139,8 @@ pub async fn middleware(
         .get::<RouteGroup>()
         .copied()
         .unwrap_or_else(|| groups::classify(request.method(), request.uri().path()));
-    if let Some(wait) = limiter.check(group, &keys(&request)).await {
+    let (address, identities) = keys(&request);
+    if let Some(wait) = limiter.check(group, address.as_ref(), &identities).await {
         metrics::counter!("ratelimit_rejected_total", "group" => group.name()).increment(1);
         let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         return ApiError::RateLimited {

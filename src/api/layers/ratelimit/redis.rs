@@ -8,6 +8,9 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::config::Quota;
 
+/// A bucket to check and charge: its scope (`address` or a group), key and quota.
+pub type Bucket<'a> = (&'a str, &'a str, Quota);
+
 pub struct RedisBackend {
     conn: ConnectionManager,
     script: redis::Script,
@@ -33,19 +36,15 @@ impl RedisBackend {
         })
     }
 
-    /// `Ok(None)` allowed, `Ok(Some(wait))` refused, `Err` Redis failed.
-    pub async fn check(
-        &self,
-        group: &str,
-        quota: Quota,
-        keys: &[String],
-    ) -> anyhow::Result<Option<Duration>> {
-        let interval_us = 60_000_000 / u64::from(quota.per_minute.max(1));
+    /// `Ok(None)` allowed, `Ok(Some(wait))` refused, `Err` Redis failed. Each bucket
+    /// is `(scope, key, quota)`; its Redis key is `{prefix}{scope}:{key}`.
+    pub async fn check(&self, buckets: &[Bucket<'_>]) -> anyhow::Result<Option<Duration>> {
         let mut invocation = self.script.prepare_invoke();
-        for key in keys {
-            invocation.key(format!("{}{group}:{key}", self.prefix));
+        for (scope, key, quota) in buckets {
+            invocation.key(format!("{}{scope}:{key}", self.prefix));
+            let interval_us = 60_000_000 / u64::from(quota.per_minute.max(1));
+            invocation.arg(interval_us).arg(quota.burst);
         }
-        invocation.arg(interval_us).arg(quota.burst);
         let mut conn = self.conn.clone();
         let wait_us: u64 = tokio::time::timeout(CALL_TIMEOUT, invocation.invoke_async(&mut conn))
             .await
