@@ -23,6 +23,8 @@ pub struct CartRow {
     pub version: i64,
 }
 
+/// The columns of a [`CartRow`], for the statements built elsewhere
+/// ([`crate::store::cart_binding`]); the checked statements here spell them out.
 pub(crate) const CART_COLS: &str = "id, token, user_id, status, currency, sale_id, coupon_code, device_id, \
     expires_at, created_at, updated_at, version";
 
@@ -54,17 +56,20 @@ pub struct NewCart<'a> {
 }
 
 pub async fn create(conn: &mut PgConnection, new: &NewCart<'_>) -> sqlx::Result<CartRow> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as!(
+        CartRow,
         "insert into carts (id, token, currency, sale_id, device_id, expires_at, user_id)
-         values ($1, $2, $3, $4, $5, $6, $7) returning {CART_COLS}"
-    )))
-    .bind(Uuid::now_v7())
-    .bind(new.token)
-    .bind(new.currency)
-    .bind(new.sale_id)
-    .bind(new.device_id)
-    .bind(new.expires_at)
-    .bind(new.user_id)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         returning id, token, user_id, status, currency, sale_id, coupon_code, device_id, expires_at,
+                created_at, updated_at, version",
+        Uuid::now_v7(),
+        new.token,
+        new.currency,
+        new.sale_id,
+        new.device_id,
+        new.expires_at,
+        new.user_id,
+    )
     .fetch_one(conn)
     .await
 }
@@ -76,18 +81,33 @@ pub async fn load(
     token: &str,
     for_update: bool,
 ) -> sqlx::Result<Option<CartRow>> {
-    let lock = if for_update { "for update" } else { "" };
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {CART_COLS} from carts where token = $1 {lock}"
-    )))
-    .bind(token)
-    .fetch_optional(conn)
-    .await
+    if for_update {
+        sqlx::query_as!(
+            CartRow,
+            "select id, token, user_id, status, currency, sale_id, coupon_code, device_id, expires_at,
+                created_at, updated_at, version
+             from carts where token = $1 for update",
+            token
+        )
+        .fetch_optional(conn)
+        .await
+    } else {
+        sqlx::query_as!(
+            CartRow,
+            "select id, token, user_id, status, currency, sale_id, coupon_code, device_id, expires_at,
+                created_at, updated_at, version
+             from carts where token = $1",
+            token
+        )
+        .fetch_optional(conn)
+        .await
+    }
 }
 
 /// Items in the order they were added.
 pub async fn items(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<Vec<ItemRow>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        ItemRow,
         "select i.id, i.program_id, p.slug as program_slug, p.title as program_title,
              i.plan_id, pl.period_value, pl.period_unit, pl.price_minor, pl.tax_inclusive,
              i.cohort_id, i.quantity
@@ -96,8 +116,8 @@ pub async fn items(conn: &mut PgConnection, cart_id: Uuid) -> sqlx::Result<Vec<I
          join plans pl on pl.id = i.plan_id
          where i.cart_id = $1
          order by i.id",
+        cart_id
     )
-    .bind(cart_id)
     .fetch_all(conn)
     .await
 }
@@ -113,20 +133,20 @@ pub async fn add_item(
     cohort_id: Option<Uuid>,
     quantity: i32,
 ) -> sqlx::Result<i32> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "insert into cart_items as i (id, cart_id, program_id, plan_id, cohort_id, quantity)
          values ($1, $2, $3, $4, $5, $6)
          on conflict (cart_id, program_id, plan_id) do update
              set quantity = i.quantity + excluded.quantity,
                  cohort_id = coalesce(excluded.cohort_id, i.cohort_id)
          returning quantity",
+        Uuid::now_v7(),
+        cart_id,
+        program_id,
+        plan_id,
+        cohort_id,
+        quantity,
     )
-    .bind(Uuid::now_v7())
-    .bind(cart_id)
-    .bind(program_id)
-    .bind(plan_id)
-    .bind(cohort_id)
-    .bind(quantity)
     .fetch_one(conn)
     .await
 }
@@ -137,11 +157,13 @@ pub async fn remove_item(
     cart_id: Uuid,
     item_id: Uuid,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query("delete from cart_items where cart_id = $1 and id = $2")
-        .bind(cart_id)
-        .bind(item_id)
-        .execute(conn)
-        .await?;
+    let done = sqlx::query!(
+        "delete from cart_items where cart_id = $1 and id = $2",
+        cart_id,
+        item_id
+    )
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected() > 0)
 }
 
@@ -154,29 +176,33 @@ pub async fn switch_plan(
     program_id: Uuid,
     plan_id: Uuid,
 ) -> sqlx::Result<Option<i32>> {
-    let rows: Vec<(Uuid, i32)> = sqlx::query_as(
+    let rows = sqlx::query!(
         "select id, quantity from cart_items where cart_id = $1 and program_id = $2 order by id",
+        cart_id,
+        program_id
     )
-    .bind(cart_id)
-    .bind(program_id)
     .fetch_all(&mut *conn)
     .await?;
-    let Some((keep, _)) = rows.first().copied() else {
+    let Some(keep) = rows.first().map(|r| r.id) else {
         return Ok(None);
     };
-    let total: i32 = rows.iter().map(|(_, q)| *q).fold(0, i32::saturating_add);
-    sqlx::query("delete from cart_items where cart_id = $1 and program_id = $2 and id <> $3")
-        .bind(cart_id)
-        .bind(program_id)
-        .bind(keep)
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("update cart_items set plan_id = $2, quantity = $3 where id = $1")
-        .bind(keep)
-        .bind(plan_id)
-        .bind(total)
-        .execute(&mut *conn)
-        .await?;
+    let total: i32 = rows.iter().map(|r| r.quantity).fold(0, i32::saturating_add);
+    sqlx::query!(
+        "delete from cart_items where cart_id = $1 and program_id = $2 and id <> $3",
+        cart_id,
+        program_id,
+        keep
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "update cart_items set plan_id = $2, quantity = $3 where id = $1",
+        keep,
+        plan_id,
+        total
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(Some(total))
 }
 
@@ -190,7 +216,7 @@ pub async fn append_analytics(
     if events.is_empty() {
         return Ok(());
     }
-    sqlx::query(
+    sqlx::query!(
         "update carts set analytics_data = (
              select coalesce(jsonb_agg(e order by n), '[]'::jsonb) from (
                  select e, n from jsonb_array_elements(analytics_data || $2::jsonb)
@@ -198,10 +224,10 @@ pub async fn append_analytics(
                  order by n desc limit $3
              ) newest)
          where id = $1",
+        cart_id,
+        Value::Array(events.to_vec()),
+        i64::from(keep),
     )
-    .bind(cart_id)
-    .bind(Value::Array(events.to_vec()))
-    .bind(i64::from(keep))
     .execute(conn)
     .await?;
     Ok(())
@@ -212,11 +238,13 @@ pub async fn set_coupon(
     cart_id: Uuid,
     code: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query("update carts set coupon_code = $2 where id = $1")
-        .bind(cart_id)
-        .bind(code)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "update carts set coupon_code = $2 where id = $1",
+        cart_id,
+        code
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -229,14 +257,17 @@ pub async fn save(
     pricing: &Value,
     expires_at: DateTime<Utc>,
 ) -> sqlx::Result<CartRow> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    sqlx::query_as!(
+        CartRow,
         "update carts set status = $2, pricing = $3, expires_at = $4, version = version + 1
-         where id = $1 returning {CART_COLS}"
-    )))
-    .bind(cart_id)
-    .bind(status)
-    .bind(pricing)
-    .bind(expires_at)
+         where id = $1
+         returning id, token, user_id, status, currency, sale_id, coupon_code, device_id, expires_at,
+                created_at, updated_at, version",
+        cart_id,
+        status,
+        pricing,
+        expires_at,
+    )
     .fetch_one(conn)
     .await
 }
@@ -244,13 +275,13 @@ pub async fn save(
 /// Marks up to `limit` draft or active carts past `expires_at` as expired; returns how
 /// many. Rows another transaction holds are skipped (picked up by the next batch).
 pub async fn expire_batch(conn: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "update carts set status = 'expired'
          where id in (select id from carts
                       where status in ('draft', 'active') and expires_at <= now()
                       order by expires_at limit $1 for update skip locked)",
+        limit
     )
-    .bind(limit)
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
@@ -264,16 +295,16 @@ pub async fn delete_finished_batch(
     retention_secs: u64,
     limit: i64,
 ) -> sqlx::Result<u64> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "delete from carts
          where id in (select c.id from carts c
                       where c.status in ('expired', 'merged')
                         and c.updated_at < now() - make_interval(secs => $2)
                         and not exists (select 1 from carts m where m.merged_into = c.id)
                       limit $1 for update skip locked)",
+        limit,
+        retention_secs as f64,
     )
-    .bind(limit)
-    .bind(retention_secs as f64)
     .execute(conn)
     .await?;
     Ok(done.rows_affected())
@@ -281,11 +312,11 @@ pub async fn delete_finished_batch(
 
 /// Checks the cart out: read-only from now on, owned by the buyer.
 pub async fn freeze(conn: &mut PgConnection, token: &str, user: Uuid) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update carts set status = 'converted', user_id = coalesce(user_id, $2) where token = $1",
+        token,
+        user
     )
-    .bind(token)
-    .bind(user)
     .execute(conn)
     .await?;
     Ok(())
@@ -293,11 +324,11 @@ pub async fn freeze(conn: &mut PgConnection, token: &str, user: Uuid) -> sqlx::R
 
 /// Opens a checked-out cart again after its order failed, unless it has expired.
 pub async fn reopen(conn: &mut PgConnection, token: &str) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update carts set status = 'active'
          where token = $1 and status = 'converted' and expires_at > now()",
+        token
     )
-    .bind(token)
     .execute(conn)
     .await?;
     Ok(())
@@ -308,12 +339,16 @@ pub async fn programs(
     conn: &mut PgConnection,
     token: &str,
 ) -> sqlx::Result<Vec<(Uuid, String, Option<Uuid>)>> {
-    sqlx::query_as(
+    let rows = sqlx::query!(
         "select distinct on (i.program_id) i.program_id, p.title, i.cohort_id
          from carts c join cart_items i on i.cart_id = c.id join programs p on p.id = i.program_id
          where c.token = $1 order by i.program_id, i.cohort_id nulls last",
+        token
     )
-    .bind(token)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.program_id, r.title, r.cohort_id))
+        .collect())
 }

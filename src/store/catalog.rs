@@ -104,24 +104,17 @@ impl CohortRow {
     }
 }
 
-const PROGRAM_COLS: &str = "id, slug, title, description, status";
-const PLAN_COLS: &str =
-    "id, program_id, period_value, period_unit, price_minor, currency, tax_inclusive";
-const COHORT_COLS: &str = "id, program_id, starts_on, capacity, seats_held, seats_taken";
-
-/// Plans in display order: shortest period first.
-const PLAN_ORDER: &str =
-    "order by program_id, period_value * case period_unit when 'year' then 12 else 1 end, id";
-
 /// Programs, active ones only unless `include_archived`, by title.
 pub async fn programs(
     conn: &mut PgConnection,
     include_archived: bool,
 ) -> sqlx::Result<Vec<ProgramRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {PROGRAM_COLS} from programs where $1 or status = 'active' order by title, id"
-    )))
-    .bind(include_archived)
+    sqlx::query_as!(
+        ProgramRow,
+        "select id, slug, title, description, status
+         from programs where $1 or status = 'active' order by title, id",
+        include_archived
+    )
     .fetch_all(conn)
     .await
 }
@@ -129,30 +122,38 @@ pub async fn programs(
 /// A program by id or, when `key` is not a uuid, by slug.
 pub async fn find_program(conn: &mut PgConnection, key: &str) -> sqlx::Result<Option<ProgramRow>> {
     let id = Uuid::parse_str(key).ok();
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {PROGRAM_COLS} from programs where id = $1 or ($1 is null and slug = $2)"
-    )))
-    .bind(id)
-    .bind(key.trim().to_lowercase())
+    sqlx::query_as!(
+        ProgramRow,
+        "select id, slug, title, description, status
+         from programs where id = $1 or ($1 is null and slug = $2)",
+        id,
+        key.trim().to_lowercase()
+    )
     .fetch_optional(conn)
     .await
 }
 
 /// The plans of the given programs, in display order.
 pub async fn plans_of(conn: &mut PgConnection, program_ids: &[Uuid]) -> sqlx::Result<Vec<PlanRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {PLAN_COLS} from plans where program_id = any($1) {PLAN_ORDER}"
-    )))
-    .bind(program_ids)
+    // display order: shortest period first
+    sqlx::query_as!(
+        PlanRow,
+        "select id, program_id, period_value, period_unit, price_minor, currency, tax_inclusive
+         from plans where program_id = any($1)
+         order by program_id, period_value * case period_unit when 'year' then 12 else 1 end, id",
+        program_ids
+    )
     .fetch_all(conn)
     .await
 }
 
 pub async fn find_plan(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<PlanRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {PLAN_COLS} from plans where id = $1"
-    )))
-    .bind(id)
+    sqlx::query_as!(
+        PlanRow,
+        "select id, program_id, period_value, period_unit, price_minor, currency, tax_inclusive
+         from plans where id = $1",
+        id
+    )
     .fetch_optional(conn)
     .await
 }
@@ -163,13 +164,14 @@ pub async fn find_plan_by_period(
     program_id: Uuid,
     period: Period,
 ) -> sqlx::Result<Option<PlanRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {PLAN_COLS} from plans
-         where program_id = $1 and period_value = $2 and period_unit = $3"
-    )))
-    .bind(program_id)
-    .bind(period.value)
-    .bind(period.unit.as_str())
+    sqlx::query_as!(
+        PlanRow,
+        "select id, program_id, period_value, period_unit, price_minor, currency, tax_inclusive
+         from plans where program_id = $1 and period_value = $2 and period_unit = $3",
+        program_id,
+        period.value,
+        period.unit.as_str()
+    )
     .fetch_optional(conn)
     .await
 }
@@ -181,58 +183,61 @@ pub async fn cohorts_of(
     program_ids: &[Uuid],
     from: Option<NaiveDate>,
 ) -> sqlx::Result<Vec<CohortRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COHORT_COLS} from cohorts
-         where program_id = any($1) and ($2::date is null or starts_on >= $2)
-         order by program_id, starts_on, id"
-    )))
-    .bind(program_ids)
-    .bind(from)
+    sqlx::query_as!(
+        CohortRow,
+        "select id, program_id, starts_on, capacity, seats_held, seats_taken
+         from cohorts where program_id = any($1) and ($2::date is null or starts_on >= $2)
+         order by program_id, starts_on, id",
+        program_ids,
+        from
+    )
     .fetch_all(conn)
     .await
 }
 
 pub async fn find_cohort(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<CohortRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COHORT_COLS} from cohorts where id = $1"
-    )))
-    .bind(id)
+    sqlx::query_as!(
+        CohortRow,
+        "select id, program_id, starts_on, capacity, seats_held, seats_taken
+         from cohorts where id = $1",
+        id
+    )
     .fetch_optional(conn)
     .await
 }
 
 pub async fn upsert_program(conn: &mut PgConnection, p: &ProgramRow) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into programs (id, slug, title, description, status) values ($1, $2, $3, $4, $5)
          on conflict (id) do update set slug = excluded.slug, title = excluded.title,
              description = excluded.description, status = excluded.status",
+        p.id,
+        p.slug,
+        p.title,
+        p.description,
+        p.status,
     )
-    .bind(p.id)
-    .bind(&p.slug)
-    .bind(&p.title)
-    .bind(&p.description)
-    .bind(&p.status)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 pub async fn upsert_plan(conn: &mut PgConnection, p: &PlanRow) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into plans (id, program_id, period_value, period_unit, price_minor, currency,
              tax_inclusive)
          values ($1, $2, $3, $4, $5, $6, $7)
          on conflict (id) do update set period_value = excluded.period_value,
              period_unit = excluded.period_unit, price_minor = excluded.price_minor,
              currency = excluded.currency, tax_inclusive = excluded.tax_inclusive",
+        p.id,
+        p.program_id,
+        p.period_value,
+        p.period_unit,
+        p.price_minor,
+        p.currency,
+        p.tax_inclusive,
     )
-    .bind(p.id)
-    .bind(p.program_id)
-    .bind(p.period_value)
-    .bind(&p.period_unit)
-    .bind(p.price_minor)
-    .bind(&p.currency)
-    .bind(p.tax_inclusive)
     .execute(conn)
     .await?;
     Ok(())
@@ -241,15 +246,15 @@ pub async fn upsert_plan(conn: &mut PgConnection, p: &PlanRow) -> sqlx::Result<(
 /// Inserts or updates a cohort's date and capacity; the seat counters are never
 /// touched by the import.
 pub async fn upsert_cohort(conn: &mut PgConnection, c: &CohortRow) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into cohorts (id, program_id, starts_on, capacity) values ($1, $2, $3, $4)
          on conflict (id) do update set starts_on = excluded.starts_on,
              capacity = excluded.capacity",
+        c.id,
+        c.program_id,
+        c.starts_on,
+        c.capacity,
     )
-    .bind(c.id)
-    .bind(c.program_id)
-    .bind(c.starts_on)
-    .bind(c.capacity)
     .execute(conn)
     .await?;
     Ok(())
@@ -258,17 +263,21 @@ pub async fn upsert_cohort(conn: &mut PgConnection, c: &CohortRow) -> sqlx::Resu
 /// Every plan and cohort (the import resolves natural keys and checks ownership
 /// against them).
 pub async fn all_plans(conn: &mut PgConnection) -> sqlx::Result<Vec<PlanRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {PLAN_COLS} from plans {PLAN_ORDER}"
-    )))
+    sqlx::query_as!(
+        PlanRow,
+        "select id, program_id, period_value, period_unit, price_minor, currency, tax_inclusive
+         from plans order by program_id, period_value * case period_unit when 'year' then 12 else 1 end, id"
+    )
     .fetch_all(conn)
     .await
 }
 
 pub async fn all_cohorts(conn: &mut PgConnection) -> sqlx::Result<Vec<CohortRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COHORT_COLS} from cohorts order by program_id, starts_on, id"
-    )))
+    sqlx::query_as!(
+        CohortRow,
+        "select id, program_id, starts_on, capacity, seats_held, seats_taken
+         from cohorts order by program_id, starts_on, id"
+    )
     .fetch_all(conn)
     .await
 }

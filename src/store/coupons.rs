@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::{FromRow, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::domain::coupon::normalize_code;
@@ -22,7 +22,6 @@ pub struct StoredCoupon {
     pub used_count: u32,
 }
 
-#[derive(FromRow)]
 struct Row {
     code: String,
     description: String,
@@ -42,10 +41,6 @@ struct Row {
     listed: bool,
     used_count: i32,
 }
-
-const COLS: &str = "code, description, kind, percent, fixed_minor, min_subtotal, max_discount, \
-    valid_from, valid_until, global_limit, per_user_limit, program_ids, plan_ids, \
-    first_order_only, active, listed, used_count";
 
 fn count(v: i32) -> u32 {
     u32::try_from(v).unwrap_or(0)
@@ -97,10 +92,14 @@ impl From<Row> for StoredCoupon {
 
 /// A coupon by code as typed (case and surrounding spaces ignored).
 pub async fn find(conn: &mut PgConnection, code: &str) -> sqlx::Result<Option<StoredCoupon>> {
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLS} from coupons where code = $1"
-    )))
-    .bind(normalize_code(code))
+    let row = sqlx::query_as!(
+        Row,
+        "select code, description, kind, percent, fixed_minor, min_subtotal, max_discount,
+                valid_from, valid_until, global_limit, per_user_limit, program_ids, plan_ids,
+                first_order_only, active, listed, used_count
+         from coupons where code = $1",
+        normalize_code(code)
+    )
     .fetch_optional(conn)
     .await?;
     Ok(row.map(Into::into))
@@ -111,22 +110,30 @@ pub async fn listed_now(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<StoredCoupon>> {
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLS} from coupons
+    let rows = sqlx::query_as!(
+        Row,
+        "select code, description, kind, percent, fixed_minor, min_subtotal, max_discount,
+                valid_from, valid_until, global_limit, per_user_limit, program_ids, plan_ids,
+                first_order_only, active, listed, used_count
+         from coupons
          where listed and active and (valid_from is null or valid_from <= $1)
              and (valid_until is null or valid_until > $1)
-         order by code"
-    )))
-    .bind(now)
+         order by code",
+        now
+    )
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
 pub async fn all(conn: &mut PgConnection) -> sqlx::Result<Vec<StoredCoupon>> {
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLS} from coupons order by code"
-    )))
+    let rows = sqlx::query_as!(
+        Row,
+        "select code, description, kind, percent, fixed_minor, min_subtotal, max_discount,
+                valid_from, valid_until, global_limit, per_user_limit, program_ids, plan_ids,
+                first_order_only, active, listed, used_count
+         from coupons order by code"
+    )
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(Into::into).collect())
@@ -139,24 +146,38 @@ pub async fn find_input(
     code: &str,
     user: Option<Uuid>,
 ) -> sqlx::Result<Option<CouponInput>> {
-    #[derive(FromRow)]
-    struct WithUse {
-        #[sqlx(flatten)]
-        row: Row,
-        user_used: Option<i32>,
-    }
-    let found: Option<WithUse> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLS},
-             (select u.used_count from coupon_user_uses u
-              where u.code = coupons.code and u.user_id = $2) as user_used
-         from coupons where code = $1"
-    )))
-    .bind(normalize_code(code))
-    .bind(user)
+    let found = sqlx::query!(
+        "select code, description, kind, percent, fixed_minor, min_subtotal, max_discount,
+                valid_from, valid_until, global_limit, per_user_limit, program_ids, plan_ids,
+                first_order_only, active, listed, used_count,
+                (select u.used_count from coupon_user_uses u
+                 where u.code = coupons.code and u.user_id = $2) as user_used
+         from coupons where code = $1",
+        normalize_code(code),
+        user
+    )
     .fetch_optional(conn)
     .await?;
     Ok(found.map(|f| {
-        let stored = StoredCoupon::from(f.row);
+        let stored = StoredCoupon::from(Row {
+            code: f.code,
+            description: f.description,
+            kind: f.kind,
+            percent: f.percent,
+            fixed_minor: f.fixed_minor,
+            min_subtotal: f.min_subtotal,
+            max_discount: f.max_discount,
+            valid_from: f.valid_from,
+            valid_until: f.valid_until,
+            global_limit: f.global_limit,
+            per_user_limit: f.per_user_limit,
+            program_ids: f.program_ids,
+            plan_ids: f.plan_ids,
+            first_order_only: f.first_order_only,
+            active: f.active,
+            listed: f.listed,
+            used_count: f.used_count,
+        });
         CouponInput {
             usage: usage_of(&stored, user, f.user_used),
             coupon: stored.coupon,
@@ -175,11 +196,11 @@ pub async fn usage(
 ) -> sqlx::Result<CouponUsage> {
     let user_used = match user {
         Some(user) => {
-            sqlx::query_scalar(
+            sqlx::query_scalar!(
                 "select used_count from coupon_user_uses where code = $1 and user_id = $2",
+                stored.coupon.code,
+                user
             )
-            .bind(&stored.coupon.code)
-            .bind(user)
             .fetch_optional(&mut *conn)
             .await?
         }
@@ -213,7 +234,7 @@ pub async fn use_one(
     if let Some(user) = user {
         // Insert the first use, or add one while below the limit; a zero limit never
         // inserts. No row back = the user's limit is reached, or no such coupon.
-        let user_taken: Option<i32> = sqlx::query_scalar(
+        let user_taken: Option<i32> = sqlx::query_scalar!(
             "insert into coupon_user_uses as u (code, user_id, used_count)
              select c.code, $2, 1 from coupons c
              where c.code = $1 and (c.per_user_limit is null or c.per_user_limit > 0)
@@ -221,15 +242,14 @@ pub async fn use_one(
              where (select c.per_user_limit from coupons c where c.code = u.code) is null
                  or u.used_count < (select c.per_user_limit from coupons c where c.code = u.code)
              returning used_count",
+            code,
+            user
         )
-        .bind(&code)
-        .bind(user)
         .fetch_optional(&mut *conn)
         .await?;
         if user_taken.is_none() {
             let limit: Option<Option<i32>> =
-                sqlx::query_scalar("select per_user_limit from coupons where code = $1")
-                    .bind(&code)
+                sqlx::query_scalar!("select per_user_limit from coupons where code = $1", code)
                     .fetch_optional(&mut *conn)
                     .await?;
             return Err(UseError::Refused(match limit {
@@ -240,23 +260,24 @@ pub async fn use_one(
             }));
         }
     }
-    let taken: Option<i32> = sqlx::query_scalar(
+    let taken: Option<i32> = sqlx::query_scalar!(
         "update coupons set used_count = used_count + 1
          where code = $1 and (global_limit is null or used_count < global_limit)
          returning used_count",
+        code
     )
-    .bind(&code)
     .fetch_optional(&mut *conn)
     .await?;
     if taken.is_none() {
         if let Some(user) = user {
             give_back_user(conn, &code, user).await?;
         }
-        let exists: bool =
-            sqlx::query_scalar("select exists(select 1 from coupons where code = $1)")
-                .bind(&code)
-                .fetch_one(&mut *conn)
-                .await?;
+        let exists: bool = sqlx::query_scalar!(
+            r#"select exists(select 1 from coupons where code = $1) as "exists!""#,
+            code
+        )
+        .fetch_one(&mut *conn)
+        .await?;
         return Err(if exists {
             UseError::Refused(CouponRefusal::UsageLimitReached)
         } else {
@@ -283,22 +304,22 @@ pub async fn give_back(
 }
 
 async fn give_back_user(conn: &mut PgConnection, code: &str, user: Uuid) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update coupon_user_uses set used_count = used_count - 1
          where code = $1 and user_id = $2 and used_count > 0",
+        code,
+        user
     )
-    .bind(code)
-    .bind(user)
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
 async fn give_back_global(conn: &mut PgConnection, code: &str) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update coupons set used_count = used_count - 1 where code = $1 and used_count > 0",
+        code
     )
-    .bind(code)
     .execute(conn)
     .await?;
     Ok(())
@@ -317,7 +338,7 @@ pub enum UseError {
 pub async fn upsert(conn: &mut PgConnection, c: &StoredCoupon) -> sqlx::Result<()> {
     let (kind, percent, fixed) = discount_columns(&c.coupon.kind);
     let limit = |v: Option<u32>| v.map(|v| i32::try_from(v).unwrap_or(i32::MAX));
-    sqlx::query(
+    sqlx::query!(
         "insert into coupons (code, description, kind, percent, fixed_minor, min_subtotal,
              max_discount, valid_from, valid_until, global_limit, per_user_limit, program_ids,
              plan_ids, first_order_only, active, listed)
@@ -330,23 +351,23 @@ pub async fn upsert(conn: &mut PgConnection, c: &StoredCoupon) -> sqlx::Result<(
              per_user_limit = excluded.per_user_limit, program_ids = excluded.program_ids,
              plan_ids = excluded.plan_ids, first_order_only = excluded.first_order_only,
              active = excluded.active, listed = excluded.listed",
+        normalize_code(&c.coupon.code),
+        c.description,
+        kind,
+        percent,
+        fixed,
+        c.coupon.min_subtotal,
+        c.coupon.max_discount,
+        c.coupon.valid_from,
+        c.coupon.valid_until,
+        limit(c.coupon.global_limit),
+        limit(c.coupon.per_user_limit),
+        &c.coupon.program_ids,
+        &c.coupon.plan_ids,
+        c.coupon.first_order_only,
+        c.coupon.active,
+        c.listed,
     )
-    .bind(normalize_code(&c.coupon.code))
-    .bind(&c.description)
-    .bind(kind)
-    .bind(percent)
-    .bind(fixed)
-    .bind(c.coupon.min_subtotal)
-    .bind(c.coupon.max_discount)
-    .bind(c.coupon.valid_from)
-    .bind(c.coupon.valid_until)
-    .bind(limit(c.coupon.global_limit))
-    .bind(limit(c.coupon.per_user_limit))
-    .bind(&c.coupon.program_ids)
-    .bind(&c.coupon.plan_ids)
-    .bind(c.coupon.first_order_only)
-    .bind(c.coupon.active)
-    .bind(c.listed)
     .execute(conn)
     .await?;
     Ok(())
@@ -354,11 +375,13 @@ pub async fn upsert(conn: &mut PgConnection, c: &StoredCoupon) -> sqlx::Result<(
 
 /// Switches a coupon on or off; false when no coupon has this (normalised) code.
 pub async fn set_active(conn: &mut PgConnection, code: &str, active: bool) -> sqlx::Result<bool> {
-    let done = sqlx::query("update coupons set active = $2 where code = $1")
-        .bind(normalize_code(code))
-        .bind(active)
-        .execute(conn)
-        .await?;
+    let done = sqlx::query!(
+        "update coupons set active = $2 where code = $1",
+        normalize_code(code),
+        active
+    )
+    .execute(conn)
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -373,13 +396,13 @@ pub async fn redeem_for_order(
     user: Uuid,
 ) -> Result<(), UseError> {
     // the order's own row first, the shared counters last (see `use_one`)
-    sqlx::query(
+    sqlx::query!(
         "insert into coupon_redemptions (order_id, code, user_id) values ($1, $2, $3)
          on conflict (order_id) do nothing",
+        order_id,
+        code,
+        user
     )
-    .bind(order_id)
-    .bind(code)
-    .bind(user)
     .execute(&mut *conn)
     .await?;
     use_one(conn, code, Some(user)).await
@@ -388,15 +411,15 @@ pub async fn redeem_for_order(
 /// Gives back the use `order_id` holds, if it still holds one (compensation). The
 /// redemption's status guards the counters, so a re-run gives nothing back twice.
 pub async fn give_back_for_order(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<()> {
-    let returned: Option<(String, Uuid)> = sqlx::query_as(
+    let returned = sqlx::query!(
         "update coupon_redemptions set status = 'returned'
          where order_id = $1 and status = 'used' returning code, user_id",
+        order_id
     )
-    .bind(order_id)
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some((code, user)) = returned {
-        give_back(conn, &code, Some(user)).await?;
+    if let Some(r) = returned {
+        give_back(conn, &r.code, Some(r.user_id)).await?;
     }
     Ok(())
 }

@@ -2,11 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::{FromRow, PgConnection};
+use sqlx::PgConnection;
 
 use crate::domain::{Currency, FxRate};
 
-#[derive(FromRow)]
 struct Row {
     quote: String,
     rate: Decimal,
@@ -31,34 +30,37 @@ pub async fn latest(
     quote: Currency,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Option<FxRate>> {
-    let row: Option<Row> = sqlx::query_as(
+    let row = sqlx::query_as!(
+        Row,
         "select quote, rate, as_of from fx_rates where quote = $1 and as_of <= $2
          order by as_of desc limit 1",
+        quote.code(),
+        now
     )
-    .bind(quote.code())
-    .bind(now)
     .fetch_optional(conn)
     .await?;
     Ok(row.and_then(Row::into_rate))
 }
 
 pub async fn all(conn: &mut PgConnection) -> sqlx::Result<Vec<FxRate>> {
-    let rows: Vec<Row> =
-        sqlx::query_as("select quote, rate, as_of from fx_rates order by quote, as_of")
-            .fetch_all(conn)
-            .await?;
+    let rows = sqlx::query_as!(
+        Row,
+        "select quote, rate, as_of from fx_rates order by quote, as_of"
+    )
+    .fetch_all(conn)
+    .await?;
     Ok(rows.into_iter().filter_map(Row::into_rate).collect())
 }
 
 /// Inserts a rate, or corrects the rate of the same quote and date.
 pub async fn upsert(conn: &mut PgConnection, rate: &FxRate) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into fx_rates (quote, rate, as_of) values ($1, $2, $3)
          on conflict (quote, as_of) do update set rate = excluded.rate",
+        rate.quote.code(),
+        rate.rate,
+        rate.as_of
     )
-    .bind(rate.quote.code())
-    .bind(rate.rate)
-    .bind(rate.as_of)
     .execute(conn)
     .await?;
     Ok(())

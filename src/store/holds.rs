@@ -22,13 +22,13 @@ pub struct Hold {
 /// The cohort a program's seat is held in: the one asked for, else the earliest
 /// upcoming cohort with a free seat.
 pub async fn pick_cohort(conn: &mut PgConnection, program_id: Uuid) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select id from cohorts
          where program_id = $1 and starts_on >= current_date
            and seats_held + seats_taken < capacity
          order by starts_on, id limit 1",
+        program_id
     )
-    .bind(program_id)
     .fetch_optional(conn)
     .await
 }
@@ -44,7 +44,7 @@ pub async fn hold(
 ) -> sqlx::Result<bool> {
     // one statement: the cohort row stays locked from here to the commit, and every
     // checkout of a popular cohort queues on it
-    sqlx::query(
+    sqlx::query!(
         "with took as (
              update cohorts set seats_held = seats_held + 1
              where id = $3 and seats_held + seats_taken < capacity
@@ -52,43 +52,48 @@ pub async fn hold(
          )
          insert into seat_holds (id, order_id, cohort_id, program_id, expires_at)
          select $1, $2, id, $4, $5 from took",
+        Uuid::now_v7(),
+        order_id,
+        cohort_id,
+        program_id,
+        expires_at,
     )
-    .bind(Uuid::now_v7())
-    .bind(order_id)
-    .bind(cohort_id)
-    .bind(program_id)
-    .bind(expires_at)
     .execute(conn)
     .await
     .map(|done| done.rows_affected() == 1)
 }
 
-/// The columns of a [`Hold`].
+/// The columns of a [`Hold`], for the statements built at run time
+/// ([`crate::store::orders::detail`]); the checked statements spell them out.
 pub(crate) const COLUMNS: &str = "id, cohort_id, program_id, status, expires_at";
 
 pub async fn for_order(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Vec<Hold>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from seat_holds where order_id = $1 order by created_at, id"
-    )))
-    .bind(order_id)
+    sqlx::query_as!(
+        Hold,
+        "select id, cohort_id, program_id, status, expires_at
+         from seat_holds where order_id = $1 order by created_at, id",
+        order_id
+    )
     .fetch_all(conn)
     .await
 }
 
 /// Releases every held seat of the order; returns how many were released.
 pub async fn release_all(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<u64> {
-    let released: Vec<Uuid> = sqlx::query_scalar(
+    let released: Vec<Uuid> = sqlx::query_scalar!(
         "update seat_holds set status = 'released'
          where order_id = $1 and status = 'held' returning cohort_id",
+        order_id
     )
-    .bind(order_id)
     .fetch_all(&mut *conn)
     .await?;
     for cohort in &released {
-        sqlx::query("update cohorts set seats_held = seats_held - 1 where id = $1")
-            .bind(cohort)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query!(
+            "update cohorts set seats_held = seats_held - 1 where id = $1",
+            cohort
+        )
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(released.len() as u64)
 }
@@ -97,62 +102,67 @@ pub async fn release_all(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Resul
 /// expired before the payment arrived) a free seat is taken afresh if there is one.
 /// False when no seat can be had: the payment must be refunded.
 pub async fn convert(conn: &mut PgConnection, hold: &Hold) -> sqlx::Result<bool> {
-    let converted =
-        sqlx::query("update seat_holds set status = 'converted' where id = $1 and status = 'held'")
-            .bind(hold.id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
-            == 1;
+    let converted = sqlx::query!(
+        "update seat_holds set status = 'converted' where id = $1 and status = 'held'",
+        hold.id
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
     if converted {
-        sqlx::query(
+        sqlx::query!(
             "update cohorts set seats_held = seats_held - 1, seats_taken = seats_taken + 1
              where id = $1",
+            hold.cohort_id
         )
-        .bind(hold.cohort_id)
         .execute(&mut *conn)
         .await?;
         return Ok(true);
     }
-    let status: String = sqlx::query_scalar("select status from seat_holds where id = $1")
-        .bind(hold.id)
-        .fetch_one(&mut *conn)
-        .await?;
+    let status: String =
+        sqlx::query_scalar!("select status from seat_holds where id = $1", hold.id)
+            .fetch_one(&mut *conn)
+            .await?;
     if status == "converted" {
         return Ok(true);
     }
-    let took = sqlx::query(
+    let took = sqlx::query!(
         "update cohorts set seats_taken = seats_taken + 1
          where id = $1 and seats_held + seats_taken < capacity",
+        hold.cohort_id
     )
-    .bind(hold.cohort_id)
     .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1;
     if took {
-        sqlx::query("update seat_holds set status = 'converted' where id = $1")
-            .bind(hold.id)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query!(
+            "update seat_holds set status = 'converted' where id = $1",
+            hold.id
+        )
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(took)
 }
 
 /// Gives back the seats of converted holds (an enrolled order refunded by an operator).
 pub async fn give_back_converted(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<u64> {
-    let cohorts: Vec<Uuid> = sqlx::query_scalar(
+    let cohorts: Vec<Uuid> = sqlx::query_scalar!(
         "update seat_holds set status = 'released'
          where order_id = $1 and status = 'converted' returning cohort_id",
+        order_id
     )
-    .bind(order_id)
     .fetch_all(&mut *conn)
     .await?;
     for cohort in &cohorts {
-        sqlx::query("update cohorts set seats_taken = seats_taken - 1 where id = $1")
-            .bind(cohort)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query!(
+            "update cohorts set seats_taken = seats_taken - 1 where id = $1",
+            cohort
+        )
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(cohorts.len() as u64)
 }
@@ -166,14 +176,14 @@ pub async fn orphaned_orders(
     after: Uuid,
     limit: i64,
 ) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select distinct h.order_id from seat_holds h join orders o on o.id = h.order_id
          where h.status = 'held' and h.expires_at <= now() and h.order_id > $1
            and o.status in ('failed', 'expired', 'cancelled', 'refunded')
          order by h.order_id limit $2",
+        after,
+        limit,
     )
-    .bind(after)
-    .bind(limit)
     .fetch_all(conn)
     .await
 }

@@ -57,36 +57,40 @@ pub struct NewOrder<'a> {
 /// Inserts an order and its saga row at `price`. Returns false when the cart already
 /// has an order (the unique index decides, so concurrent requests make one order).
 pub async fn insert(conn: &mut PgConnection, o: &NewOrder<'_>) -> sqlx::Result<bool> {
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "insert into orders (id, order_token, user_id, cart_token, billing_address, coupon_code,
                              gateway, return_url, cancel_url, correlation_id)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          on conflict (cart_token) do nothing",
+        o.id,
+        o.order_token,
+        o.user_id,
+        o.cart_token,
+        Json(o.billing_address) as _,
+        o.coupon_code,
+        o.gateway,
+        o.return_url,
+        o.cancel_url,
+        o.correlation_id,
     )
-    .bind(o.id)
-    .bind(o.order_token)
-    .bind(o.user_id)
-    .bind(o.cart_token)
-    .bind(Json(o.billing_address))
-    .bind(o.coupon_code)
-    .bind(o.gateway)
-    .bind(o.return_url)
-    .bind(o.cancel_url)
-    .bind(o.correlation_id)
     .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1;
     if inserted {
-        sqlx::query("insert into sagas (order_id, step) values ($1, $2)")
-            .bind(o.id)
-            .bind(Step::Price.as_str())
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query!(
+            "insert into sagas (order_id, step) values ($1, $2)",
+            o.id,
+            Step::Price.as_str(),
+        )
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(inserted)
 }
 
+/// The columns of an [`Order`], for the statements built at run time ([`detail`]); the
+/// checked statements spell them out.
 const COLUMNS: &str =
     "id, order_token, user_id, cart_token, status, currency, subtotal, discount, tax, total,
     price_snapshot, billing_address, coupon_code, gateway, return_url, cancel_url, failure_code,
@@ -95,20 +99,24 @@ const COLUMNS: &str =
 /// Locks the order row for the rest of the transaction: every state change of an
 /// order happens under this lock, so concurrent steps and events serialise here.
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Order>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from orders where id = $1 for update"
-    )))
-    .bind(id)
+    sqlx::query_as!(
+        Order,
+        r#"select id, order_token, user_id, cart_token, status, currency, subtotal, discount, tax, total,
+                price_snapshot, billing_address as "billing_address: Json<BillingAddress>", coupon_code, gateway, return_url, cancel_url,
+                failure_code, failure_reason, last_payment_error, correlation_id, created_at,
+                updated_at from orders where id = $1 for update"#,
+        id
+    )
     .fetch_optional(conn)
     .await
 }
 
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Order>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from orders where id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(conn)
+    sqlx::query_as!(Order, r#"select id, order_token, user_id, cart_token, status, currency, subtotal, discount, tax, total,
+                price_snapshot, billing_address as "billing_address: Json<BillingAddress>", coupon_code, gateway, return_url, cancel_url,
+                failure_code, failure_reason, last_payment_error, correlation_id, created_at,
+                updated_at from orders where id = $1"#, id)
+        .fetch_optional(conn)
     .await
 }
 
@@ -122,18 +130,38 @@ pub async fn at_step(
     step: Step,
     lock: bool,
 ) -> sqlx::Result<Option<Order>> {
-    static O_COLUMNS: std::sync::LazyLock<String> =
-        std::sync::LazyLock::new(|| qualified(COLUMNS, "o"));
-    let columns = &*O_COLUMNS;
-    let lock = if lock { " for update of s, o" } else { "" };
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {columns} from sagas s join orders o on o.id = s.order_id
-         where s.order_id = $1 and s.step = $2 and s.state in ('running', 'waiting'){lock}"
-    )))
-    .bind(id)
-    .bind(step.as_str())
-    .fetch_optional(conn)
-    .await
+    if lock {
+        sqlx::query_as!(
+            Order,
+            r#"select o.id, o.order_token, o.user_id, o.cart_token, o.status, o.currency, o.subtotal,
+                    o.discount, o.tax, o.total, o.price_snapshot, o.billing_address as "billing_address: Json<BillingAddress>",
+                    o.coupon_code, o.gateway, o.return_url, o.cancel_url, o.failure_code,
+                    o.failure_reason, o.last_payment_error, o.correlation_id, o.created_at,
+                    o.updated_at
+             from sagas s join orders o on o.id = s.order_id
+             where s.order_id = $1 and s.step = $2 and s.state in ('running', 'waiting')
+             for update of s, o"#,
+            id,
+            step.as_str()
+        )
+        .fetch_optional(conn)
+        .await
+    } else {
+        sqlx::query_as!(
+            Order,
+            r#"select o.id, o.order_token, o.user_id, o.cart_token, o.status, o.currency, o.subtotal,
+                    o.discount, o.tax, o.total, o.price_snapshot, o.billing_address as "billing_address: Json<BillingAddress>",
+                    o.coupon_code, o.gateway, o.return_url, o.cancel_url, o.failure_code,
+                    o.failure_reason, o.last_payment_error, o.correlation_id, o.created_at,
+                    o.updated_at
+             from sagas s join orders o on o.id = s.order_id
+             where s.order_id = $1 and s.step = $2 and s.state in ('running', 'waiting')"#,
+            id,
+            step.as_str()
+        )
+        .fetch_optional(conn)
+        .await
+    }
 }
 
 /// An order with everything its API view shows, read in one statement.
@@ -199,26 +227,33 @@ fn qualified(columns: &str, alias: &str) -> String {
 
 /// The status alone: what a request waiting on the order checks each time it changes.
 pub async fn status(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("select status from orders where id = $1")
-        .bind(id)
+    sqlx::query_scalar!("select status from orders where id = $1", id)
         .fetch_optional(conn)
         .await
 }
 
 pub async fn by_token(conn: &mut PgConnection, token: &str) -> sqlx::Result<Option<Order>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from orders where order_token = $1"
-    )))
-    .bind(token)
+    sqlx::query_as!(
+        Order,
+        r#"select id, order_token, user_id, cart_token, status, currency, subtotal, discount, tax, total,
+                price_snapshot, billing_address as "billing_address: Json<BillingAddress>", coupon_code, gateway, return_url, cancel_url,
+                failure_code, failure_reason, last_payment_error, correlation_id, created_at,
+                updated_at from orders where order_token = $1"#,
+        token
+    )
     .fetch_optional(conn)
     .await
 }
 
 pub async fn by_cart(conn: &mut PgConnection, cart_token: &str) -> sqlx::Result<Option<Order>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from orders where cart_token = $1"
-    )))
-    .bind(cart_token)
+    sqlx::query_as!(
+        Order,
+        r#"select id, order_token, user_id, cart_token, status, currency, subtotal, discount, tax, total,
+                price_snapshot, billing_address as "billing_address: Json<BillingAddress>", coupon_code, gateway, return_url, cancel_url,
+                failure_code, failure_reason, last_payment_error, correlation_id, created_at,
+                updated_at from orders where cart_token = $1"#,
+        cart_token
+    )
     .fetch_optional(conn)
     .await
 }
@@ -232,18 +267,18 @@ pub async fn freeze_price(
 ) -> sqlx::Result<()> {
     let snapshot = serde_json::to_value(breakdown).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let t = &breakdown.totals;
-    sqlx::query(
+    sqlx::query!(
         "update orders set price_snapshot = $2, currency = $3, subtotal = $4, discount = $5,
                 tax = $6, total = $7
          where id = $1 and price_snapshot is null",
+        id,
+        snapshot,
+        breakdown.currency.code(),
+        t.subtotal,
+        t.discount,
+        t.tax.unwrap_or(0),
+        t.total,
     )
-    .bind(id)
-    .bind(snapshot)
-    .bind(breakdown.currency.code())
-    .bind(t.subtotal)
-    .bind(t.discount)
-    .bind(t.tax.unwrap_or(0))
-    .bind(t.total)
     .execute(conn)
     .await?;
     Ok(())
@@ -260,17 +295,17 @@ pub async fn transition(
     if !order.status().can_become(next) {
         return Ok(false);
     }
-    sqlx::query(
+    sqlx::query!(
         "update orders set status = $2,
                 failure_code = coalesce($3, failure_code),
                 failure_reason = coalesce($4, failure_reason)
          where id = $1 and status = $5",
+        order.id,
+        next.as_str(),
+        failure.map(|(c, _)| c as i32),
+        failure.map(|(_, r)| r),
+        &order.status,
     )
-    .bind(order.id)
-    .bind(next.as_str())
-    .bind(failure.map(|(c, _)| c as i32))
-    .bind(failure.map(|(_, r)| r))
-    .bind(&order.status)
     .execute(conn)
     .await
     .map(|r| r.rows_affected() == 1)
@@ -282,13 +317,13 @@ pub async fn awaiting_payment_since(
     older_than_secs: i64,
     limit: i64,
 ) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select id from orders where status = 'awaiting_payment'
            and updated_at < now() - make_interval(secs => $1)
          order by updated_at limit $2",
+        older_than_secs as f64,
+        limit,
     )
-    .bind(older_than_secs as f64)
-    .bind(limit)
     .fetch_all(conn)
     .await
 }
@@ -301,14 +336,14 @@ pub async fn awaiting_payment_page(
     after: Uuid,
     limit: i64,
 ) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select id from orders where status = 'awaiting_payment'
            and updated_at < now() - make_interval(secs => $1) and id > $2
          order by id limit $3",
+        older_than_secs as f64,
+        after,
+        limit,
     )
-    .bind(older_than_secs as f64)
-    .bind(after)
-    .bind(limit)
     .fetch_all(conn)
     .await
 }
@@ -320,7 +355,7 @@ pub async fn sessions_expired_page(
     after: Uuid,
     limit: i64,
 ) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select o.id from orders o
          where o.status = 'awaiting_payment' and o.id > $1
            and exists (select 1 from payments p where p.order_id = o.id)
@@ -328,9 +363,9 @@ pub async fn sessions_expired_page(
                            and (p.status = 'captured'
                                 or (p.status = 'created' and p.expires_at > now())))
          order by o.id limit $2",
+        after,
+        limit,
     )
-    .bind(after)
-    .bind(limit)
     .fetch_all(conn)
     .await
 }
@@ -341,10 +376,12 @@ pub async fn set_last_payment_error(
     id: Uuid,
     error: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("update orders set last_payment_error = $2 where id = $1")
-        .bind(id)
-        .bind(error)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "update orders set last_payment_error = $2 where id = $1",
+        id,
+        error
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -27,11 +27,13 @@ pub async fn record(
     event_type: &str,
     payload: Value,
 ) -> sqlx::Result<()> {
-    sqlx::query("insert into outbox_events (order_id, event_type, payload) values ($1, $2, $3)")
-        .bind(order_id)
-        .bind(event_type)
-        .bind(payload)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "insert into outbox_events (order_id, event_type, payload) values ($1, $2, $3)",
+        order_id,
+        event_type,
+        payload
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -25,6 +25,8 @@ pub struct Payment {
     pub created_at: DateTime<Utc>,
 }
 
+/// The columns of a [`Payment`], for the statements built at run time
+/// ([`crate::store::orders::detail`]); the checked statements spell them out.
 pub(crate) const COLUMNS: &str =
     "id, payment_token, order_id, gateway, gateway_order_id, checkout_url,
     client_params, amount, currency, status, gateway_payment_id, captured_amount,
@@ -45,41 +47,49 @@ pub struct NewPayment<'a> {
 /// Records a session; a session already recorded (a re-run step got the same one back
 /// through the gateway's idempotency) is left as it is.
 pub async fn record_session(conn: &mut PgConnection, p: &NewPayment<'_>) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into payments (id, payment_token, order_id, gateway, gateway_order_id,
                                checkout_url, client_params, amount, currency, expires_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          on conflict (gateway, gateway_order_id) do nothing",
+        Uuid::now_v7(),
+        p.payment_token,
+        p.order_id,
+        p.gateway,
+        p.gateway_order_id,
+        p.checkout_url,
+        p.client_params,
+        p.amount,
+        p.currency,
+        p.expires_at,
     )
-    .bind(Uuid::now_v7())
-    .bind(p.payment_token)
-    .bind(p.order_id)
-    .bind(p.gateway)
-    .bind(p.gateway_order_id)
-    .bind(p.checkout_url)
-    .bind(p.client_params)
-    .bind(p.amount)
-    .bind(p.currency)
-    .bind(p.expires_at)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 pub async fn for_order(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Vec<Payment>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from payments where order_id = $1 order by created_at, id"
-    )))
-    .bind(order_id)
+    sqlx::query_as!(
+        Payment,
+        "select id, payment_token, order_id, gateway, gateway_order_id, checkout_url, client_params,
+                amount, currency, status, gateway_payment_id, captured_amount, refunded_amount,
+                flagged, expires_at, created_at
+         from payments where order_id = $1 order by created_at, id",
+        order_id
+    )
     .fetch_all(conn)
     .await
 }
 
 pub async fn by_token(conn: &mut PgConnection, token: &str) -> sqlx::Result<Option<Payment>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from payments where payment_token = $1"
-    )))
-    .bind(token)
+    sqlx::query_as!(
+        Payment,
+        "select id, payment_token, order_id, gateway, gateway_order_id, checkout_url, client_params,
+                amount, currency, status, gateway_payment_id, captured_amount, refunded_amount,
+                flagged, expires_at, created_at
+         from payments where payment_token = $1",
+        token
+    )
     .fetch_optional(conn)
     .await
 }
@@ -89,11 +99,15 @@ pub async fn by_gateway_order(
     gateway: &str,
     gateway_order_id: &str,
 ) -> sqlx::Result<Option<Payment>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from payments where gateway = $1 and gateway_order_id = $2"
-    )))
-    .bind(gateway)
-    .bind(gateway_order_id)
+    sqlx::query_as!(
+        Payment,
+        "select id, payment_token, order_id, gateway, gateway_order_id, checkout_url, client_params,
+                amount, currency, status, gateway_payment_id, captured_amount, refunded_amount,
+                flagged, expires_at, created_at
+         from payments where gateway = $1 and gateway_order_id = $2",
+        gateway,
+        gateway_order_id
+    )
     .fetch_optional(conn)
     .await
 }
@@ -106,15 +120,15 @@ pub async fn mark_captured(
     amount: i64,
     flagged: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update payments set status = 'captured', gateway_payment_id = $2, captured_amount = $3,
                 flagged = coalesce($4, flagged)
          where id = $1 and status in ('created', 'failed', 'expired', 'cancelled')",
+        id,
+        gateway_payment_id,
+        amount,
+        flagged,
     )
-    .bind(id)
-    .bind(gateway_payment_id)
-    .bind(amount)
-    .bind(flagged)
     .execute(conn)
     .await?;
     Ok(())
@@ -122,19 +136,23 @@ pub async fn mark_captured(
 
 /// Marks still-open sessions of an order (after expiry, cancellation or failure).
 pub async fn close_open(conn: &mut PgConnection, order_id: Uuid, status: &str) -> sqlx::Result<()> {
-    sqlx::query("update payments set status = $2 where order_id = $1 and status = 'created'")
-        .bind(order_id)
-        .bind(status)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "update payments set status = $2 where order_id = $1 and status = 'created'",
+        order_id,
+        status
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 pub async fn mark_failed(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query("update payments set status = 'failed' where id = $1 and status = 'created'")
-        .bind(id)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "update payments set status = 'failed' where id = $1 and status = 'created'",
+        id
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -171,32 +189,33 @@ pub async fn decide_refund(
     conn: &mut PgConnection,
     r: &NewRefund<'_>,
 ) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "insert into refunds (id, order_id, payment_id, gateway, gateway_payment_id, amount,
                               currency, reason, idempotency_key)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          on conflict (idempotency_key) do nothing returning id",
+        Uuid::now_v7(),
+        r.order_id,
+        r.payment_id,
+        r.gateway,
+        r.gateway_payment_id,
+        r.amount,
+        r.currency,
+        r.reason,
+        r.idempotency_key,
     )
-    .bind(Uuid::now_v7())
-    .bind(r.order_id)
-    .bind(r.payment_id)
-    .bind(r.gateway)
-    .bind(r.gateway_payment_id)
-    .bind(r.amount)
-    .bind(r.currency)
-    .bind(r.reason)
-    .bind(r.idempotency_key)
     .fetch_optional(conn)
     .await
 }
 
 pub async fn lock_refund(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<RefundRow>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        RefundRow,
         "select id, order_id, payment_id, gateway, gateway_payment_id, amount, currency, reason,
                 idempotency_key, gateway_refund_id, status, attempts
          from refunds where id = $1 for update",
+        id
     )
-    .bind(id)
     .fetch_optional(conn)
     .await
 }
@@ -205,12 +224,13 @@ pub async fn refunds_for_order(
     conn: &mut PgConnection,
     order_id: Uuid,
 ) -> sqlx::Result<Vec<RefundRow>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        RefundRow,
         "select id, order_id, payment_id, gateway, gateway_payment_id, amount, currency, reason,
                 idempotency_key, gateway_refund_id, status, attempts
          from refunds where order_id = $1 order by created_at",
+        order_id
     )
-    .bind(order_id)
     .fetch_all(conn)
     .await
 }
@@ -221,25 +241,25 @@ pub async fn refund_processed(
     refund: &RefundRow,
     gateway_refund_id: &str,
 ) -> sqlx::Result<()> {
-    let moved = sqlx::query(
+    let moved = sqlx::query!(
         "update refunds set status = 'processed', gateway_refund_id = $2
          where id = $1 and status <> 'processed'",
+        refund.id,
+        gateway_refund_id,
     )
-    .bind(refund.id)
-    .bind(gateway_refund_id)
     .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1;
     if moved && let Some(payment_id) = refund.payment_id {
-        sqlx::query(
+        sqlx::query!(
             "update payments set refunded_amount = least(captured_amount, refunded_amount + $2),
                     status = case when refunded_amount + $2 >= captured_amount
                                   then 'refunded' else 'partially_refunded' end
              where id = $1",
+            payment_id,
+            refund.amount,
         )
-        .bind(payment_id)
-        .bind(refund.amount)
         .execute(conn)
         .await?;
     }
@@ -252,24 +272,25 @@ pub async fn refund_failed(
     error: &str,
     permanent: bool,
 ) -> sqlx::Result<i32> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "update refunds set attempts = attempts + 1, last_error = $2,
                 status = case when $3 then 'failed' else status end
          where id = $1 returning attempts",
+        id,
+        error,
+        permanent,
     )
-    .bind(id)
-    .bind(error)
-    .bind(permanent)
     .fetch_one(conn)
     .await
 }
 
 /// What is still refundable on a payment: captured minus refunds decided so far.
 pub async fn refundable(conn: &mut PgConnection, payment: &Payment) -> sqlx::Result<i64> {
-    let decided: i64 = sqlx::query_scalar(
-        "select coalesce(sum(amount), 0)::bigint from refunds where payment_id = $1 and status <> 'failed'",
+    let decided: i64 = sqlx::query_scalar!(
+        r#"select coalesce(sum(amount), 0)::bigint as "decided!"
+           from refunds where payment_id = $1 and status <> 'failed'"#,
+        payment.id
     )
-    .bind(payment.id)
     .fetch_one(conn)
     .await?;
     Ok((payment.captured_amount - decided).max(0))
@@ -280,8 +301,11 @@ pub async fn refund_by_key(
     conn: &mut PgConnection,
     idempotency_key: &str,
 ) -> sqlx::Result<Option<(Uuid, String)>> {
-    sqlx::query_as("select id, status from refunds where idempotency_key = $1")
-        .bind(idempotency_key)
-        .fetch_optional(conn)
-        .await
+    let found = sqlx::query!(
+        "select id, status from refunds where idempotency_key = $1",
+        idempotency_key
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.map(|r| (r.id, r.status)))
 }

@@ -25,11 +25,12 @@ impl Saga {
 }
 
 pub async fn lock(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Option<Saga>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Saga,
         "select order_id, step, state, attempts, last_error, deadline_at, updated_at
          from sagas where order_id = $1 for update",
+        order_id
     )
-    .bind(order_id)
     .fetch_optional(conn)
     .await
 }
@@ -40,22 +41,24 @@ pub async fn record_failure(
     order_id: Uuid,
     error: &str,
 ) -> sqlx::Result<i32> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "update sagas set attempts = attempts + 1, last_error = $2 where order_id = $1
          returning attempts",
+        order_id,
+        error
     )
-    .bind(order_id)
-    .bind(error)
     .fetch_one(conn)
     .await
 }
 
 pub async fn set_state(conn: &mut PgConnection, order_id: Uuid, state: &str) -> sqlx::Result<()> {
-    sqlx::query("update sagas set state = $2 where order_id = $1")
-        .bind(order_id)
-        .bind(state)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "update sagas set state = $2 where order_id = $1",
+        order_id,
+        state
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -69,15 +72,15 @@ pub async fn log_run(
     error: Option<&str>,
     started_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into saga_steps (order_id, step, attempt, outcome, error, started_at)
          select order_id, $2, attempts + 1, $3, $4, $5 from sagas where order_id = $1",
+        order_id,
+        step.as_str(),
+        outcome,
+        error,
+        started_at,
     )
-    .bind(order_id)
-    .bind(step.as_str())
-    .bind(outcome)
-    .bind(error)
-    .bind(started_at)
     .execute(conn)
     .await?;
     Ok(())
@@ -99,7 +102,7 @@ pub async fn log_run_and_advance(
     state: &str,
     event: Option<&Event>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "with logged as (
              insert into saga_steps (order_id, step, attempt, outcome, started_at)
              select order_id, $2, attempts + 1, $3, $4 from sagas where order_id = $1
@@ -110,21 +113,22 @@ pub async fn log_run_and_advance(
          update sagas set step = $5, state = $6, attempts = 0, last_error = null,
                 deadline_at = null
          where order_id = $1",
+        order_id,
+        step.as_str(),
+        outcome,
+        started_at,
+        to.as_str(),
+        state,
+        event.map(|e| e.event_type),
+        event.map(|e| &e.payload),
     )
-    .bind(order_id)
-    .bind(step.as_str())
-    .bind(outcome)
-    .bind(started_at)
-    .bind(to.as_str())
-    .bind(state)
-    .bind(event.map(|e| e.event_type))
-    .bind(event.map(|e| &e.payload))
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// The columns of a [`StepRecord`] (a `saga_steps` row).
+/// The columns of a [`StepRecord`] (a `saga_steps` row), for the statements built at run
+/// time ([`crate::store::orders::detail`]).
 pub(crate) const STEP_COLUMNS: &str = "step, attempt, outcome, error, started_at, finished_at";
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -139,11 +143,12 @@ pub struct StepRecord {
 }
 
 pub async fn get(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Option<Saga>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Saga,
         "select order_id, step, state, attempts, last_error, deadline_at, updated_at
          from sagas where order_id = $1",
+        order_id
     )
-    .bind(order_id)
     .fetch_optional(conn)
     .await
 }
@@ -200,10 +205,10 @@ pub async fn stuck_page(
 
 /// An operator's resume: attempts reset, state running, at the same step.
 pub async fn resume(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update sagas set state = 'running', attempts = 0, last_error = null where order_id = $1",
+        order_id
     )
-    .bind(order_id)
     .execute(conn)
     .await?;
     Ok(())

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::{FromRow, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::coupons::{discount_columns, discount_from_columns};
@@ -15,7 +15,6 @@ pub struct StoredSale {
     pub sale: Sale,
 }
 
-#[derive(FromRow)]
 struct Row {
     id: Uuid,
     slug: String,
@@ -44,32 +43,36 @@ impl From<Row> for StoredSale {
     }
 }
 
-const COLS: &str = "id, slug, title, kind, percent, fixed_minor, valid_from, valid_until, active";
-
 pub async fn find_by_slug(conn: &mut PgConnection, slug: &str) -> sqlx::Result<Option<StoredSale>> {
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLS} from sales where slug = $1"
-    )))
-    .bind(slug.trim().to_lowercase())
+    let row = sqlx::query_as!(
+        Row,
+        "select id, slug, title, kind, percent, fixed_minor, valid_from, valid_until, active
+         from sales where slug = $1",
+        slug.trim().to_lowercase()
+    )
     .fetch_optional(conn)
     .await?;
     Ok(row.map(Into::into))
 }
 
 pub async fn find(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<StoredSale>> {
-    let row: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLS} from sales where id = $1"
-    )))
-    .bind(id)
+    let row = sqlx::query_as!(
+        Row,
+        "select id, slug, title, kind, percent, fixed_minor, valid_from, valid_until, active
+         from sales where id = $1",
+        id
+    )
     .fetch_optional(conn)
     .await?;
     Ok(row.map(Into::into))
 }
 
 pub async fn all(conn: &mut PgConnection) -> sqlx::Result<Vec<StoredSale>> {
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLS} from sales order by slug"
-    )))
+    let rows = sqlx::query_as!(
+        Row,
+        "select id, slug, title, kind, percent, fixed_minor, valid_from, valid_until, active
+         from sales order by slug"
+    )
     .fetch_all(conn)
     .await?;
     Ok(rows.into_iter().map(Into::into).collect())
@@ -78,22 +81,22 @@ pub async fn all(conn: &mut PgConnection) -> sqlx::Result<Vec<StoredSale>> {
 /// Inserts or updates a sale by slug (its id is kept).
 pub async fn upsert(conn: &mut PgConnection, title: &str, sale: &Sale) -> sqlx::Result<()> {
     let (kind, percent, fixed) = discount_columns(&sale.kind);
-    sqlx::query(
+    sqlx::query!(
         "insert into sales (slug, title, kind, percent, fixed_minor, valid_from, valid_until, active)
          values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict (slug) do update set title = excluded.title, kind = excluded.kind,
              percent = excluded.percent, fixed_minor = excluded.fixed_minor,
              valid_from = excluded.valid_from, valid_until = excluded.valid_until,
              active = excluded.active",
+        sale.slug,
+        title,
+        kind,
+        percent,
+        fixed,
+        sale.valid_from,
+        sale.valid_until,
+        sale.active,
     )
-    .bind(&sale.slug)
-    .bind(title)
-    .bind(kind)
-    .bind(percent)
-    .bind(fixed)
-    .bind(sale.valid_from)
-    .bind(sale.valid_until)
-    .bind(sale.active)
     .execute(conn)
     .await?;
     Ok(())
