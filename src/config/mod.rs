@@ -1,7 +1,7 @@
 //! Typed settings: defaults -> optional TOML file -> `CHECKOUT__SECTION__KEY` environment
-//! variables, validated once at start-up. One file per section (the hardening sections
-//! `idempotency`, `ratelimit`, `cors` and `security` share one, as do the gateways'); this
-//! one puts them together and checks the relations between keys.
+//! variables, validated once at start-up. One file per section (the four gateway sections
+//! `razorpay`, `stripe`, `payments` and `sandbox` share `gateways.rs`); this one puts them
+//! together and checks the relations between keys.
 //!
 //! This layer imports nothing above [`crate::domain`].
 //!
@@ -20,28 +20,31 @@ use serde::Deserialize;
 mod auth;
 mod cart;
 mod checkout;
+mod cors;
 mod database;
 mod gateways;
-mod hardening;
 mod http;
+mod idempotency;
 mod log;
 mod pricing;
+mod ratelimit;
 mod scheduler;
+mod security;
 mod worker;
 
 pub use auth::{AuthSettings, MIN_JWT_SECRET_BYTES};
 pub use cart::CartSettings;
 pub use checkout::CheckoutSettings;
+pub use cors::CorsSettings;
 pub use database::DatabaseSettings;
 pub use gateways::{PaymentsSettings, RazorpaySettings, SandboxSettings, StripeSettings};
-pub use hardening::{
-    CorsSettings, IdempotencySettings, IpNet, LIMITED_GROUPS, Quota, RateLimitSettings,
-    SecuritySettings,
-};
 pub use http::HttpSettings;
+pub use idempotency::IdempotencySettings;
 pub use log::{LogFormat, LogSettings};
 pub use pricing::PricingSettings;
+pub use ratelimit::{IpNet, LIMITED_GROUPS, Quota, RateLimitSettings};
 pub use scheduler::{SchedulerSettings, parse_schedule};
+pub use security::SecuritySettings;
 pub use worker::WorkerSettings;
 
 /// Environment variable prefix; `__` separates section and key.
@@ -245,11 +248,9 @@ impl Settings {
         problems.extend(self.stripe.validate());
         problems.extend(self.payments.validate());
         problems.extend(self.sandbox.validate());
-        problems.extend(hardening::problems(
-            &self.idempotency,
-            &self.ratelimit,
-            &self.cors,
-        ));
+        problems.extend(self.idempotency.problems());
+        problems.extend(self.ratelimit.problems());
+        problems.extend(self.cors.problems());
         if problems.is_empty() {
             Ok(())
         } else {

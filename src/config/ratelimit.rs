@@ -1,31 +1,10 @@
-//! Settings of the hardening layers: the `idempotency`, `ratelimit`, `cors` and
-//! `security` sections (the `http` limits live with `HttpSettings` in `config`).
-//! Like every section they deny unknown keys and have defaults, so an empty file works.
+//! `ratelimit`: the flood ceiling per client address, the quotas per route group, the
+//! shared counters (Redis) and the proxies whose `X-Forwarded-For` is believed.
 
 use std::net::IpAddr;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct IdempotencySettings {
-    /// How long a stored response is replayed; afterwards the key is free again and
-    /// `store::idempotency::prune_expired` deletes the row.
-    pub ttl_hours: u64,
-    /// A request still `in_progress` after this long is presumed crashed and a retry
-    /// with the same key may take it over (run the handler again).
-    pub lock_timeout_secs: u64,
-}
-
-impl Default for IdempotencySettings {
-    fn default() -> Self {
-        Self {
-            ttl_hours: 24,
-            lock_timeout_secs: 60,
-        }
-    }
-}
 
 /// A GCRA quota: `per_minute` sustained, up to `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,70 +105,32 @@ impl RateLimitSettings {
 /// Every quota by name: the per-address ceiling and the groups (webhooks have none).
 pub const LIMITED_GROUPS: [&str; 5] = ["address", "auth", "cart_write", "order", "default"];
 
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct CorsSettings {
-    /// Exact origins (`https://shop.example.com`) browsers may call the API from. Empty
-    /// -> no CORS headers (same-origin only). `*` is refused.
-    pub allowed_origins: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct SecuritySettings {
-    /// Sends `Strict-Transport-Security: max-age=N; includeSubDomains` when set. Only set
-    /// it when the API is reached over HTTPS exclusively.
-    pub hsts_max_age_secs: Option<u64>,
-}
-
-/// Problems with these sections, as `key: why` strings for `Settings::validate`.
-pub fn problems(
-    idempotency: &IdempotencySettings,
-    ratelimit: &RateLimitSettings,
-    cors: &CorsSettings,
-) -> Vec<String> {
-    let mut out = Vec::new();
-    if !(1..=24 * 30).contains(&idempotency.ttl_hours) {
-        out.push("idempotency.ttl_hours: must be between 1 and 720".into());
-    }
-    if idempotency.lock_timeout_secs < 5 {
-        out.push("idempotency.lock_timeout_secs: must be at least 5".into());
-    }
-    for name in LIMITED_GROUPS {
-        if let Some(q) = ratelimit.quota(name)
-            && (q.per_minute == 0 || q.burst == 0)
+impl RateLimitSettings {
+    pub(super) fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for name in LIMITED_GROUPS {
+            if let Some(q) = self.quota(name)
+                && (q.per_minute == 0 || q.burst == 0)
+            {
+                out.push(format!(
+                    "ratelimit.{name}_per_minute/{name}_burst: must be at least 1"
+                ));
+            }
+        }
+        if let Some(url) = self.redis_url()
+            && !(url.starts_with("redis://") || url.starts_with("rediss://"))
         {
-            out.push(format!(
-                "ratelimit.{name}_per_minute/{name}_burst: must be at least 1"
-            ));
+            out.push("ratelimit.redis_url: must start with redis:// or rediss://".into());
         }
-    }
-    if let Some(url) = ratelimit.redis_url()
-        && !(url.starts_with("redis://") || url.starts_with("rediss://"))
-    {
-        out.push("ratelimit.redis_url: must start with redis:// or rediss://".into());
-    }
-    for p in &ratelimit.trusted_proxies {
-        if IpNet::parse(p).is_none() {
-            out.push(format!(
-                "ratelimit.trusted_proxies: `{p}` is not an IP or CIDR"
-            ));
+        for p in &self.trusted_proxies {
+            if IpNet::parse(p).is_none() {
+                out.push(format!(
+                    "ratelimit.trusted_proxies: `{p}` is not an IP or CIDR"
+                ));
+            }
         }
+        out
     }
-    for o in &cors.allowed_origins {
-        let ok = (o.starts_with("https://") || o.starts_with("http://"))
-            && !o.contains('*')
-            && !o.ends_with('/')
-            && o.split("://")
-                .nth(1)
-                .is_some_and(|h| !h.is_empty() && !h.contains('/'));
-        if !ok {
-            out.push(format!(
-                "cors.allowed_origins: `{o}` must be scheme://host[:port], no path, no wildcard"
-            ));
-        }
-    }
-    out
 }
 
 /// An IP network (`10.0.0.0/8`, `::1/128`, or a bare address).
