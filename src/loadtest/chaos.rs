@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::SandboxSettings;
 
 /// `checkout worker` processes started by the harness, with the caller's environment
-/// plus the database and the sandbox gateways of the target (`{base}/sandbox`).
+/// plus the database and gateway clients of the sandbox at `sandbox` (`{origin}/sandbox`).
 pub struct Workers {
     env: Vec<(String, String)>,
     children: Vec<Child>,
@@ -25,9 +25,9 @@ pub struct Workers {
 }
 
 impl Workers {
-    pub fn start(count: usize, database_url: &str, base_url: &str) -> anyhow::Result<Self> {
+    pub fn start(count: usize, database_url: &str, sandbox_base: &str) -> anyhow::Result<Self> {
         let sandbox = SandboxSettings::default();
-        let gw = format!("{}/sandbox", base_url.trim_end_matches('/'));
+        let gw = sandbox_base.trim_end_matches('/');
         let env = vec![
             ("DATABASE_URL".into(), database_url.to_owned()),
             (
@@ -200,17 +200,15 @@ pub fn parse_fault(spec: &str) -> anyhow::Result<(String, serde_json::Value)> {
     Ok((gateway.trim().to_owned(), value))
 }
 
-/// Sets (or, with `{}`, clears) one gateway's faults on the target's sandbox.
+/// Sets (or, with `{}`, clears) one gateway's faults on the sandbox whose routes are
+/// at `sandbox` (`{origin}/sandbox`).
 pub async fn put_faults(
     client: &reqwest::Client,
-    base: &str,
+    sandbox: &str,
     gateway: &str,
     faults: &serde_json::Value,
 ) -> anyhow::Result<()> {
-    let url = format!(
-        "{}/sandbox/control/faults/{gateway}",
-        base.trim_end_matches('/')
-    );
+    let url = format!("{}/control/faults/{gateway}", sandbox.trim_end_matches('/'));
     let response = client.put(&url).json(faults).send().await?;
     if !response.status().is_success() {
         bail!(

@@ -32,6 +32,8 @@ const PASSWORD: &str = "Load-test-pw-9731";
 pub struct Flow {
     pub client: reqwest::Client,
     pub base: String,
+    /// The sandbox's routes, `{origin}/sandbox`, which pays sessions here.
+    pub sandbox: String,
     /// Unique per run: users are `lt-{run_id}-{n}@loadtest.example`.
     pub run_id: String,
     pub recorder: Arc<Recorder>,
@@ -190,7 +192,7 @@ impl Flow {
             "sandbox_pay",
             Instant::now(),
             Method::POST,
-            &format!("/sandbox/control/sessions/{session}/pay"),
+            &format!("{}/control/sessions/{session}/pay", self.sandbox),
             None,
             Some(json!({"outcome": "captured"})),
         )
@@ -254,7 +256,14 @@ impl Flow {
         bearer: Option<&str>,
         body: Option<Value>,
     ) -> Result<Value, CallError> {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        // A path is the API's; the sandbox's pay call comes as a full URL, since the
+        // sandbox may run apart from the API.
+        let url = if path.starts_with('/') {
+            format!("{}{path}", self.base)
+        } else {
+            path.to_owned()
+        };
+        let mut request = self.client.request(method, url);
         if let Some(b) = bearer {
             request = request.bearer_auth(b);
         }

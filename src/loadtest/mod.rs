@@ -29,9 +29,15 @@ pub const CATALOG: &str = include_str!("../../bench/catalog.json");
 
 #[derive(Debug, Clone, Args)]
 pub struct LoadtestArgs {
-    /// The system under test (a `checkout dev`, or `serve` with the sandbox under /sandbox).
+    /// The system under test: a `checkout dev`, or a `checkout serve`.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     pub base_url: String,
+    /// The sandbox gateway the system pays through, as `checkout sandbox` prints it
+    /// (e.g. `http://127.0.0.1:8090`); default: the one `checkout dev` serves at
+    /// `--base-url`. Payments and `--fault`s go to its `/sandbox/control` API, and
+    /// `--workers` point their gateway clients at it.
+    #[arg(long)]
+    pub sandbox_url: Option<String>,
     /// New checkouts started per second (open loop: on schedule, however slow the server).
     #[arg(long, default_value_t = 5.0)]
     pub rate: f64,
@@ -113,13 +119,17 @@ pub async fn run(database_url: Option<String>, args: LoadtestArgs) -> anyhow::Re
 
 /// Only loopback targets: this tool must never load someone else's system.
 fn check_loopback(base: &str) -> anyhow::Result<(String, String)> {
+    check_loopback_as("--base-url", base)
+}
+
+fn check_loopback_as(option: &str, base: &str) -> anyhow::Result<(String, String)> {
     let rest = base
         .strip_prefix("http://")
-        .context("--base-url must be http://127.0.0.1:PORT (loopback only)")?;
+        .with_context(|| format!("{option} must be http://127.0.0.1:PORT (loopback only)"))?;
     let host_port = rest.split('/').next().unwrap_or("");
     let host = host_port.rsplit_once(':').map_or(host_port, |(h, _)| h);
     if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
-        bail!("--base-url must be a loopback address (127.0.0.1, localhost, [::1]), not {host}");
+        bail!("{option} must be a loopback address (127.0.0.1, localhost, [::1]), not {host}");
     }
     let addr = if host_port.contains(':') && !host_port.ends_with(']') {
         host_port.replace("localhost", "127.0.0.1")
@@ -138,6 +148,7 @@ pub async fn execute(args: &LoadtestArgs, database_url: Option<&str>) -> anyhow:
         bail!("--rate must be in (0, 10000] and --duration in (0, 600]");
     }
     let base = args.base_url.trim_end_matches('/').to_owned();
+    let sandbox = sandbox_base(args)?;
     let pool = match database_url {
         Some(url) => Some(
             sqlx::postgres::PgPoolOptions::new()
@@ -165,12 +176,28 @@ pub async fn execute(args: &LoadtestArgs, database_url: Option<&str>) -> anyhow:
         .await;
         return Ok(Report::connections(args, report));
     }
-    checkouts(args, &base, database_url, pool).await
+    checkouts(args, &base, &sandbox, database_url, pool).await
+}
+
+/// Where the sandbox's routes live (`{origin}/sandbox`): under `--sandbox-url`, else
+/// under `--base-url`. A URL already ending in `/sandbox` is taken as it is.
+fn sandbox_base(args: &LoadtestArgs) -> anyhow::Result<String> {
+    let origin = match &args.sandbox_url {
+        Some(url) => {
+            check_loopback_as("--sandbox-url", url)?;
+            url.as_str()
+        }
+        None => args.base_url.as_str(),
+    };
+    let origin = origin.trim_end_matches('/');
+    let origin = origin.strip_suffix("/sandbox").unwrap_or(origin);
+    Ok(format!("{origin}/sandbox"))
 }
 
 async fn checkouts(
     args: &LoadtestArgs,
     base: &str,
+    sandbox: &str,
     database_url: Option<&str>,
     pool: Option<PgPool>,
 ) -> anyhow::Result<Report> {
@@ -185,12 +212,12 @@ async fn checkouts(
     let mut faults = Vec::new();
     for spec in &args.faults {
         let (gateway, value) = chaos::parse_fault(spec)?;
-        chaos::put_faults(&client, base, &gateway, &value).await?;
+        chaos::put_faults(&client, sandbox, &gateway, &value).await?;
         faults.push((gateway, value));
     }
     let workers = match (args.workers, database_url) {
         (0, _) => None,
-        (n, Some(url)) => Some(Arc::new(Mutex::new(Workers::start(n, url, base)?))),
+        (n, Some(url)) => Some(Arc::new(Mutex::new(Workers::start(n, url, sandbox)?))),
         (_, None) => bail!("--workers needs the database (--database-url or DATABASE_URL)"),
     };
     if workers.is_some() {
@@ -201,6 +228,7 @@ async fn checkouts(
     let mut flow = flow::Flow {
         client,
         base: base.to_owned(),
+        sandbox: sandbox.to_owned(),
         run_id: run_id.clone(),
         recorder: recorder.clone(),
         timeout: Duration::from_secs(args.checkout_timeout.max(1)),
@@ -283,7 +311,7 @@ async fn checkouts(
         .unwrap_or_default();
     let cpu_after = chaos::CpuReading::take(&args.pids, &worker_pids_end);
     for (gateway, _) in &faults {
-        let _ = chaos::put_faults(&flow.client, base, gateway, &serde_json::json!({})).await;
+        let _ = chaos::put_faults(&flow.client, sandbox, gateway, &serde_json::json!({})).await;
     }
 
     let snapshot = recorder.snapshot();
@@ -388,6 +416,30 @@ mod tests {
         assert!(check_loopback("http://10.0.0.1:8080").is_err());
         assert!(check_loopback("https://127.0.0.1").is_err());
         assert!(check_loopback("http://example.com").is_err());
+    }
+
+    #[test]
+    fn sandbox_under_its_own_url_or_the_api() {
+        let args = |extra: &[&str]| {
+            let mut argv = vec!["loadtest", "--base-url", "http://127.0.0.1:8080/"];
+            argv.extend_from_slice(extra);
+            <LoadtestArgs as clap::FromArgMatches>::from_arg_matches(
+                &<LoadtestArgs as clap::Args>::augment_args(clap::Command::new("loadtest"))
+                    .get_matches_from(argv),
+            )
+            .unwrap()
+        };
+        assert_eq!(
+            sandbox_base(&args(&[])).unwrap(),
+            "http://127.0.0.1:8080/sandbox"
+        );
+        for url in ["http://127.0.0.1:8090", "http://127.0.0.1:8090/sandbox/"] {
+            assert_eq!(
+                sandbox_base(&args(&["--sandbox-url", url])).unwrap(),
+                "http://127.0.0.1:8090/sandbox"
+            );
+        }
+        assert!(sandbox_base(&args(&["--sandbox-url", "http://10.0.0.1:8090"])).is_err());
     }
 
     #[test]

@@ -163,6 +163,15 @@ impl Proc {
         Self::start(args, database_url, env, true)
     }
 
+    /// A process with exactly `env` for settings: none of the defaults above, and none
+    /// of this process's `CHECKOUT*` or `DATABASE_URL` variables.
+    #[allow(dead_code)]
+    pub fn spawn_env(args: &[&str], env: &[(String, String)]) -> Self {
+        let mut cmd = exact_command(env);
+        cmd.args(args).stdin(Stdio::null()).stdout(Stdio::piped());
+        Self::launch(cmd, args)
+    }
+
     fn start(args: &[&str], database_url: &str, env: &[(&str, &str)], capture: bool) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_checkout"));
         cmd.args(args)
@@ -184,6 +193,10 @@ impl Proc {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        Self::launch(cmd, args)
+    }
+
+    fn launch(mut cmd: Command, args: &[&str]) -> Self {
         let mut child = cmd.spawn().expect("spawn checkout");
         let log = child.stderr.take().map(|stderr| {
             let log = Arc::new(std::sync::Mutex::new(String::new()));
@@ -210,7 +223,11 @@ impl Proc {
             .recv_timeout(Duration::from_secs(20))
             .ok()
             .and_then(|a| a.parse().ok());
-        assert!(addr.is_some(), "checkout {args:?} did not report ready");
+        if addr.is_none() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("checkout {args:?} did not report ready");
+        }
         Proc { child, addr, log }
     }
 
@@ -231,6 +248,20 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `checkout` with exactly `env` for settings (see [`Proc::spawn_env`]).
+#[allow(dead_code)]
+pub fn exact_command(env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_checkout"));
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k.starts_with("CHECKOUT") || k == "DATABASE_URL" {
+            cmd.env_remove(&*k);
+        }
+    }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    cmd
 }
 
 /// Polls `check` every 20 ms until it returns Some or `timeout` passes.

@@ -25,4 +25,5 @@ mod ops_fixtures;
 mod scheduler;
 mod shop;
 mod storefront;
+mod topology;
 mod worker;
