@@ -101,6 +101,18 @@ pub struct StripeSettings {
     /// Oldest (or furthest future) `Stripe-Signature` timestamp accepted, so a
     /// captured webhook cannot be replayed later. Stripe's libraries use 300 s.
     pub webhook_tolerance_secs: u64,
+    /// `automatic`: Checkout captures at payment. `manual`: sessions only
+    /// authorize, and checkout captures when it can still fulfil the order.
+    pub capture_method: CaptureMethod,
+}
+
+/// When a Stripe Checkout payment is captured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMethod {
+    #[default]
+    Automatic,
+    Manual,
 }
 
 impl Default for StripeSettings {
@@ -111,6 +123,7 @@ impl Default for StripeSettings {
             base_url: "https://api.stripe.com".into(),
             timeout_ms: 10_000,
             webhook_tolerance_secs: 300,
+            capture_method: CaptureMethod::Automatic,
         }
     }
 }
@@ -351,6 +364,7 @@ impl SandboxSettings {
             base_url: format!("{base}/stripe"),
             timeout_ms: 5_000,
             webhook_tolerance_secs: 300,
+            capture_method: CaptureMethod::Automatic,
         }
     }
 }

@@ -33,7 +33,9 @@ pub use auth::{AuthSettings, MIN_JWT_SECRET_BYTES};
 pub use cart::CartSettings;
 pub use checkout::CheckoutSettings;
 pub use database::DatabaseSettings;
-pub use gateways::{PaymentsSettings, RazorpaySettings, SandboxSettings, StripeSettings};
+pub use gateways::{
+    CaptureMethod, PaymentsSettings, RazorpaySettings, SandboxSettings, StripeSettings,
+};
 pub use hardening::{
     CorsSettings, IdempotencySettings, IpNet, LIMITED_GROUPS, Quota, RateLimitSettings,
     SecuritySettings,
