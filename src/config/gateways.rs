@@ -274,6 +274,15 @@ pub struct SandboxSettings {
     pub webhook_timeout_ms: u64,
     /// How long an injected "timeout" fault holds a request before answering 504.
     pub fault_hang_ms: u64,
+    /// Razorpay payments stop at `authorized` until captured, as on accounts set
+    /// to manual capture (Stripe sessions do so with `capture_method=manual`).
+    pub razorpay_manual_capture: bool,
+    /// How long an uncaptured authorization lives before the sandbox's Razorpay
+    /// refunds it and its Stripe cancels the PaymentIntent.
+    pub authorization_ttl_ms: u64,
+    /// How long a refund stays `pending` before it becomes processed (or failed,
+    /// see the `refund_fail_rate` fault); 0: processed at once.
+    pub refund_pending_ms: u64,
 }
 
 impl Default for SandboxSettings {
@@ -292,6 +301,10 @@ impl Default for SandboxSettings {
             webhook_retry_max_ms: 60_000,
             webhook_timeout_ms: 5_000,
             fault_hang_ms: 30_000,
+            razorpay_manual_capture: false,
+            // Razorpay auto-refunds uncaptured payments after a few days.
+            authorization_ttl_ms: 5 * 24 * 3600 * 1000,
+            refund_pending_ms: 0,
         }
     }
 }
@@ -323,6 +336,9 @@ impl SandboxSettings {
             if let Some(url) = url {
                 check_url(&mut problems, key, url);
             }
+        }
+        if self.authorization_ttl_ms == 0 {
+            problems.push("sandbox.authorization_ttl_ms: must be > 0".into());
         }
         if self.webhook_max_attempts == 0 {
             problems.push("sandbox.webhook_max_attempts: must be >= 1".into());
