@@ -50,7 +50,10 @@ async fn fetch_intent(
         return missing("payment_intent", &id, "intent");
     };
     let mut body = json!(intent);
-    let expand = query.get("expand[]").map(String::as_str) == Some("latest_charge");
+    // Our client sends `expand[]=`, Stripe's own libraries `expand[0]=`.
+    let expand = query
+        .iter()
+        .any(|(k, v)| k.starts_with("expand[") && v == "latest_charge");
     if expand
         && let Some(charge) = intent
             .latest_charge
