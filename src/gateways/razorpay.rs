@@ -466,3 +466,8 @@ impl Gateway for RazorpayClient {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+#[path = "razorpay_fixtures.rs"]
+mod fixtures;

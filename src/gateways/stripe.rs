@@ -537,3 +537,8 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+#[path = "stripe_fixtures.rs"]
+mod fixtures;
