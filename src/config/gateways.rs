@@ -101,6 +101,18 @@ pub struct StripeSettings {
     /// Oldest (or furthest future) `Stripe-Signature` timestamp accepted, so a
     /// captured webhook cannot be replayed later. Stripe's libraries use 300 s.
     pub webhook_tolerance_secs: u64,
+    /// `automatic`: Checkout captures at payment. `manual`: sessions only
+    /// authorize, and checkout captures when it can still fulfil the order.
+    pub capture_method: CaptureMethod,
+}
+
+/// When a Stripe Checkout payment is captured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMethod {
+    #[default]
+    Automatic,
+    Manual,
 }
 
 impl Default for StripeSettings {
@@ -111,6 +123,7 @@ impl Default for StripeSettings {
             base_url: "https://api.stripe.com".into(),
             timeout_ms: 10_000,
             webhook_tolerance_secs: 300,
+            capture_method: CaptureMethod::Automatic,
         }
     }
 }
@@ -261,6 +274,15 @@ pub struct SandboxSettings {
     pub webhook_timeout_ms: u64,
     /// How long an injected "timeout" fault holds a request before answering 504.
     pub fault_hang_ms: u64,
+    /// Razorpay payments stop at `authorized` until captured, as on accounts set
+    /// to manual capture (Stripe sessions do so with `capture_method=manual`).
+    pub razorpay_manual_capture: bool,
+    /// How long an uncaptured authorization lives before the sandbox's Razorpay
+    /// refunds it and its Stripe cancels the PaymentIntent.
+    pub authorization_ttl_ms: u64,
+    /// How long a refund stays `pending` before it becomes processed (or failed,
+    /// see the `refund_fail_rate` fault); 0: processed at once.
+    pub refund_pending_ms: u64,
 }
 
 impl Default for SandboxSettings {
@@ -279,6 +301,10 @@ impl Default for SandboxSettings {
             webhook_retry_max_ms: 60_000,
             webhook_timeout_ms: 5_000,
             fault_hang_ms: 30_000,
+            razorpay_manual_capture: false,
+            // Razorpay auto-refunds uncaptured payments after a few days.
+            authorization_ttl_ms: 5 * 24 * 3600 * 1000,
+            refund_pending_ms: 0,
         }
     }
 }
@@ -310,6 +336,9 @@ impl SandboxSettings {
             if let Some(url) = url {
                 check_url(&mut problems, key, url);
             }
+        }
+        if self.authorization_ttl_ms == 0 {
+            problems.push("sandbox.authorization_ttl_ms: must be > 0".into());
         }
         if self.webhook_max_attempts == 0 {
             problems.push("sandbox.webhook_max_attempts: must be >= 1".into());
@@ -351,6 +380,7 @@ impl SandboxSettings {
             base_url: format!("{base}/stripe"),
             timeout_ms: 5_000,
             webhook_tolerance_secs: 300,
+            capture_method: CaptureMethod::Automatic,
         }
     }
 }

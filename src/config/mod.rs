@@ -37,7 +37,9 @@ pub use cart::CartSettings;
 pub use checkout::CheckoutSettings;
 pub use cors::CorsSettings;
 pub use database::DatabaseSettings;
-pub use gateways::{PaymentsSettings, RazorpaySettings, SandboxSettings, StripeSettings};
+pub use gateways::{
+    CaptureMethod, PaymentsSettings, RazorpaySettings, SandboxSettings, StripeSettings,
+};
 pub use http::HttpSettings;
 pub use idempotency::IdempotencySettings;
 pub use log::{LogFormat, LogSettings};

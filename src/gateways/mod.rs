@@ -80,4 +80,23 @@ pub trait Gateway: Send + Sync + std::fmt::Debug {
 
     /// Makes a session unpayable where the gateway can (Stripe expire).
     fn cancel_session<'a>(&'a self, gateway_order_id: &'a str) -> GatewayFuture<'a, CancelOutcome>;
+
+    /// Captures an authorized payment for exactly `expected` (our order's amount
+    /// and currency, never a webhook's). Idempotent: a payment already captured
+    /// answers as it is (checked against `expected`); `idempotency_key` is sent
+    /// where the gateway takes one (Stripe).
+    fn capture<'a>(
+        &'a self,
+        payment_id: &'a str,
+        expected: &'a Money,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, GatewayPayment>;
+
+    /// Releases an authorization we will not capture: Stripe cancels the
+    /// PaymentIntent; Razorpay has no void and answers
+    /// [`VoidOutcome::LeftToLapse`] without a call. Already cancelled: `Voided`.
+    fn void<'a>(&'a self, payment_id: &'a str) -> GatewayFuture<'a, VoidOutcome>;
+
+    /// Re-reads a refund (Razorpay `rfnd_…`, Stripe `re_…`) for its current status.
+    fn fetch_refund<'a>(&'a self, refund_id: &'a str) -> GatewayFuture<'a, Refund>;
 }

@@ -67,6 +67,10 @@ struct Payment {
     method: Option<String>,
     #[serde(default)]
     error_description: Option<String>,
+    /// Whether it was ever captured: a payment Razorpay refunded on its own
+    /// because nobody captured it is `refunded` and `captured: false`.
+    #[serde(default)]
+    captured: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,6 +131,11 @@ impl RazorpayClient {
             razorpay_payment_id,
             razorpay_signature,
         )
+    }
+
+    async fn fetch_payment_object(&self, payment_id: &str) -> Result<Payment, GatewayError> {
+        let path = format!("/v1/payments/{}", urlencode(payment_id));
+        self.api.get("fetch_payment", &path).await
     }
 
     async fn find_order(&self, req: &CreateSession) -> Result<Option<Order>, GatewayError> {
@@ -271,12 +280,23 @@ fn payment_from(p: Payment) -> GatewayPayment {
     }
 }
 
-fn refund_status(status: &str) -> RefundStatus {
-    match status {
-        "processed" => RefundStatus::Processed,
-        "failed" => RefundStatus::Failed,
-        _ => RefundStatus::Pending,
+/// Razorpay's refund entity names no failure reason.
+fn refund_from(refund: RefundEntity) -> Refund {
+    Refund {
+        gateway: KIND,
+        status: RefundStatus::from_gateway(KIND, &refund.status),
+        refund_id: refund.id,
+        payment_id: refund.payment_id,
+        amount: refund.amount,
+        currency: refund.currency.to_ascii_uppercase(),
+        failure_reason: None,
     }
+}
+
+/// Razorpay answers 400 to capturing a payment that is already captured; a
+/// retried capture (our timeout, a re-run job) then reads the payment instead.
+fn may_be_captured_already(error: &GatewayError) -> bool {
+    matches!(error, GatewayError::Rejected { status: 400, .. })
 }
 
 impl Gateway for RazorpayClient {
@@ -344,13 +364,7 @@ impl Gateway for RazorpayClient {
         expected: &'a Money,
     ) -> GatewayFuture<'a, GatewayPayment> {
         Box::pin(async move {
-            let p: Payment = self
-                .api
-                .get(
-                    "fetch_payment",
-                    &format!("/v1/payments/{}", urlencode(payment_id)),
-                )
-                .await?;
+            let p = self.fetch_payment_object(payment_id).await?;
             check_amount(&p.id, expected, p.amount, &p.currency)?;
             Ok(payment_from(p))
         })
@@ -378,14 +392,60 @@ impl Gateway for RazorpayClient {
                 &req.payment_id,
                 Some(&refund.payment_id),
             )?;
-            Ok(Refund {
-                gateway: KIND,
-                status: refund_status(&refund.status),
-                refund_id: refund.id,
-                payment_id: refund.payment_id,
-                amount: refund.amount,
-                currency: refund.currency.to_ascii_uppercase(),
-            })
+            Ok(refund_from(refund))
+        })
+    }
+
+    fn capture<'a>(
+        &'a self,
+        payment_id: &'a str,
+        expected: &'a Money,
+        _idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, GatewayPayment> {
+        Box::pin(async move {
+            let path = format!("/v1/payments/{}/capture", urlencode(payment_id));
+            let body = json!({"amount": expected.amount, "currency": expected.currency});
+            // Razorpay takes no idempotency key here: one attempt, and a repeat is
+            // recognised by the payment already being captured for `expected`.
+            let captured: Result<Payment, GatewayError> = self
+                .api
+                .call(Call::post("capture", &path, Body::Json(&body)))
+                .await;
+            let payment = match captured {
+                Ok(p) => p,
+                Err(e) if may_be_captured_already(&e) => {
+                    let p = self.fetch_payment_object(payment_id).await?;
+                    if !p.captured {
+                        return Err(e);
+                    }
+                    p
+                }
+                Err(e) => return Err(e),
+            };
+            check_reference(
+                KIND,
+                &payment.id,
+                "id",
+                payment_id,
+                Some(payment.id.as_str()),
+            )?;
+            check_amount(&payment.id, expected, payment.amount, &payment.currency)?;
+            Ok(payment_from(payment))
+        })
+    }
+
+    fn void<'a>(&'a self, _payment_id: &'a str) -> GatewayFuture<'a, VoidOutcome> {
+        // Razorpay cannot void an authorization; it refunds it on its own when the
+        // capture window closes.
+        Box::pin(async { Ok(VoidOutcome::LeftToLapse) })
+    }
+
+    fn fetch_refund<'a>(&'a self, refund_id: &'a str) -> GatewayFuture<'a, Refund> {
+        Box::pin(async move {
+            let path = format!("/v1/refunds/{}", urlencode(refund_id));
+            let refund: RefundEntity = self.api.get("fetch_refund", &path).await?;
+            check_reference(KIND, &refund.id, "id", refund_id, Some(refund.id.as_str()))?;
+            Ok(refund_from(refund))
         })
     }
 
@@ -406,3 +466,8 @@ impl Gateway for RazorpayClient {
         })
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+#[path = "razorpay_fixtures.rs"]
+mod fixtures;

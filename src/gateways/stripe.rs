@@ -17,7 +17,7 @@ use super::error::GatewayError;
 use super::transport::{Reply, Transport, urlencode};
 use super::types::*;
 use super::{Gateway, GatewayFuture};
-use crate::config::{PaymentsSettings, StripeSettings};
+use crate::config::{CaptureMethod, PaymentsSettings, StripeSettings};
 
 const KIND: GatewayKind = GatewayKind::Stripe;
 /// Stripe allows 50 metadata keys; we send few.
@@ -26,6 +26,7 @@ const MAX_METADATA: usize = 40;
 #[derive(Debug, Clone)]
 pub struct StripeClient {
     api: ApiClient,
+    capture_method: CaptureMethod,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,7 +73,12 @@ struct RefundObject {
     currency: String,
     #[serde(default)]
     payment_intent: Option<String>,
+    #[serde(default)]
+    charge: Option<String>,
+    #[serde(default)]
     status: Option<String>,
+    #[serde(default)]
+    failure_reason: Option<String>,
 }
 
 impl StripeClient {
@@ -94,6 +100,7 @@ impl StripeClient {
                 Auth::Bearer(secret_key),
                 Transport::new(KIND, settings.timeout(), payments)?,
             ),
+            capture_method: settings.capture_method,
         }))
     }
 
@@ -136,7 +143,11 @@ const STRIPE_MAX_EXPIRY: chrono::Duration = chrono::Duration::hours(23);
 /// for less than 30 minutes and was refused, so the fallback never worked (found by the
 /// load harness's fault run). Our own expiry still governs: the order is expired at the
 /// recorded time and a payment on a session that outlived its hold is refunded.
-fn session_form(req: &CreateSession, now: chrono::DateTime<chrono::Utc>) -> Vec<(String, String)> {
+fn session_form(
+    req: &CreateSession,
+    capture: CaptureMethod,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<(String, String)> {
     let mut form: Vec<(String, String)> = vec![
         ("mode".into(), "payment".into()),
         (
@@ -171,6 +182,12 @@ fn session_form(req: &CreateSession, now: chrono::DateTime<chrono::Utc>) -> Vec<
     if let Some(email) = &req.customer_email {
         form.push(("customer_email".into(), email.clone()));
     }
+    if capture == CaptureMethod::Manual {
+        form.push((
+            "payment_intent_data[capture_method]".into(),
+            "manual".into(),
+        ));
+    }
     form
 }
 
@@ -203,6 +220,24 @@ fn intent_id(value: &Option<serde_json::Value>) -> Option<String> {
         Some(obj) => obj.get("id").and_then(|v| v.as_str()).map(str::to_owned),
         None => None,
     }
+}
+
+fn refund_from(refund: RefundObject) -> Refund {
+    Refund {
+        gateway: KIND,
+        status: RefundStatus::from_gateway(KIND, refund.status.as_deref().unwrap_or_default()),
+        payment_id: refund.payment_intent.or(refund.charge).unwrap_or_default(),
+        refund_id: refund.id,
+        amount: refund.amount,
+        currency: refund.currency.to_ascii_uppercase(),
+        failure_reason: refund.failure_reason,
+    }
+}
+
+/// Stripe answers 400 (`payment_intent_unexpected_state`) to capturing or
+/// cancelling a PaymentIntent that has moved on; the caller then reads it.
+fn moved_on(error: &GatewayError) -> bool {
+    matches!(error, GatewayError::Rejected { status: 400, .. })
 }
 
 fn payment_from(pi: PaymentIntent, session_id: Option<String>) -> GatewayPayment {
@@ -257,7 +292,7 @@ impl Gateway for StripeClient {
                     "create_session",
                     "/v1/checkout/sessions",
                     &req.idempotency_key,
-                    &session_form(req, chrono::Utc::now()),
+                    &session_form(req, self.capture_method, chrono::Utc::now()),
                 )
                 .await?
                 .json(KIND)?;
@@ -375,19 +410,69 @@ impl Gateway for StripeClient {
                 &req.payment_id,
                 refund.payment_intent.as_deref(),
             )?;
-            let status = match refund.status.as_deref() {
-                Some("succeeded") => RefundStatus::Processed,
-                Some("failed") | Some("canceled") => RefundStatus::Failed,
-                _ => RefundStatus::Pending,
-            };
-            Ok(Refund {
-                gateway: KIND,
-                refund_id: refund.id,
-                payment_id: req.payment_id.clone(),
-                amount: refund.amount,
-                currency: refund.currency.to_ascii_uppercase(),
-                status,
-            })
+            Ok(refund_from(refund))
+        })
+    }
+
+    fn capture<'a>(
+        &'a self,
+        payment_id: &'a str,
+        expected: &'a Money,
+        idempotency_key: &'a str,
+    ) -> GatewayFuture<'a, GatewayPayment> {
+        Box::pin(async move {
+            let path = format!("/v1/payment_intents/{}/capture", urlencode(payment_id));
+            // Never more than our order's amount, whatever was authorized.
+            let form = [("amount_to_capture".to_owned(), expected.amount.to_string())];
+            let intent: PaymentIntent =
+                match self.post("capture", &path, idempotency_key, &form).await {
+                    Ok(reply) => reply.json(KIND)?,
+                    Err(e) if moved_on(&e) => {
+                        let intent = self.fetch_intent(payment_id).await?;
+                        if intent.status != "succeeded" {
+                            return Err(e);
+                        }
+                        intent
+                    }
+                    Err(e) => return Err(e),
+                };
+            check_reference(KIND, &intent.id, "id", payment_id, Some(intent.id.as_str()))?;
+            check_money(
+                KIND,
+                &intent.id,
+                expected,
+                Some(intent.amount),
+                Some(&intent.currency),
+            )?;
+            Ok(payment_from(intent, None))
+        })
+    }
+
+    fn void<'a>(&'a self, payment_id: &'a str) -> GatewayFuture<'a, VoidOutcome> {
+        Box::pin(async move {
+            let path = format!("/v1/payment_intents/{}/cancel", urlencode(payment_id));
+            let key = format!("cancel:{payment_id}");
+            match self.post("cancel_payment_intent", &path, &key, &[]).await {
+                Ok(_) => Ok(VoidOutcome::Voided),
+                Err(e) if moved_on(&e) => {
+                    let intent = self.fetch_intent(payment_id).await?;
+                    match intent.status.as_str() {
+                        "canceled" => Ok(VoidOutcome::Voided),
+                        // Captured (or still payable): nothing was released.
+                        _ => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            }
+        })
+    }
+
+    fn fetch_refund<'a>(&'a self, refund_id: &'a str) -> GatewayFuture<'a, Refund> {
+        Box::pin(async move {
+            let path = format!("/v1/refunds/{}", urlencode(refund_id));
+            let refund: RefundObject = self.api.get("fetch_refund", &path).await?;
+            check_reference(KIND, &refund.id, "id", refund_id, Some(refund.id.as_str()))?;
+            Ok(refund_from(refund))
         })
     }
 
@@ -432,7 +517,7 @@ mod tests {
             expires_at: Some(now + asked),
             customer_email: None,
         };
-        session_form(&req, now)
+        session_form(&req, CaptureMethod::Automatic, now)
             .into_iter()
             .find(|(k, _)| k == "expires_at")
             .and_then(|(_, v)| v.parse().ok())
@@ -452,3 +537,8 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+#[path = "stripe_fixtures.rs"]
+mod fixtures;

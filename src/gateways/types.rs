@@ -170,12 +170,31 @@ pub struct RefundRequest {
     pub notes: BTreeMap<String, String>,
 }
 
+/// Where a refund stands, in one vocabulary for both gateways. Only `Processed`
+/// means the money went back; a refund starts `Pending` at both gateways.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundStatus {
     Pending,
     Processed,
     Failed,
+}
+
+impl RefundStatus {
+    /// The gateway's refund `status`. Razorpay: `pending`, `processed`, `failed`.
+    /// Stripe: `pending`, `requires_action`, `succeeded`, `failed`, `canceled`.
+    /// Anything else is `Pending`: not known to be settled, so it is read again later.
+    pub fn from_gateway(gateway: GatewayKind, status: &str) -> Self {
+        match (gateway, status) {
+            (GatewayKind::Razorpay, "processed") | (GatewayKind::Stripe, "succeeded") => {
+                RefundStatus::Processed
+            }
+            (GatewayKind::Razorpay, "failed")
+            | (GatewayKind::Stripe, "failed")
+            | (GatewayKind::Stripe, "canceled") => RefundStatus::Failed,
+            _ => RefundStatus::Pending,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,6 +206,19 @@ pub struct Refund {
     pub amount: i64,
     pub currency: String,
     pub status: RefundStatus,
+    /// The gateway's reason when the refund failed (Stripe `failure_reason`).
+    pub failure_reason: Option<String>,
+}
+
+/// What releasing an authorization we will not capture achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoidOutcome {
+    /// The authorization is released (Stripe cancelled the PaymentIntent).
+    Voided,
+    /// The gateway has no void (Razorpay): the authorization lapses and the
+    /// gateway returns the money to the buyer on its own.
+    LeftToLapse,
 }
 
 /// What cancelling a session achieved.

@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::signature::{verify_hex, verify_hex_any};
-use super::types::{GatewayKind, PaymentStatus};
+use super::types::{GatewayKind, PaymentStatus, RefundStatus};
 
 pub const RAZORPAY_SIGNATURE_HEADER: &str = "x-razorpay-signature";
 pub const RAZORPAY_EVENT_ID_HEADER: &str = "x-razorpay-event-id";
@@ -43,6 +43,10 @@ pub enum WebhookKind {
     PaymentFailed,
     OrderPaid,
     RefundProcessed,
+    /// Razorpay `refund.failed`, Stripe `refund.failed`: the money did not go back.
+    RefundFailed,
+    /// Stripe `refund.updated` and `charge.refund.updated`: read `refund_status`.
+    RefundUpdated,
     CheckoutSessionCompleted,
     CheckoutSessionExpired,
     ChargeRefunded,
@@ -57,6 +61,10 @@ impl WebhookKind {
             (GatewayKind::Razorpay, "payment.failed") => WebhookKind::PaymentFailed,
             (GatewayKind::Razorpay, "order.paid") => WebhookKind::OrderPaid,
             (GatewayKind::Razorpay, "refund.processed") => WebhookKind::RefundProcessed,
+            (_, "refund.failed") => WebhookKind::RefundFailed,
+            (GatewayKind::Stripe, "refund.updated" | "charge.refund.updated") => {
+                WebhookKind::RefundUpdated
+            }
             (GatewayKind::Stripe, "checkout.session.completed") => {
                 WebhookKind::CheckoutSessionCompleted
             }
@@ -88,6 +96,9 @@ pub struct WebhookEvent {
     pub amount: Option<i64>,
     pub currency: Option<String>,
     pub status: Option<PaymentStatus>,
+    /// The refund's status, for events about a refund.
+    #[serde(default)]
+    pub refund_status: Option<RefundStatus>,
     /// Our order token as echoed (Razorpay order receipt / Stripe client_reference_id).
     pub reference: Option<String>,
     /// Unix seconds the gateway created the event (orders out-of-order deliveries).
@@ -161,6 +172,9 @@ fn parse_razorpay(event_id: String, body: &[u8]) -> Result<WebhookEvent, Webhook
         amount: main["amount"].as_i64(),
         currency: s(&main["currency"]).map(|c| c.to_ascii_uppercase()),
         status,
+        refund_status: refund["status"]
+            .as_str()
+            .map(|st| RefundStatus::from_gateway(GatewayKind::Razorpay, st)),
         reference: s(&order["receipt"]),
         created_at: v["created_at"].as_i64(),
         payload: v,
@@ -270,6 +284,8 @@ fn parse_stripe(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
         serde_json::Value::String(id) => Some(id.clone()),
         other => s(&other["id"]),
     };
+    let mut refund_id = None;
+    let mut refund_status = None;
     let (gateway_order_id, payment_id, amount, status, reference) = match object_type {
         "checkout.session" => (
             s(&obj["id"]),
@@ -302,6 +318,37 @@ fn parse_stripe(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
                 None,
             )
         }
+        "payment_intent" => {
+            let status = match obj["status"].as_str() {
+                Some("succeeded") => PaymentStatus::Captured,
+                Some("requires_capture") => PaymentStatus::Authorized,
+                Some("canceled") => PaymentStatus::Failed,
+                Some("requires_payment_method") if obj["last_payment_error"].is_object() => {
+                    PaymentStatus::Failed
+                }
+                _ => PaymentStatus::Pending,
+            };
+            (
+                None,
+                s(&obj["id"]),
+                obj["amount"].as_i64(),
+                Some(status),
+                None,
+            )
+        }
+        "refund" => {
+            refund_id = s(&obj["id"]);
+            refund_status = obj["status"]
+                .as_str()
+                .map(|st| RefundStatus::from_gateway(GatewayKind::Stripe, st));
+            (
+                None,
+                id_of(&obj["payment_intent"]),
+                obj["amount"].as_i64(),
+                None,
+                None,
+            )
+        }
         _ => (None, None, obj["amount"].as_i64(), None, None),
     };
     Ok(WebhookEvent {
@@ -311,10 +358,11 @@ fn parse_stripe(body: &[u8]) -> Result<WebhookEvent, WebhookError> {
         kind,
         gateway_order_id,
         payment_id,
-        refund_id: None,
+        refund_id,
         amount,
         currency: s(&obj["currency"]).map(|c| c.to_ascii_uppercase()),
         status,
+        refund_status,
         reference,
         created_at: v["created"].as_i64(),
         payload: v,

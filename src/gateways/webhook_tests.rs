@@ -320,3 +320,84 @@ fn stripe_charge_refunded_is_parsed() {
     assert_eq!(event.payment_id.as_deref(), Some("pi_1"));
     assert_eq!(event.status, Some(PaymentStatus::PartiallyRefunded));
 }
+
+#[test]
+fn stripe_refund_events_carry_the_refund_and_its_status() {
+    let now = 1_700_000_000;
+    let secret = SecretString::from("whsec_ours");
+    for (event_type, status, kind, mapped) in [
+        (
+            "refund.updated",
+            "succeeded",
+            WebhookKind::RefundUpdated,
+            RefundStatus::Processed,
+        ),
+        (
+            "charge.refund.updated",
+            "requires_action",
+            WebhookKind::RefundUpdated,
+            RefundStatus::Pending,
+        ),
+        (
+            "refund.updated",
+            "canceled",
+            WebhookKind::RefundUpdated,
+            RefundStatus::Failed,
+        ),
+        (
+            "refund.failed",
+            "failed",
+            WebhookKind::RefundFailed,
+            RefundStatus::Failed,
+        ),
+    ] {
+        let body = format!(
+            r#"{{"id":"evt_r","object":"event","type":"{event_type}","created":1700000001,"data":{{"object":{{"id":"re_1","object":"refund","amount":20000,"currency":"inr","payment_intent":"pi_1","charge":"ch_1","status":"{status}"}}}}}}"#
+        );
+        let h = stripe_headers(&sign_stripe(&secret, now, body.as_bytes()));
+        let event =
+            verify_stripe(&h, body.as_bytes(), std::slice::from_ref(&secret), 300, now).unwrap();
+        assert_eq!(event.kind, kind, "{event_type}");
+        assert_eq!(event.refund_id.as_deref(), Some("re_1"));
+        assert_eq!(event.payment_id.as_deref(), Some("pi_1"));
+        assert_eq!(event.amount, Some(20_000));
+        assert_eq!(event.currency.as_deref(), Some("INR"));
+        assert_eq!(event.refund_status, Some(mapped), "{event_type} {status}");
+        assert_eq!(event.status, None, "a refund says nothing of the payment");
+    }
+}
+
+#[test]
+fn razorpay_refund_events_carry_the_refund_and_its_status() {
+    let secret = SecretString::from("whsec_rzp");
+    for (event_type, status, kind, mapped) in [
+        (
+            "refund.processed",
+            "processed",
+            WebhookKind::RefundProcessed,
+            RefundStatus::Processed,
+        ),
+        (
+            "refund.failed",
+            "failed",
+            WebhookKind::RefundFailed,
+            RefundStatus::Failed,
+        ),
+    ] {
+        let body = format!(
+            r#"{{"entity":"event","event":"{event_type}","contains":["refund","payment"],"payload":{{"refund":{{"entity":{{"id":"rfnd_1","entity":"refund","amount":20000,"currency":"INR","payment_id":"pay_1","status":"{status}"}}}},"payment":{{"entity":{{"id":"pay_1","entity":"payment","amount":50000,"currency":"INR","status":"captured","order_id":"order_1","amount_refunded":20000}}}}}},"created_at":1700000001}}"#
+        );
+        let sig = sign_razorpay(&secret, body.as_bytes());
+        let event = verify_razorpay(
+            &rzp_headers(&sig),
+            body.as_bytes(),
+            std::slice::from_ref(&secret),
+        )
+        .unwrap();
+        assert_eq!(event.kind, kind);
+        assert_eq!(event.refund_id.as_deref(), Some("rfnd_1"));
+        assert_eq!(event.payment_id.as_deref(), Some("pay_1"));
+        assert_eq!(event.amount, Some(20_000), "the refund's amount");
+        assert_eq!(event.refund_status, Some(mapped));
+    }
+}

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::pay::{Outcome, pay};
-use super::store::Faults;
+use super::store::{Account, Faults, Store};
 use super::{SandboxState, stripe_api, webhooks};
 use crate::gateways::GatewayKind;
 
@@ -29,6 +29,7 @@ pub fn routes(state: SandboxState) -> Router {
         .route("/webhooks/targets", put(targets))
         .route("/events", get(events))
         .route("/faults/{gateway}", get(get_faults).put(put_faults))
+        .route("/account", get(get_account).put(put_account))
         .route("/state", get(snapshot))
         .route("/reset", post(reset))
         .with_state(state)
@@ -148,6 +149,7 @@ async fn put_faults(
         ("error_rate", faults.error_rate),
         ("timeout_rate", faults.timeout_rate),
         ("webhook_drop_rate", faults.webhook_drop_rate),
+        ("refund_fail_rate", faults.refund_fail_rate),
     ] {
         if !(0.0..=1.0).contains(&rate) {
             return error(
@@ -158,6 +160,20 @@ async fn put_faults(
     }
     state.set_faults(g, faults.clone());
     Json(faults).into_response()
+}
+
+async fn get_account(State(state): State<SandboxState>) -> Response {
+    Json(state.store().account.clone()).into_response()
+}
+
+/// Replaces the account settings; they apply to payments and refunds made from
+/// now on (an authorization or refund already waiting keeps its clock).
+async fn put_account(State(state): State<SandboxState>, Json(account): Json<Account>) -> Response {
+    if account.authorization_ttl_ms == 0 {
+        return error(StatusCode::BAD_REQUEST, "authorization_ttl_ms must be > 0");
+    }
+    state.store().account = account.clone();
+    Json(account).into_response()
 }
 
 async fn sessions(State(state): State<SandboxState>) -> Response {
@@ -220,8 +236,9 @@ async fn snapshot(State(state): State<SandboxState>) -> Response {
     .into_response()
 }
 
-/// Forgets every object, event, fault and override.
+/// Forgets every object, event, fault and override (the account settings return
+/// to the configured ones).
 async fn reset(State(state): State<SandboxState>) -> Response {
-    *state.store() = Default::default();
+    *state.store() = Store::new(state.settings());
     StatusCode::NO_CONTENT.into_response()
 }

@@ -9,7 +9,9 @@
 //! - `razorpay_api`, `stripe_api`: the API subsets, same paths, auth, bodies
 //!   and error shapes as the real ones.
 //! - `pay`: paying a session (hosted page or control API) and what follows:
-//!   the signed callback / redirect and the webhooks.
+//!   the signed callback / redirect and the webhooks; `page`: the hosted page.
+//! - `money`: what happens to money after payment: capture, void, refunds that
+//!   settle later, authorizations that lapse.
 //! - `webhooks`: signed event delivery with bounded exponential retries.
 //! - `control`: the test and demo API under `/sandbox/control`.
 //!
@@ -42,10 +44,13 @@ use crate::gateways::GatewayKind;
 mod control;
 mod errors;
 mod faults;
+mod money;
+mod page;
 mod pay;
 mod razorpay_api;
 mod store;
 mod stripe_api;
+mod stripe_money;
 mod webhooks;
 
 #[cfg(test)]
@@ -95,11 +100,12 @@ impl SandboxState {
             .timeout(Duration::from_millis(settings.webhook_timeout_ms))
             .build()
             .unwrap_or_default();
+        let store = Mutex::new(store::Store::new(&settings));
         SandboxState {
             inner: Arc::new(Inner {
                 settings,
                 public_url,
-                store: Mutex::new(store::Store::default()),
+                store,
                 http,
             }),
         }
@@ -159,7 +165,7 @@ pub fn routes(state: SandboxState) -> Router {
     Router::new()
         .nest("/razorpay", razorpay_api::routes(state.clone()))
         .nest("/stripe", stripe_api::routes(state.clone()))
-        .merge(pay::routes(state.clone()))
+        .merge(page::routes(state.clone()))
         .nest("/control", control::routes(state))
 }
 

@@ -1,22 +1,18 @@
-//! Paying a session: the hosted page a buyer sees (`/sandbox/pay/{id}`) and the
-//! outcome logic it shares with the control API. After the choice the buyer is
-//! sent back the way each gateway does it: Razorpay posts signed fields to the
-//! callback URL, Stripe redirects to the success or cancel URL; webhooks follow.
+//! Paying a session: the outcome logic the hosted page (`page`) and the control API
+//! share. After the choice the buyer is sent back the way each gateway does it:
+//! Razorpay posts signed fields to the callback URL, Stripe redirects to the success
+//! or cancel URL; webhooks follow.
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header::LOCATION};
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use axum::{Form, Router};
+use axum::http::StatusCode;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::store::{RzpPayment, Store, StripeCharge, StripeIntent, new_id, now};
 use super::webhooks::{self, BuiltEvent};
-use super::{SandboxState, stripe_api};
+use super::{SandboxState, money, stripe_api};
 use crate::gateways::GatewayKind;
 use crate::gateways::signature::hmac_sha256_hex;
 
@@ -110,6 +106,16 @@ pub fn pay(
         }
     };
     webhooks::emit(state, gateway, events);
+    if let Some(payment_id) = &result.payment_id {
+        let ttl = {
+            let store = state.store();
+            money::awaits_capture(&store, gateway, payment_id)
+                .then_some(store.account.authorization_ttl_ms)
+        };
+        if let Some(ttl) = ttl {
+            money::lapse_later(state, gateway, payment_id.clone(), ttl);
+        }
+    }
     Ok(result)
 }
 
@@ -122,6 +128,7 @@ fn pay_razorpay(
     cancel_url: Option<&str>,
 ) -> Result<(PayResult, Vec<BuiltEvent>), PayError> {
     let seq = store.next_seq();
+    let manual_capture = store.account.razorpay_manual_capture;
     let Some(order) = store.rzp_orders.get_mut(id) else {
         return Err(pay_error(StatusCode::NOT_FOUND, format!("no order `{id}`")));
     };
@@ -139,7 +146,9 @@ fn pay_razorpay(
         };
         return Ok((result, Vec::new()));
     }
-    let captured = outcome == Outcome::Captured;
+    let paid = outcome == Outcome::Captured;
+    // On a manual-capture account a paid payment stops at `authorized`.
+    let captured = paid && !manual_capture;
     order.attempts += 1;
     if captured {
         order.status = "paid".into();
@@ -153,7 +162,12 @@ fn pay_razorpay(
         entity: "payment",
         amount: order.amount,
         currency: order.currency.clone(),
-        status: if captured { "captured" } else { "failed" }.into(),
+        status: match (paid, captured) {
+            (true, true) => "captured",
+            (true, false) => "authorized",
+            _ => "failed",
+        }
+        .into(),
         order_id: order.id.clone(),
         invoice_id: None,
         international: false,
@@ -167,18 +181,18 @@ fn pay_razorpay(
         notes: json!([]),
         fee: captured.then_some(order.amount * 2 / 100),
         tax: captured.then_some(order.amount * 2 / 100 * 18 / 100),
-        error_code: (!captured).then(|| "BAD_REQUEST_ERROR".into()),
-        error_description: (!captured).then(|| "Payment processing failed".into()),
+        error_code: (!paid).then(|| "BAD_REQUEST_ERROR".into()),
+        error_description: (!paid).then(|| "Payment processing failed".into()),
         created_at: now(),
         seq,
     };
     let payment_id = payment.id.clone();
     let order_id = order.id.clone();
     store.rzp_payments.insert(payment_id.clone(), payment);
-    let types: &[&str] = if captured {
-        &["payment.authorized", "payment.captured", "order.paid"]
-    } else {
-        &["payment.failed"]
+    let types: &[&str] = match (paid, captured) {
+        (true, true) => &["payment.authorized", "payment.captured", "order.paid"],
+        (true, false) => &["payment.authorized"],
+        _ => &["payment.failed"],
     };
     let mut events = Vec::new();
     for t in types {
@@ -186,7 +200,7 @@ fn pay_razorpay(
             events.push(e);
         }
     }
-    let fields: BTreeMap<String, String> = if captured {
+    let fields: BTreeMap<String, String> = if paid {
         let signature = hmac_sha256_hex(
             key_secret.as_bytes(),
             &[order_id.as_bytes(), b"|", payment_id.as_bytes()],
@@ -274,8 +288,12 @@ fn pay_stripe(
             object: "payment_intent",
             amount: session.amount_total,
             amount_received: 0,
+            amount_capturable: 0,
+            capture_method: session.intent_capture_method.clone(),
             currency: session.currency.clone(),
             status: "requires_payment_method".into(),
+            cancellation_reason: None,
+            canceled_at: None,
             latest_charge: None,
             last_payment_error: None,
             metadata: session.intent_metadata.clone(),
@@ -293,18 +311,25 @@ fn pay_stripe(
         }));
     } else {
         let charge_id = new_id("ch_");
-        intent.status = "succeeded".into();
-        intent.amount_received = intent.amount;
+        // Manual capture: the card is authorized, the money not yet taken.
+        let captured = intent.capture_method != "manual";
+        if captured {
+            intent.status = "succeeded".into();
+            intent.amount_received = intent.amount;
+        } else {
+            intent.status = "requires_capture".into();
+            intent.amount_capturable = intent.amount;
+        }
         intent.last_payment_error = None;
         intent.latest_charge = Some(charge_id.clone());
         let charge = StripeCharge {
             id: charge_id.clone(),
             object: "charge",
             amount: intent.amount,
-            amount_captured: intent.amount,
+            amount_captured: if captured { intent.amount } else { 0 },
             amount_refunded: 0,
             refunded: false,
-            captured: true,
+            captured,
             paid: true,
             currency: intent.currency.clone(),
             payment_intent: pi_id.clone(),
@@ -314,7 +339,8 @@ fn pay_stripe(
         store.stripe_charges.insert(charge_id, charge);
         if let Some(s) = store.stripe_sessions.get_mut(id) {
             s.status = "complete".into();
-            s.payment_status = "paid".into();
+            // Stripe: `unpaid` until the authorized payment is captured.
+            s.payment_status = if captured { "paid" } else { "unpaid" }.into();
             s.url = None;
         }
         if let Ok(e) = webhooks::build(store, GatewayKind::Stripe, "checkout.session.completed", id)
@@ -330,163 +356,4 @@ fn pay_stripe(
         s.payment_intent = Some(pi_id);
     }
     Ok((result, events))
-}
-
-pub fn routes(state: SandboxState) -> Router {
-    Router::new()
-        .route("/pay/{id}", get(page).post(submit))
-        .with_state(state)
-}
-
-#[derive(Debug, Deserialize)]
-struct PageQuery {
-    callback_url: Option<String>,
-    cancel_url: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct PageForm {
-    outcome: Outcome,
-    callback_url: Option<String>,
-    cancel_url: Option<String>,
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
-fn describe(store: &Store, id: &str) -> Option<(GatewayKind, String, i64, String, String)> {
-    if let Some(o) = store.rzp_orders.get(id) {
-        return Some((
-            GatewayKind::Razorpay,
-            o.receipt.clone().unwrap_or_default(),
-            o.amount,
-            o.currency.clone(),
-            o.status.clone(),
-        ));
-    }
-    store.stripe_sessions.get(id).map(|s| {
-        (
-            GatewayKind::Stripe,
-            s.product_name.clone(),
-            s.amount_total,
-            s.currency.to_ascii_uppercase(),
-            s.status.clone(),
-        )
-    })
-}
-
-fn shell(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title>\
-         <style>body{{font-family:sans-serif;max-width:32rem;margin:3rem auto}}\
-         button{{font-size:1rem;margin:.3rem;padding:.5rem 1rem}}</style></head>\
-         <body>{body}</body></html>",
-        esc(title)
-    )
-}
-
-async fn page(
-    State(state): State<SandboxState>,
-    Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
-) -> Response {
-    let Some((gateway, label, amount, currency, status)) = describe(&state.store(), &id) else {
-        return (
-            StatusCode::NOT_FOUND,
-            Html(shell("Not found", "<h1>No such payment session</h1>")),
-        )
-            .into_response();
-    };
-    let hidden = |name: &str, value: &Option<String>| {
-        value
-            .as_ref()
-            .map(|v| {
-                format!(
-                    "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-                    esc(v)
-                )
-            })
-            .unwrap_or_default()
-    };
-    let button = |outcome: &str, text: &str| {
-        format!(
-            "<form method=\"post\" style=\"display:inline\">\
-             <input type=\"hidden\" name=\"outcome\" value=\"{outcome}\">{}{}\
-             <button type=\"submit\" id=\"{outcome}\">{text}</button></form>",
-            hidden("callback_url", &q.callback_url),
-            hidden("cancel_url", &q.cancel_url),
-        )
-    };
-    let body = format!(
-        "<h1>Sandbox {gateway} checkout</h1><p>{}</p>\
-         <p><strong>{}.{:02} {}</strong> &middot; session <code>{}</code> &middot; {}</p>{}{}{}",
-        esc(&label),
-        amount / 100,
-        amount % 100,
-        esc(&currency),
-        esc(&id),
-        esc(&status),
-        button("captured", "Pay"),
-        button("failed", "Fail"),
-        button("cancelled", "Cancel"),
-    );
-    Html(shell("Sandbox checkout", &body)).into_response()
-}
-
-async fn submit(
-    State(state): State<SandboxState>,
-    Path(id): Path<String>,
-    Form(form): Form<PageForm>,
-) -> Response {
-    let result = match pay(
-        &state,
-        &id,
-        form.outcome,
-        form.callback_url.as_deref(),
-        form.cancel_url.as_deref(),
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            let body = format!("<h1>Cannot pay</h1><p>{}</p>", esc(&e.message));
-            return (e.status, Html(shell("Cannot pay", &body))).into_response();
-        }
-    };
-    match result.callback {
-        // Razorpay returns the buyer with a form POST carrying the signed fields.
-        Some(Callback::FormPost { url, fields }) => {
-            let inputs: String = fields
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                        esc(k),
-                        esc(v)
-                    )
-                })
-                .collect();
-            let body = format!(
-                "<form id=\"back\" method=\"post\" action=\"{}\">{inputs}\
-                 <button type=\"submit\">Continue</button></form>\
-                 <script>document.getElementById('back').submit()</script>",
-                esc(&url)
-            );
-            Html(shell("Returning to merchant", &body)).into_response()
-        }
-        Some(Callback::Redirect { url }) => {
-            (StatusCode::SEE_OTHER, [(LOCATION, url)]).into_response()
-        }
-        None => {
-            let body = format!(
-                "<h1>{:?}</h1><p>Session <code>{}</code>. <a href=\"\">Back</a></p>",
-                result.outcome,
-                esc(&result.session_id)
-            );
-            Html(shell("Sandbox checkout", &body)).into_response()
-        }
-    }
 }

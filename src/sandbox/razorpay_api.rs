@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::errors::rzp_error;
 use super::store::{RzpOrder, RzpRefund, new_id, now};
-use super::{SandboxState, faults, webhooks};
+use super::{SandboxState, faults, money, webhooks};
 use crate::gateways::GatewayKind;
 
 fn bad_request(description: &str, field: Option<&str>) -> Response {
@@ -39,6 +39,9 @@ pub fn routes(state: SandboxState) -> Router {
         .route("/v1/orders/{id}/payments", get(order_payments))
         .route("/v1/payments/{id}", get(fetch_payment))
         .route("/v1/payments/{id}/refund", post(refund))
+        .route("/v1/payments/{id}/refunds", get(payment_refunds))
+        .route("/v1/payments/{id}/capture", post(capture))
+        .route("/v1/refunds/{id}", get(fetch_refund))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn_with_state(
             (state.clone(), GatewayKind::Razorpay),
@@ -191,7 +194,7 @@ async fn refund(
         .get("x-refund-idempotency")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let (refund, event) = {
+    let (refund, event, settle, delay_ms) = {
         let mut store = state.store();
         if let Some(existing) = key
             .as_ref()
@@ -233,6 +236,11 @@ async fn refund(
                 Some("amount"),
             );
         }
+        let currency = payment.currency.clone();
+        let (status, settle) = money::refund_start(&mut store, GatewayKind::Razorpay);
+        let Some(payment) = store.rzp_payments.get_mut(&id) else {
+            return not_found();
+        };
         payment.amount_refunded += amount;
         let full = payment.amount_refunded == payment.amount;
         payment.refund_status = Some(if full { "full" } else { "partial" }.into());
@@ -243,14 +251,14 @@ async fn refund(
             id: new_id("rfnd_"),
             entity: "refund",
             amount,
-            currency: payment.currency.clone(),
+            currency,
             payment_id: id.clone(),
             notes: body.get("notes").cloned().unwrap_or_else(|| json!([])),
             receipt: body
                 .get("receipt")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
-            status: "processed".into(),
+            status: status.into(),
             speed_requested: "normal".into(),
             speed_processed: "normal".into(),
             created_at: now(),
@@ -260,17 +268,115 @@ async fn refund(
         if let Some(k) = key {
             store.rzp_refund_keys.insert(k, refund.id.clone());
         }
-        let event = webhooks::build(
-            &store,
-            GatewayKind::Razorpay,
-            "refund.processed",
-            &refund.id,
-        );
-        (refund, event)
+        // A pending refund's webhook comes when it settles.
+        let event = settle.is_none().then(|| {
+            webhooks::build(
+                &store,
+                GatewayKind::Razorpay,
+                "refund.processed",
+                &refund.id,
+            )
+        });
+        (refund, event, settle, store.account.refund_pending_ms)
     };
     match event {
-        Ok(e) => webhooks::emit(&state, GatewayKind::Razorpay, vec![e]),
-        Err(e) => tracing::warn!(error = %e, "sandbox could not build refund.processed"),
+        Some(Ok(e)) => webhooks::emit(&state, GatewayKind::Razorpay, vec![e]),
+        Some(Err(e)) => tracing::warn!(error = %e, "sandbox could not build refund.processed"),
+        None => {}
+    }
+    if let Some(fails) = settle {
+        money::settle_later(
+            &state,
+            GatewayKind::Razorpay,
+            refund.id.clone(),
+            fails,
+            delay_ms,
+        );
     }
     Json(refund).into_response()
+}
+
+async fn fetch_refund(State(state): State<SandboxState>, Path(id): Path<String>) -> Response {
+    match state.store().rzp_refunds.get(&id) {
+        Some(r) => Json(r.clone()).into_response(),
+        None => not_found(),
+    }
+}
+
+async fn payment_refunds(State(state): State<SandboxState>, Path(id): Path<String>) -> Response {
+    let store = state.store();
+    if !store.rzp_payments.contains_key(&id) {
+        return not_found();
+    }
+    let mut items: Vec<&RzpRefund> = store
+        .rzp_refunds
+        .values()
+        .filter(|r| r.payment_id == id)
+        .collect();
+    items.sort_by_key(|r| std::cmp::Reverse(r.seq));
+    Json(json!({"entity": "collection", "count": items.len(), "items": items})).into_response()
+}
+
+/// `POST /v1/payments/{id}/capture` with `amount` (all of it: Razorpay captures
+/// no less than was authorized) and `currency`. Raises `payment.captured` and
+/// `order.paid`, as the automatic capture does.
+async fn capture(
+    State(state): State<SandboxState>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("The request body is not valid JSON", None);
+    };
+    let (payment, events) = {
+        let mut store = state.store();
+        let Some(payment) = store.rzp_payments.get_mut(&id) else {
+            return not_found();
+        };
+        match payment.status.as_str() {
+            "authorized" => {}
+            "captured" => return bad_request("This payment has already been captured", None),
+            _ => {
+                return bad_request(
+                    "Only payments which have been authorized and not yet captured can be captured",
+                    None,
+                );
+            }
+        }
+        let Some(amount) = body.get("amount").and_then(Value::as_i64) else {
+            return bad_request("The amount field is required.", Some("amount"));
+        };
+        if amount != payment.amount {
+            return bad_request(
+                "Capture amount must be equal to the amount authorized",
+                Some("amount"),
+            );
+        }
+        let Some(currency) = body.get("currency").and_then(Value::as_str) else {
+            return bad_request("The currency field is required.", Some("currency"));
+        };
+        if currency != payment.currency {
+            return bad_request(
+                "Currency should be same as that of the payment",
+                Some("currency"),
+            );
+        }
+        payment.status = "captured".into();
+        payment.captured = true;
+        payment.fee = Some(amount * 2 / 100);
+        payment.tax = Some(amount * 2 / 100 * 18 / 100);
+        let payment = payment.clone();
+        if let Some(order) = store.rzp_orders.get_mut(&payment.order_id) {
+            order.status = "paid".into();
+            order.amount_paid = order.amount;
+            order.amount_due = 0;
+        }
+        let events: Vec<_> = ["payment.captured", "order.paid"]
+            .into_iter()
+            .filter_map(|t| webhooks::build(&store, GatewayKind::Razorpay, t, &id).ok())
+            .collect();
+        (payment, events)
+    };
+    webhooks::emit(&state, GatewayKind::Razorpay, events);
+    Json(payment).into_response()
 }

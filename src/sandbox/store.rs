@@ -7,6 +7,7 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use serde::{Deserialize, Serialize};
 
+use crate::config::SandboxSettings;
 use crate::gateways::GatewayKind;
 
 /// Gateway-style id: `prefix` + 14 random alphanumerics (`order_…`, `cs_test_…`).
@@ -79,6 +80,7 @@ pub struct RzpRefund {
     pub payment_id: String,
     pub notes: serde_json::Value,
     pub receipt: Option<String>,
+    /// pending | processed | failed
     pub status: String,
     pub speed_requested: String,
     pub speed_processed: String,
@@ -114,6 +116,11 @@ pub struct StripeSession {
     pub product_name: String,
     #[serde(skip)]
     pub intent_metadata: BTreeMap<String, String>,
+    /// `payment_intent_data[capture_method]`: `manual` makes payments authorize only.
+    #[serde(skip)]
+    pub intent_capture_method: String,
+    #[serde(skip)]
+    pub seq: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -122,9 +129,16 @@ pub struct StripeIntent {
     pub object: &'static str,
     pub amount: i64,
     pub amount_received: i64,
+    /// Authorized and not yet captured (manual capture).
+    pub amount_capturable: i64,
+    /// automatic | manual
+    pub capture_method: String,
     pub currency: String,
-    /// requires_payment_method | succeeded | canceled
+    /// requires_payment_method | requires_capture | succeeded | canceled
     pub status: String,
+    /// requested_by_customer | abandoned | duplicate | fraudulent | automatic (lapsed)
+    pub cancellation_reason: Option<String>,
+    pub canceled_at: Option<i64>,
     pub latest_charge: Option<String>,
     pub last_payment_error: Option<serde_json::Value>,
     pub metadata: BTreeMap<String, String>,
@@ -157,8 +171,45 @@ pub struct StripeRefund {
     pub payment_intent: String,
     pub charge: String,
     pub metadata: BTreeMap<String, String>,
+    /// pending | succeeded | failed
     pub status: String,
+    pub failure_reason: Option<String>,
     pub created: i64,
+    #[serde(skip)]
+    pub seq: u64,
+}
+
+/// How the sandbox's merchant accounts behave (`sandbox.*` settings, changed at run
+/// time with `PUT /sandbox/control/account`). The defaults are the simplest world:
+/// automatic capture, refunds processed at once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Account {
+    /// Razorpay payments stop at `authorized` until `POST /v1/payments/{id}/capture`
+    /// (Stripe sessions do so when created with `capture_method=manual`).
+    pub razorpay_manual_capture: bool,
+    /// How long an uncaptured authorization lives before Razorpay refunds it on
+    /// its own and Stripe cancels the PaymentIntent.
+    pub authorization_ttl_ms: u64,
+    /// How long a refund stays `pending` before it settles; 0: processed at once
+    /// (unless `refund_fail_rate` makes it fail, which happens after this delay).
+    pub refund_pending_ms: u64,
+}
+
+impl Default for Account {
+    fn default() -> Self {
+        Account::from_settings(&SandboxSettings::default())
+    }
+}
+
+impl Account {
+    pub fn from_settings(settings: &SandboxSettings) -> Self {
+        Account {
+            razorpay_manual_capture: settings.razorpay_manual_capture,
+            authorization_ttl_ms: settings.authorization_ttl_ms,
+            refund_pending_ms: settings.refund_pending_ms,
+        }
+    }
 }
 
 /// A stored answer for a Stripe `Idempotency-Key`.
@@ -187,6 +238,10 @@ pub struct Faults {
     pub timeout_rate: f64,
     /// The next N API calls hang (deterministic).
     pub timeout_next: u32,
+    /// Share (0..=1) of refunds that end `failed` instead of processed.
+    pub refund_fail_rate: f64,
+    /// The next N refunds fail (deterministic).
+    pub refund_fail_next: u32,
     /// Share (0..=1) of webhook events never delivered.
     pub webhook_drop_rate: f64,
     /// Every webhook event is delivered twice.
@@ -260,10 +315,19 @@ pub struct Store {
     pub webhook_urls: BTreeMap<GatewayKind, String>,
     /// API requests seen per gateway (faulted ones included).
     pub requests: BTreeMap<GatewayKind, u64>,
+    pub account: Account,
     pub seq: u64,
 }
 
 impl Store {
+    /// An empty store whose accounts behave as `settings` say.
+    pub fn new(settings: &SandboxSettings) -> Self {
+        Store {
+            account: Account::from_settings(settings),
+            ..Default::default()
+        }
+    }
+
     pub fn faults(&self, gateway: GatewayKind) -> Faults {
         self.faults.get(&gateway).cloned().unwrap_or_default()
     }
@@ -271,6 +335,17 @@ impl Store {
     pub fn next_seq(&mut self) -> u64 {
         self.seq += 1;
         self.seq
+    }
+
+    /// Whether the next refund of `gateway` is to fail (a `refund_fail_*` fault).
+    pub fn refund_fails(&mut self, gateway: GatewayKind) -> bool {
+        let faults = self.faults.entry(gateway).or_default();
+        if faults.refund_fail_next > 0 {
+            faults.refund_fail_next -= 1;
+            return true;
+        }
+        let rate = faults.refund_fail_rate.clamp(0.0, 1.0);
+        rate > 0.0 && rand::rng().random_bool(rate)
     }
 
     /// Payments of a Razorpay order, oldest first.

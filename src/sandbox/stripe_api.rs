@@ -1,4 +1,5 @@
-//! Stripe API subset: Checkout Sessions, PaymentIntents (read), Refunds.
+//! Stripe API subset: Checkout Sessions here; PaymentIntents and Refunds in
+//! `stripe_money`.
 //! Form-encoded bodies, bearer secret key, `Idempotency-Key` on every POST
 //! (same key and body: the stored answer; same key, other body: an
 //! `idempotency_error`), and Stripe's error shape
@@ -21,14 +22,14 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use super::errors::stripe_error;
-use super::store::{IdempotentReply, Store, StripeRefund, StripeSession, new_id, now};
+use super::store::{IdempotentReply, Store, StripeSession, new_id, now};
 use super::webhooks::{self, BuiltEvent};
-use super::{SandboxState, faults};
+use super::{SandboxState, faults, stripe_money};
 use crate::gateways::GatewayKind;
 
-type Params = Vec<(String, String)>;
+pub type Params = Vec<(String, String)>;
 
-fn invalid(message: &str, param: Option<&str>) -> Response {
+pub fn invalid(message: &str, param: Option<&str>) -> Response {
     stripe_error(
         StatusCode::BAD_REQUEST,
         "invalid_request_error",
@@ -38,7 +39,7 @@ fn invalid(message: &str, param: Option<&str>) -> Response {
     )
 }
 
-fn missing(kind: &str, id: &str, param: &str) -> Response {
+pub fn missing(kind: &str, id: &str, param: &str) -> Response {
     stripe_error(
         StatusCode::NOT_FOUND,
         "invalid_request_error",
@@ -50,11 +51,13 @@ fn missing(kind: &str, id: &str, param: &str) -> Response {
 
 pub fn routes(state: SandboxState) -> Router {
     Router::new()
-        .route("/v1/checkout/sessions", post(create_session))
+        .route(
+            "/v1/checkout/sessions",
+            post(create_session).get(list_sessions),
+        )
         .route("/v1/checkout/sessions/{id}", get(fetch_session))
         .route("/v1/checkout/sessions/{id}/expire", post(expire_session))
-        .route("/v1/payment_intents/{id}", get(fetch_intent))
-        .route("/v1/refunds", post(create_refund))
+        .merge(stripe_money::routes())
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn_with_state(
             (state.clone(), GatewayKind::Stripe),
@@ -100,7 +103,7 @@ async fn authenticate(State(state): State<SandboxState>, request: Request, next:
     next.run(request).await
 }
 
-fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+pub fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
     params
         .iter()
         .rev()
@@ -109,7 +112,7 @@ fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
 }
 
 /// `prefix[key]=value` pairs as a map (metadata).
-fn nested(params: &Params, prefix: &str) -> BTreeMap<String, String> {
+pub fn nested(params: &Params, prefix: &str) -> BTreeMap<String, String> {
     params
         .iter()
         .filter_map(|(k, v)| {
@@ -124,7 +127,7 @@ fn nested(params: &Params, prefix: &str) -> BTreeMap<String, String> {
 
 /// Runs a POST under Stripe's idempotency rules: a key seen before with the
 /// same parameters returns the stored answer without acting again.
-fn idempotent(
+pub fn idempotent(
     state: &SandboxState,
     headers: &HeaderMap,
     path: &str,
@@ -183,7 +186,8 @@ async fn create_session(
         "/v1/checkout/sessions",
         &params,
         |store| {
-            let session = new_session(&params, &pay_base)?;
+            let mut session = new_session(&params, &pay_base)?;
+            session.seq = store.next_seq();
             let body = json!(session);
             store.stripe_sessions.insert(session.id.clone(), session);
             Ok((body, Vec::new()))
@@ -244,6 +248,14 @@ fn new_session(params: &Params, pay_base: &str) -> Result<StripeSession, Respons
         ));
     };
     let created = now();
+    if let Some(method) = param(params, "payment_intent_data[capture_method]")
+        && !matches!(method, "automatic" | "automatic_async" | "manual")
+    {
+        return Err(invalid(
+            "Invalid payment_intent_data[capture_method]: must be one of automatic, automatic_async, or manual",
+            Some("payment_intent_data[capture_method]"),
+        ));
+    }
     let expires_at = match param(params, "expires_at") {
         None => created + 24 * 3600,
         Some(raw) => {
@@ -281,6 +293,10 @@ fn new_session(params: &Params, pay_base: &str) -> Result<StripeSession, Respons
         created,
         product_name,
         intent_metadata: nested(params, "payment_intent_data[metadata]"),
+        intent_capture_method: param(params, "payment_intent_data[capture_method]")
+            .unwrap_or("automatic")
+            .to_owned(),
+        seq: 0,
     })
 }
 
@@ -345,107 +361,54 @@ async fn expire_session(
     })
 }
 
-async fn fetch_intent(
+/// `GET /v1/checkout/sessions`: newest first, filtered by `payment_intent` and
+/// `status`, paged by `limit` (1..=100, default 10) and `starting_after`.
+async fn list_sessions(
     State(state): State<SandboxState>,
-    Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Response {
-    let store = state.store();
-    let Some(intent) = store.stripe_intents.get(&id) else {
-        return missing("payment_intent", &id, "intent");
+    let limit = match query.get("limit").map(|l| l.parse::<usize>()) {
+        None => 10,
+        Some(Ok(l)) if (1..=100).contains(&l) => l,
+        Some(_) => {
+            return invalid(
+                "Invalid integer: limit must be between 1 and 100",
+                Some("limit"),
+            );
+        }
     };
-    let mut body = json!(intent);
-    let expand = query.get("expand[]").map(String::as_str) == Some("latest_charge");
-    if expand
-        && let Some(charge) = intent
-            .latest_charge
-            .as_ref()
-            .and_then(|c| store.stripe_charges.get(c))
-    {
-        body["latest_charge"] = json!(charge);
-    }
-    Json(body).into_response()
-}
-
-async fn create_refund(
-    State(state): State<SandboxState>,
-    headers: HeaderMap,
-    Form(params): Form<Params>,
-) -> Response {
-    idempotent(&state, &headers, "/v1/refunds", &params, |store| {
-        let intent_id = match (param(&params, "payment_intent"), param(&params, "charge")) {
-            (Some(pi), _) => pi.to_owned(),
-            (None, Some(ch)) => match store.stripe_charges.get(ch) {
-                Some(c) => c.payment_intent.clone(),
-                None => return Err(missing("charge", ch, "charge")),
-            },
-            (None, None) => {
-                return Err(invalid(
-                    "One of the following params should be provided for this request: payment_intent or charge.",
-                    None,
-                ));
-            }
-        };
-        let Some(intent) = store.stripe_intents.get(&intent_id) else {
-            return Err(missing("payment_intent", &intent_id, "payment_intent"));
-        };
-        let charge_id = match (&intent.status[..], &intent.latest_charge) {
-            ("succeeded", Some(c)) => c.clone(),
-            _ => {
-                return Err(invalid(
-                    "This PaymentIntent does not have a successful charge to refund.",
-                    Some("payment_intent"),
-                ));
-            }
-        };
-        let Some(charge) = store.stripe_charges.get_mut(&charge_id) else {
-            return Err(missing("charge", &charge_id, "charge"));
-        };
-        let remaining = charge.amount - charge.amount_refunded;
-        if remaining <= 0 {
-            return Err(stripe_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                Some("charge_already_refunded"),
-                &format!("Charge {charge_id} has already been refunded."),
-                None,
-            ));
-        }
-        let amount = match param(&params, "amount") {
-            None => remaining,
-            Some(raw) => match raw.parse::<i64>() {
-                Ok(a) if a > 0 => a,
-                _ => return Err(invalid("Invalid positive integer", Some("amount"))),
-            },
-        };
-        if amount > remaining {
-            return Err(stripe_error(
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                Some("amount_too_large"),
-                &format!(
-                    "Refund amount ({amount}) is greater than unrefunded amount on charge ({remaining})"
-                ),
-                Some("amount"),
-            ));
-        }
-        charge.amount_refunded += amount;
-        charge.refunded = charge.amount_refunded == charge.amount;
-        let refund = StripeRefund {
-            id: new_id("re_"),
-            object: "refund",
-            amount,
-            currency: charge.currency.clone(),
-            payment_intent: intent_id,
-            charge: charge_id.clone(),
-            metadata: nested(&params, "metadata"),
-            status: "succeeded".into(),
-            created: now(),
-        };
-        let body = json!(refund);
-        store.stripe_refunds.insert(refund.id.clone(), refund);
-        let event = webhooks::build(store, GatewayKind::Stripe, "charge.refunded", &charge_id)
-            .map_err(|e| invalid(&e, None))?;
-        Ok((body, vec![event]))
-    })
+    let (found, events) = {
+        let mut store = state.store();
+        let events = expire_due(&mut store);
+        let mut all: Vec<StripeSession> = store
+            .stripe_sessions
+            .values()
+            .filter(|s| {
+                query
+                    .get("payment_intent")
+                    .is_none_or(|pi| s.payment_intent.as_ref() == Some(pi))
+                    && query.get("status").is_none_or(|st| &s.status == st)
+            })
+            .cloned()
+            .collect();
+        all.sort_by_key(|s| std::cmp::Reverse(s.seq));
+        (all, events)
+    };
+    webhooks::emit(&state, GatewayKind::Stripe, events);
+    let start = match query.get("starting_after") {
+        None => 0,
+        Some(after) => match found.iter().position(|s| &s.id == after) {
+            Some(i) => i + 1,
+            None => return missing("checkout.session", after, "starting_after"),
+        },
+    };
+    let page: Vec<&StripeSession> = found.iter().skip(start).take(limit).collect();
+    let has_more = found.len() > start + page.len();
+    Json(json!({
+        "object": "list",
+        "data": page,
+        "has_more": has_more,
+        "url": "/v1/checkout/sessions",
+    }))
+    .into_response()
 }

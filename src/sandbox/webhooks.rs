@@ -17,17 +17,22 @@ use crate::gateways::webhook::{
 };
 
 /// Event types the sandbox can raise.
-pub const RAZORPAY_EVENTS: [&str; 5] = [
+pub const RAZORPAY_EVENTS: [&str; 6] = [
     "payment.authorized",
     "payment.captured",
     "order.paid",
     "payment.failed",
     "refund.processed",
+    "refund.failed",
 ];
-pub const STRIPE_EVENTS: [&str; 3] = [
+pub const STRIPE_EVENTS: [&str; 7] = [
     "checkout.session.completed",
     "checkout.session.expired",
     "charge.refunded",
+    "refund.updated",
+    "charge.refund.updated",
+    "refund.failed",
+    "payment_intent.canceled",
 ];
 
 /// A built event: id and JSON body.
@@ -87,7 +92,7 @@ fn build_razorpay(store: &Store, event_type: &str, id: &str) -> Result<BuiltEven
                 json!({"payment": {"entity": payment}, "order": {"entity": order}}),
             )
         }
-        "refund.processed" => {
+        "refund.processed" | "refund.failed" => {
             let refund = store
                 .rzp_refunds
                 .get(id)
@@ -151,6 +156,29 @@ fn build_stripe(store: &Store, event_type: &str, id: &str) -> Result<BuiltEvent,
                 })
                 .ok_or_else(|| format!("no charge for `{id}`"))?;
             json!(charge)
+        }
+        // Stripe sends the refund object for all three; `charge.refund.updated` is
+        // the older name of `refund.updated`, still sent beside it.
+        "refund.updated" | "charge.refund.updated" | "refund.failed" => {
+            let refund = store
+                .stripe_refunds
+                .get(id)
+                .or_else(|| {
+                    store
+                        .stripe_refunds
+                        .values()
+                        .filter(|r| r.payment_intent == id || r.charge == id)
+                        .max_by_key(|r| r.seq)
+                })
+                .ok_or_else(|| format!("no refund for `{id}`"))?;
+            json!(refund)
+        }
+        "payment_intent.canceled" => {
+            let intent = store
+                .stripe_intents
+                .get(id)
+                .ok_or_else(|| format!("no payment intent `{id}`"))?;
+            json!(intent)
         }
         other => return Err(format!("unknown stripe event `{other}`")),
     };

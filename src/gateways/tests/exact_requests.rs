@@ -13,7 +13,7 @@ use base64::Engine;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
-use crate::config::{RazorpaySettings, StripeSettings};
+use crate::config::{CaptureMethod, RazorpaySettings, StripeSettings};
 use crate::gateways::*;
 use crate::sandbox::testkit::{fast_payments, order_request};
 
@@ -77,12 +77,17 @@ fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
 }
 
 fn stripe(base: &str) -> StripeClient {
+    stripe_capturing(base, CaptureMethod::Automatic)
+}
+
+fn stripe_capturing(base: &str, capture_method: CaptureMethod) -> StripeClient {
     let settings = StripeSettings {
         secret_key: Some(SecretString::from("sk_test_exact")),
         webhook_secret: Some(SecretString::from("whsec_exact")),
         base_url: base.to_owned(),
         timeout_ms: 1_000,
         webhook_tolerance_secs: 300,
+        capture_method,
     };
     StripeClient::from_settings(&settings, &fast_payments(&["stripe"]))
         .unwrap()
@@ -288,4 +293,255 @@ async fn razorpay_refund_sends_the_idempotency_header_and_checks_the_amount() {
             ..
         })
     ));
+}
+
+fn stripe_intent(status: &str, amount: i64) -> Value {
+    json!({"id": "pi_exact", "object": "payment_intent", "amount": amount, "currency": "inr",
+           "status": status, "payment_method_types": ["card"], "latest_charge": "ch_exact"})
+}
+
+#[tokio::test]
+async fn stripe_manual_capture_sessions_ask_to_authorize_only() {
+    let req = order_request("ord_exact");
+    let (base, script) = serve(vec![(
+        200,
+        vec![],
+        stripe_session(50_000, "inr", "ord_exact"),
+    )])
+    .await;
+    stripe_capturing(&base, CaptureMethod::Manual)
+        .create_session(&req)
+        .await
+        .unwrap();
+    let form = form_pairs(&script.seen.lock().unwrap()[0].body);
+    assert!(form.contains(&(
+        "payment_intent_data[capture_method]".into(),
+        "manual".into()
+    )));
+    // The default leaves Stripe's automatic capture alone.
+    let (base, script) = serve(vec![(
+        200,
+        vec![],
+        stripe_session(50_000, "inr", "ord_exact"),
+    )])
+    .await;
+    stripe(&base).create_session(&req).await.unwrap();
+    let form = form_pairs(&script.seen.lock().unwrap()[0].body);
+    assert!(!form.iter().any(|(k, _)| k.contains("capture_method")));
+}
+
+#[tokio::test]
+async fn stripe_capture_sends_our_amount_and_key_and_reads_a_repeat() {
+    let expected = Money::new(50_000, "INR");
+    let unexpected_state = json!({"error": {"type": "invalid_request_error",
+        "code": "payment_intent_unexpected_state",
+        "message": "This PaymentIntent could not be captured because it has a status of succeeded."}});
+    let (base, script) = serve(vec![
+        (200, vec![], stripe_intent("succeeded", 50_000)),
+        // Captured before (a re-run): read it instead.
+        (400, vec![], unexpected_state.clone()),
+        (200, vec![], stripe_intent("succeeded", 50_000)),
+        // Not captured and not capturable: the refusal stands.
+        (400, vec![], unexpected_state),
+        (200, vec![], stripe_intent("canceled", 50_000)),
+        // Another amount than our order's: a mismatch.
+        (200, vec![], stripe_intent("succeeded", 40_000)),
+    ])
+    .await;
+    let client = stripe(&base);
+    let paid = client
+        .capture("pi_exact", &expected, "ord_exact:capture")
+        .await
+        .unwrap();
+    assert_eq!(paid.status, PaymentStatus::Captured);
+    assert_eq!(paid.payment_id, "pi_exact");
+    let again = client
+        .capture("pi_exact", &expected, "ord_exact:capture")
+        .await
+        .unwrap();
+    assert_eq!(again.status, PaymentStatus::Captured);
+    assert!(matches!(
+        client.capture("pi_exact", &expected, "k").await,
+        Err(GatewayError::Rejected { status: 400, .. })
+    ));
+    assert!(matches!(
+        client.capture("pi_exact", &expected, "k").await,
+        Err(GatewayError::Mismatch {
+            field: "amount",
+            ..
+        })
+    ));
+    let seen = script.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].method, Method::POST);
+    assert_eq!(seen[0].uri.path(), "/v1/payment_intents/pi_exact/capture");
+    assert_eq!(seen[0].headers["idempotency-key"], "ord_exact:capture");
+    assert_eq!(
+        form_pairs(&seen[0].body),
+        vec![("amount_to_capture".to_string(), "50000".to_string())]
+    );
+    assert_eq!(seen[2].method, Method::GET);
+    assert_eq!(seen[2].uri.path(), "/v1/payment_intents/pi_exact");
+}
+
+#[tokio::test]
+async fn stripe_void_cancels_the_intent_and_a_cancelled_one_is_voided() {
+    let unexpected_state = |status: &str| {
+        json!({"error": {"type": "invalid_request_error", "code": "payment_intent_unexpected_state",
+            "message": format!("You cannot cancel this PaymentIntent because it has a status of {status}.")}})
+    };
+    let (base, script) = serve(vec![
+        (200, vec![], stripe_intent("canceled", 50_000)),
+        (400, vec![], unexpected_state("canceled")),
+        (200, vec![], stripe_intent("canceled", 50_000)),
+        (400, vec![], unexpected_state("succeeded")),
+        (200, vec![], stripe_intent("succeeded", 50_000)),
+    ])
+    .await;
+    let client = stripe(&base);
+    assert_eq!(client.void("pi_exact").await.unwrap(), VoidOutcome::Voided);
+    assert_eq!(client.void("pi_exact").await.unwrap(), VoidOutcome::Voided);
+    // A captured payment cannot be voided: the caller must refund.
+    assert!(matches!(
+        client.void("pi_exact").await,
+        Err(GatewayError::Rejected { status: 400, .. })
+    ));
+    let seen = script.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].method, Method::POST);
+    assert_eq!(seen[0].uri.path(), "/v1/payment_intents/pi_exact/cancel");
+    assert_eq!(seen[0].headers["idempotency-key"], "cancel:pi_exact");
+}
+
+#[tokio::test]
+async fn stripe_refunds_report_the_gateways_status_and_reason() {
+    let refund = |status: &str, reason: Value| {
+        json!({"id": "re_exact", "object": "refund", "amount": 20_000, "currency": "inr",
+               "payment_intent": "pi_exact", "charge": "ch_exact", "status": status,
+               "failure_reason": reason})
+    };
+    let mut replies = vec![(200, vec![], refund("pending", Value::Null))];
+    for (status, _) in STRIPE_REFUND_STATUSES {
+        let reason = if *status == "failed" {
+            json!("expired_or_canceled_card")
+        } else {
+            Value::Null
+        };
+        replies.push((200, vec![], refund(status, reason)));
+    }
+    let (base, script) = serve(replies).await;
+    let client = stripe(&base);
+    let req = RefundRequest {
+        payment_id: "pi_exact".into(),
+        amount: 20_000,
+        currency: "INR".into(),
+        idempotency_key: "ord_exact:refund:1".into(),
+        notes: Default::default(),
+    };
+    // Accepted is not processed: the answer's own status is kept.
+    assert_eq!(
+        client.refund(&req).await.unwrap().status,
+        RefundStatus::Pending
+    );
+    for (status, mapped) in STRIPE_REFUND_STATUSES {
+        let got = client.fetch_refund("re_exact").await.unwrap();
+        assert_eq!(got.status, *mapped, "stripe `{status}`");
+        assert_eq!((got.amount, got.payment_id.as_str()), (20_000, "pi_exact"));
+        assert_eq!(
+            got.failure_reason.as_deref(),
+            (*status == "failed").then_some("expired_or_canceled_card")
+        );
+    }
+    let seen = script.seen.lock().unwrap().clone();
+    assert_eq!(seen[1].method, Method::GET);
+    assert_eq!(seen[1].uri.path(), "/v1/refunds/re_exact");
+}
+
+const STRIPE_REFUND_STATUSES: &[(&str, RefundStatus)] = &[
+    ("pending", RefundStatus::Pending),
+    ("requires_action", RefundStatus::Pending),
+    ("succeeded", RefundStatus::Processed),
+    ("failed", RefundStatus::Failed),
+    ("canceled", RefundStatus::Failed),
+];
+
+fn rzp_payment(status: &str, amount: i64) -> Value {
+    json!({"id": "pay_exact", "entity": "payment", "amount": amount, "currency": "INR",
+           "status": status, "order_id": "order_exact", "amount_refunded": 0,
+           "captured": status == "captured", "method": "upi"})
+}
+
+#[tokio::test]
+async fn razorpay_capture_sends_amount_and_currency_and_reads_a_repeat() {
+    let expected = Money::new(50_000, "INR");
+    let already = json!({"error": {"code": "BAD_REQUEST_ERROR",
+        "description": "This payment has already been captured"}});
+    let (base, script) = serve(vec![
+        (200, vec![], rzp_payment("captured", 50_000)),
+        (400, vec![], already.clone()),
+        (200, vec![], rzp_payment("captured", 50_000)),
+        // Refused and still only authorized: the refusal stands.
+        (400, vec![], already),
+        (200, vec![], rzp_payment("authorized", 50_000)),
+        (200, vec![], rzp_payment("captured", 40_000)),
+    ])
+    .await;
+    let client = razorpay(&base);
+    let paid = client
+        .capture("pay_exact", &expected, "ord_exact:capture")
+        .await
+        .unwrap();
+    assert_eq!(paid.status, PaymentStatus::Captured);
+    let again = client.capture("pay_exact", &expected, "k").await.unwrap();
+    assert_eq!(again.status, PaymentStatus::Captured);
+    assert!(matches!(
+        client.capture("pay_exact", &expected, "k").await,
+        Err(GatewayError::Rejected { status: 400, .. })
+    ));
+    assert!(matches!(
+        client.capture("pay_exact", &expected, "k").await,
+        Err(GatewayError::Mismatch {
+            field: "amount",
+            ..
+        })
+    ));
+    let seen = script.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].method, Method::POST);
+    assert_eq!(seen[0].uri.path(), "/v1/payments/pay_exact/capture");
+    let body: Value = serde_json::from_slice(&seen[0].body).unwrap();
+    assert_eq!(body, json!({"amount": 50_000, "currency": "INR"}));
+    assert_eq!(seen[2].method, Method::GET);
+    assert_eq!(seen[2].uri.path(), "/v1/payments/pay_exact");
+    // A rejected capture is not retried blindly: one POST per call.
+    assert_eq!(seen.iter().filter(|s| s.method == Method::POST).count(), 4);
+}
+
+#[tokio::test]
+async fn razorpay_void_makes_no_call_and_refunds_are_read_back() {
+    let refund = |status: &str| {
+        json!({"id": "rfnd_exact", "entity": "refund", "amount": 20_000, "currency": "INR",
+               "payment_id": "pay_exact", "status": status})
+    };
+    let (base, script) = serve(vec![
+        (200, vec![], refund("pending")),
+        (200, vec![], refund("processed")),
+        (200, vec![], refund("failed")),
+    ])
+    .await;
+    let client = razorpay(&base);
+    assert_eq!(
+        client.void("pay_exact").await.unwrap(),
+        VoidOutcome::LeftToLapse
+    );
+    assert!(script.seen.lock().unwrap().is_empty());
+    for mapped in [
+        RefundStatus::Pending,
+        RefundStatus::Processed,
+        RefundStatus::Failed,
+    ] {
+        let got = client.fetch_refund("rfnd_exact").await.unwrap();
+        assert_eq!(got.status, mapped);
+        assert_eq!(got.payment_id, "pay_exact");
+    }
+    let seen = script.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].method, Method::GET);
+    assert_eq!(seen[0].uri.path(), "/v1/refunds/rfnd_exact");
 }

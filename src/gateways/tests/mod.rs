@@ -3,5 +3,6 @@
 
 mod exact_requests;
 mod failover;
+mod money;
 mod razorpay;
 mod stripe;
