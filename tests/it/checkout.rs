@@ -883,8 +883,16 @@ async fn webhooks_for_an_order_share_one_unstarted_confirm() {
     let (token, order, o) = ordered(&shop, 1, None).await;
     // no worker while the webhooks arrive: the first one's `confirm` stays unstarted
     worker.kill9();
-    // a declined attempt, then a captured one: two facts that act on the order
+    // a declined attempt, then a captured one: two facts that act on the order. The
+    // second arrives after the first is stored, as gateways send them (two webhooks in
+    // flight at once may each find no confirm committed yet; confirm is idempotent, so
+    // that costs a run, not a fact).
     shop.pay(&gateway_order_id(&o), "failed").await;
+    shop.wait_count(
+        "select count(*) from webhook_events where status = 'processed'",
+        1,
+    )
+    .await;
     shop.pay(&gateway_order_id(&o), "captured").await;
     // failed and captured are processed (order.paid repeats captured); the
     // authorization is stored and wakes nothing
