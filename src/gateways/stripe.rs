@@ -240,6 +240,21 @@ fn moved_on(error: &GatewayError) -> bool {
     matches!(error, GatewayError::Rejected { status: 400, .. })
 }
 
+/// A PaymentIntent read on its own, held to the amount and currency we expect.
+fn checked_payment(
+    intent: PaymentIntent,
+    expected: &Money,
+) -> Result<GatewayPayment, GatewayError> {
+    check_money(
+        KIND,
+        &intent.id,
+        expected,
+        Some(intent.amount),
+        Some(&intent.currency),
+    )?;
+    Ok(payment_from(intent, None))
+}
+
 fn payment_from(pi: PaymentIntent, session_id: Option<String>) -> GatewayPayment {
     let refunded = pi
         .latest_charge
@@ -371,14 +386,7 @@ impl Gateway for StripeClient {
     ) -> GatewayFuture<'a, GatewayPayment> {
         Box::pin(async move {
             let intent = self.fetch_intent(payment_id).await?;
-            check_money(
-                KIND,
-                &intent.id,
-                expected,
-                Some(intent.amount),
-                Some(&intent.currency),
-            )?;
-            Ok(payment_from(intent, None))
+            checked_payment(intent, expected)
         })
     }
 
@@ -437,14 +445,7 @@ impl Gateway for StripeClient {
                     Err(e) => return Err(e),
                 };
             check_reference(KIND, &intent.id, "id", payment_id, Some(intent.id.as_str()))?;
-            check_money(
-                KIND,
-                &intent.id,
-                expected,
-                Some(intent.amount),
-                Some(&intent.currency),
-            )?;
-            Ok(payment_from(intent, None))
+            checked_payment(intent, expected)
         })
     }
 
