@@ -243,7 +243,7 @@ pub async fn estimate(
         cart_token: cart.token,
         status: cart.status,
         currency: currency.code().to_owned(),
-        payment_required: priced.breakdown.totals.total > 0,
+        payment_required: crate::domain::order::payment_required(priced.breakdown.totals.total),
         pricing: priced.breakdown,
         notices: priced.notices,
     })

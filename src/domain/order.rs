@@ -102,6 +102,12 @@ impl FromStr for OrderStatus {
     }
 }
 
+/// Whether an order of this total goes through a gateway. A free order (a coupon covers
+/// everything) is paid as it stands: no payment session, no gateway call.
+pub fn payment_required(total: i64) -> bool {
+    total > 0
+}
+
 /// The checkout saga's steps, in order. `confirm` is woken from outside (webhook,
 /// signed callback, reconciliation); the others follow each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -290,7 +290,9 @@ pub async fn view(pool: &PgPool, order_id: Uuid) -> FlowResult<OrderView> {
         subtotal: order.subtotal,
         discount: order.discount,
         tax: order.tax,
-        payment_required: order.total != Some(0),
+        payment_required: order
+            .total
+            .is_none_or(crate::domain::order::payment_required),
         total: order.total,
         price: order.price_snapshot,
         payment,

@@ -43,7 +43,7 @@ pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
             "order has no frozen price"
         )));
     };
-    if total == 0 {
+    if !crate::domain::order::payment_required(total) {
         return free(ctx, order_id).await;
     }
     let settings = &ctx.settings.checkout;
