@@ -1,18 +1,14 @@
-//! Liveness, readiness and metrics. [`ready`] is the one readiness rule (the API's
-//! `/readyz` answers it too); [`router`] serves the three endpoints on the small port a
-//! worker or scheduler process opens for its orchestrator and for Prometheus.
+//! Readiness and metrics below the API: [`ready`] is the one readiness rule, answered by
+//! the API's `/readyz` and by the health port of every other role
+//! (`api::routes::health::port_router`); [`prometheus_text`] renders the process's
+//! metrics for both.
 
 use std::time::Duration;
 
-use axum::Router;
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
-use serde_json::json;
 use sqlx::PgPool;
 
-use crate::domain::codes::ErrorCode;
 use crate::store;
 
 /// Ready for work: the database answers within 2 s and every migration this binary
@@ -40,64 +36,4 @@ pub fn prometheus_text(handle: &PrometheusHandle) -> Response {
         handle.render(),
     )
         .into_response()
-}
-
-/// `/healthz`, `/readyz` and `/metrics` of a worker or scheduler, answered in the same
-/// envelope as the API's (`{status, success, data}` or `{..., error: {code, ...}}`).
-pub fn router(pool: PgPool) -> Router {
-    let metrics = crate::telemetry::metrics_handle();
-    Router::new()
-        .route("/healthz", get(|| async { ok() }))
-        .route(
-            "/readyz",
-            get(
-                |axum::extract::State(pool): axum::extract::State<PgPool>| async move {
-                    match ready(&pool).await {
-                        Ok(()) => ok(),
-                        Err(why) => unavailable(&why),
-                    }
-                },
-            ),
-        )
-        .route(
-            "/metrics",
-            get(move || async move { prometheus_text(&metrics) }),
-        )
-        .fallback(|| async {
-            error(
-                StatusCode::NOT_FOUND,
-                ErrorCode::RouteNotFound,
-                "no such route on the health port",
-                false,
-            )
-        })
-        .with_state(pool)
-}
-
-fn ok() -> Response {
-    let body = json!({"status": 200, "success": true, "data": {"status": "ok"}});
-    (StatusCode::OK, axum::Json(body)).into_response()
-}
-
-fn unavailable(why: &str) -> Response {
-    error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::ServiceUnavailable,
-        why,
-        true,
-    )
-}
-
-fn error(status: StatusCode, code: ErrorCode, message: &str, retryable: bool) -> Response {
-    let body = json!({
-        "status": status.as_u16(),
-        "success": false,
-        "error": {
-            "code": code.as_u32(),
-            "message": message,
-            "correlation_id": crate::telemetry::correlation_id(),
-            "retryable": retryable,
-        }
-    });
-    (status, axum::Json(body)).into_response()
 }

@@ -20,8 +20,8 @@
 //!    verification, circuit breakers and failover). Siblings: neither imports the other.
 //! 3. [`workers`] (a generic job runtime on apalis-postgres: it runs the handler it is
 //!    given and knows no workflow), [`carts`] (cart operations over the store and the
-//!    pricing engine), [`auth`] (accounts and tokens), [`health`] (readiness and the
-//!    health port of non-web roles).
+//!    pricing engine), [`auth`] (accounts and tokens), [`health`] (the readiness rule
+//!    and the metrics text, below the API).
 //! 4. [`workflows`]: the checkout saga (steps, compensation), job kinds and dispatch
 //!    ([`workflows::jobs`]), every job key ([`workflows::keys`]), cron jobs and the
 //!    scheduler's leadership.

@@ -95,7 +95,7 @@ async fn health_server(
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = bind(addr, what).await?;
-    let router = crate::health::router(pool);
+    let router = crate::api::routes::health::port_router(pool);
     Ok(tokio::spawn(async move {
         if let Err(e) = crate::server::serve(
             listener,

@@ -1,4 +1,5 @@
-//! `/healthz` and `/readyz` of the API (the readiness rule is [`crate::health::ready`]).
+//! `/healthz` and `/readyz` (the readiness rule is [`crate::health::ready`]), served by the
+//! API and, with `/metrics`, on the health port of the worker and scheduler roles.
 
 use axum::extract::State;
 use serde::Serialize;
@@ -32,4 +33,19 @@ pub async fn readyz(State(pool): State<PgPool>) -> ApiResult<Reply<Health>> {
         .await
         .map_err(ApiError::Unavailable)?;
     Ok(Reply::ok(Health { status: "ok" }))
+}
+
+/// The health port of a worker or scheduler process: liveness, readiness and the
+/// process's metrics, in the same envelope as the API's answers.
+pub fn port_router(pool: PgPool) -> axum::Router {
+    let metrics = crate::telemetry::metrics_handle();
+    axum::Router::new()
+        .route("/healthz", axum::routing::get(healthz))
+        .route("/readyz", axum::routing::get(readyz))
+        .route(
+            "/metrics",
+            axum::routing::get(move || async move { crate::health::prometheus_text(&metrics) }),
+        )
+        .fallback(crate::api::layers::middleware::not_found)
+        .with_state(pool)
 }
