@@ -91,6 +91,12 @@ pub enum GatewayError {
 }
 
 impl GatewayError {
+    /// A 400: the gateway refused the call as asked. For a capture or a cancel it may
+    /// mean the payment already moved on (captured, cancelled), which a re-read tells.
+    pub fn is_bad_request(&self) -> bool {
+        matches!(self, GatewayError::Rejected { status: 400, .. })
+    }
+
     /// Worth trying again (later, or at the next gateway).
     pub fn is_retryable(&self) -> bool {
         matches!(

@@ -293,12 +293,6 @@ fn refund_from(refund: RefundEntity) -> Refund {
     }
 }
 
-/// Razorpay answers 400 to capturing a payment that is already captured; a
-/// retried capture (our timeout, a re-run job) then reads the payment instead.
-fn may_be_captured_already(error: &GatewayError) -> bool {
-    matches!(error, GatewayError::Rejected { status: 400, .. })
-}
-
 impl Gateway for RazorpayClient {
     fn kind(&self) -> GatewayKind {
         KIND
@@ -413,7 +407,7 @@ impl Gateway for RazorpayClient {
                 .await;
             let payment = match captured {
                 Ok(p) => p,
-                Err(e) if may_be_captured_already(&e) => {
+                Err(e) if e.is_bad_request() => {
                     let p = self.fetch_payment_object(payment_id).await?;
                     if !p.captured {
                         return Err(e);

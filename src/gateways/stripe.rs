@@ -234,12 +234,6 @@ fn refund_from(refund: RefundObject) -> Refund {
     }
 }
 
-/// Stripe answers 400 (`payment_intent_unexpected_state`) to capturing or
-/// cancelling a PaymentIntent that has moved on; the caller then reads it.
-fn moved_on(error: &GatewayError) -> bool {
-    matches!(error, GatewayError::Rejected { status: 400, .. })
-}
-
 /// A PaymentIntent read on its own, held to the amount and currency we expect.
 fn checked_payment(
     intent: PaymentIntent,
@@ -435,7 +429,9 @@ impl Gateway for StripeClient {
             let intent: PaymentIntent =
                 match self.post("capture", &path, idempotency_key, &form).await {
                     Ok(reply) => reply.json(KIND)?,
-                    Err(e) if moved_on(&e) => {
+                    // `payment_intent_unexpected_state`: captured already (a retried
+                    // capture) or no longer capturable; the intent says which
+                    Err(e) if e.is_bad_request() => {
                         let intent = self.fetch_intent(payment_id).await?;
                         if intent.status != "succeeded" {
                             return Err(e);
@@ -455,7 +451,8 @@ impl Gateway for StripeClient {
             let key = format!("cancel:{payment_id}");
             match self.post("cancel_payment_intent", &path, &key, &[]).await {
                 Ok(_) => Ok(VoidOutcome::Voided),
-                Err(e) if moved_on(&e) => {
+                // cancelled already, or captured: the intent says which
+                Err(e) if e.is_bad_request() => {
                     let intent = self.fetch_intent(payment_id).await?;
                     match intent.status.as_str() {
                         "canceled" => Ok(VoidOutcome::Voided),
@@ -487,7 +484,7 @@ impl Gateway for StripeClient {
             match self.post("expire_session", &path, &key, &[]).await {
                 Ok(_) => Ok(CancelOutcome::Cancelled),
                 // Only open sessions can be expired: look at what it is instead.
-                Err(GatewayError::Rejected { status: 400, .. }) => {
+                Err(e) if e.is_bad_request() => {
                     let session = self.fetch_session_object(gateway_order_id).await?;
                     Ok(match session_status(&session) {
                         SessionStatus::Expired => CancelOutcome::Cancelled,
