@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sqlx::PgPool;
 
 use super::{Auth, AuthError, Issued, password, refresh};
+use crate::config::LOGIN_PAIR_MEMORY_SECS as PAIR_MEMORY_SECS;
 use crate::domain::account::{self, Email};
 use crate::store::users::User;
 use crate::store::{login_attempts, sessions, users};
@@ -106,10 +107,6 @@ pub async fn verify_credentials(
         }
     }
 }
-
-/// How long failures of an account from one address are remembered for the backoff:
-/// long enough for it to reach its cap and stay there.
-const PAIR_MEMORY_SECS: u64 = 24 * 3600;
 
 /// Records the attempt, then holds it to the login limits, keyed by what they protect:
 ///

@@ -74,6 +74,11 @@ impl Default for AuthSettings {
 /// Shortest accepted `auth.jwt_secret` (bytes): 256 bits for HS256.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
+/// How long failures of an account from one address are remembered for the login
+/// backoff: long enough for it to reach its cap and stay there. The cron pruning of
+/// login attempts must keep them at least this long (checked in `Settings::validate`).
+pub const LOGIN_PAIR_MEMORY_SECS: u64 = 24 * 3600;
+
 impl AuthSettings {
     pub(super) fn problems(&self, check: &mut impl FnMut(bool, &str, &str)) {
         if let Some(secret) = &self.jwt_secret {

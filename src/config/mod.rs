@@ -32,7 +32,7 @@ mod scheduler;
 mod security;
 mod worker;
 
-pub use auth::{AuthSettings, MIN_JWT_SECRET_BYTES};
+pub use auth::{AuthSettings, LOGIN_PAIR_MEMORY_SECS, MIN_JWT_SECRET_BYTES};
 pub use cart::CartSettings;
 pub use checkout::CheckoutSettings;
 pub use cors::CorsSettings;
@@ -160,6 +160,13 @@ impl Settings {
         );
         self.auth.problems(&mut check);
         self.scheduler.problems(&mut check);
+        check(
+            self.scheduler.login_attempt_retention_secs
+                >= LOGIN_PAIR_MEMORY_SECS.max(self.auth.login_window_secs),
+            "scheduler.login_attempt_retention_secs",
+            "must be at least 86400 and at least auth.login_window_secs (the login backoff \
+             remembers failures that long)",
+        );
         check(
             self.cart.ttl_secs >= 60,
             "cart.ttl_secs",
@@ -329,6 +336,21 @@ mod tests {
     #[test]
     fn defaults_are_valid() {
         Settings::default().validate().unwrap();
+    }
+
+    #[test]
+    fn login_attempts_are_kept_as_long_as_the_backoff_remembers_them() {
+        let mut s = Settings::default();
+        s.scheduler.login_attempt_retention_secs = 3_600;
+        let err = s.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("scheduler.login_attempt_retention_secs"),
+            "{err}"
+        );
+        let mut s = Settings::default();
+        s.stripe.capture_method = CaptureMethod::Manual;
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("stripe.capture_method"), "{err}");
     }
 
     #[test]

@@ -38,8 +38,8 @@ pub struct SchedulerSettings {
     pub job_retention_secs: u64,
     /// Webhook events are deleted this long after they were received (s).
     pub webhook_retention_secs: u64,
-    /// Login attempts are deleted this long after they were made (s); keep it above
-    /// `auth.login_window_secs`.
+    /// Login attempts are deleted this long after they were made (s); at least a day and
+    /// at least `auth.login_window_secs`, or the login backoff would forget failures.
     pub login_attempt_retention_secs: u64,
     /// Used refresh tokens are deleted this long after their use (s); a replay of an older
     /// one is then refused as unknown rather than revoking its family.
