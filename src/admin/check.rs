@@ -15,6 +15,9 @@
 //! - `coupon_count_mismatch`, `coupon_user_count_mismatch`: counters equal redemptions.
 //! - `money_mismatch`: captured - refunded = total for an enrolled order, else 0 once
 //!   its refunds are processed (a requested refund is waiting, not a violation).
+//! - `refund_failed`: a refund the gateway failed and nobody retried (the student has
+//!   not got the money back); `refund_overdue`: one not settled after
+//!   `refunds.pending_alert_secs` (`--refund-alert-secs`).
 //! - `payment_shared`: a captured gateway payment recorded on more than one order/row.
 //! - `webhook_duplicate`, `webhook_stuck`: each verified webhook event id is stored once
 //!   and none is left `received`.
@@ -33,6 +36,19 @@ pub struct CheckArgs {
     /// Activity younger than this is "in flight", not stuck (seconds).
     #[arg(long, default_value_t = 60)]
     pub grace_secs: u64,
+    /// A refund not settled after this long is reported (seconds; default
+    /// `refunds.pending_alert_secs`).
+    #[arg(long)]
+    pub refund_alert_secs: Option<u64>,
+}
+
+/// How old unfinished work may be before it is reported.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Activity younger than this is in flight (s).
+    pub grace_secs: u64,
+    /// A refund not settled after this long is overdue (s).
+    pub refund_alert_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -136,7 +152,7 @@ const VIOLATIONS: &[(&str, &str)] = &[
                    coalesce((select sum(captured_amount) from payments p where p.order_id = o.id), 0)
                  + coalesce((select sum(amount) from refunds r where r.order_id = o.id and r.payment_id is null), 0) captured,
                    coalesce((select sum(amount) from refunds r where r.order_id = o.id and r.status = 'processed'), 0) refunded,
-                   exists (select 1 from refunds r where r.order_id = o.id and r.status = 'requested') refund_pending
+                   exists (select 1 from refunds r where r.order_id = o.id and r.status in ('requested', 'pending')) refund_pending
               from orders o)
          select id::text, format('status %s: captured %s - refunded %s <> %s', status, captured, refunded,
                                  case when status = 'enrolled' then total else 0 end)
@@ -145,6 +161,19 @@ const VIOLATIONS: &[(&str, &str)] = &[
             and captured - refunded <> case when status = 'enrolled' then total else 0 end
             and not (status in ('pending', 'awaiting_payment', 'paid') and refunded = 0
                      and captured in (0, total))",
+    ),
+    (
+        "refund_failed",
+        "select id::text, format('order %s, %s %s: %s (refund again: admin orders refund --retry)',
+                                 order_id, amount, currency, coalesce(last_error, 'failed'))
+           from refunds where status = 'failed'",
+    ),
+    (
+        "refund_overdue",
+        "select id::text, format('order %s, %s %s, %s since %s, %s gateway reads', order_id, amount,
+                                 currency, status, created_at, polls)
+           from refunds
+          where status in ('requested', 'pending') and created_at < now() - make_interval(secs => $2)",
     ),
     (
         "payment_shared",
@@ -176,23 +205,24 @@ const WAITING: &[(&str, &str)] = &[
     ),
     (
         "refund_pending",
-        "select id::text, format('order %s, %s %s, %s attempts', order_id, amount, currency, attempts)
-           from refunds where status = 'requested'",
+        "select id::text, format('order %s, %s %s, %s, %s failed calls', order_id, amount, currency,
+                                 status, attempts)
+           from refunds where status in ('requested', 'pending')
+            and created_at >= now() - make_interval(secs => $2)",
     ),
 ];
 
-/// Runs every check on `conn`. `grace_secs`: younger activity counts as in flight.
-pub async fn check(conn: &mut PgConnection, grace_secs: u64) -> sqlx::Result<CheckReport> {
-    check_reporting(conn, grace_secs, &mut Progress::hidden()).await
+/// Runs every check on `conn`.
+pub async fn check(conn: &mut PgConnection, limits: Limits) -> sqlx::Result<CheckReport> {
+    check_reporting(conn, limits, &mut Progress::hidden()).await
 }
 
 /// [`check`], stepping `progress` once per query (each may scan a whole table).
 pub async fn check_reporting(
     conn: &mut PgConnection,
-    grace_secs: u64,
+    limits: Limits,
     progress: &mut Progress,
 ) -> sqlx::Result<CheckReport> {
-    let grace = grace_secs as f64;
     let mut report = CheckReport {
         orders: sqlx::query_scalar("select count(*) from orders")
             .fetch_one(&mut *conn)
@@ -202,13 +232,13 @@ pub async fn check_reporting(
     for (kind, sql) in VIOLATIONS {
         report
             .violations
-            .extend(findings(conn, kind, sql, grace).await?);
+            .extend(findings(conn, kind, sql, limits).await?);
         progress.step(kind);
     }
     for (kind, sql) in WAITING {
         report
             .waiting
-            .extend(findings(conn, kind, sql, grace).await?);
+            .extend(findings(conn, kind, sql, limits).await?);
         progress.step(kind);
     }
     report.ok = report.violations.is_empty();
@@ -219,15 +249,19 @@ async fn findings(
     conn: &mut PgConnection,
     kind: &'static str,
     sql: &'static str,
-    grace: f64,
+    limits: Limits,
 ) -> sqlx::Result<Vec<Finding>> {
-    // $1, where a query has it, is the grace in seconds
-    let query = sqlx::query(sql);
-    let query = if sql.contains("$1") {
-        query.bind(grace)
-    } else {
-        query
-    };
+    // $1, where a query has it, is the grace in seconds; $2 the refund alert
+    let mut query = sqlx::query(sql);
+    if sql.contains("$1") {
+        query = query.bind(limits.grace_secs as f64);
+    }
+    if sql.contains("$2") {
+        if !sql.contains("$1") {
+            query = query.bind(0f64);
+        }
+        query = query.bind(limits.refund_alert_secs as f64);
+    }
     let rows = query.fetch_all(&mut *conn).await?;
     rows.into_iter()
         .map(|row| {
@@ -266,10 +300,20 @@ pub fn render(report: &CheckReport) -> String {
 }
 
 /// `checkout admin check`: prints the report; any violation is an error (exit 1).
-pub async fn run(pool: &sqlx::PgPool, args: &CheckArgs) -> anyhow::Result<()> {
+pub async fn run(
+    pool: &sqlx::PgPool,
+    args: &CheckArgs,
+    settings: &crate::config::Settings,
+) -> anyhow::Result<()> {
     let mut conn = pool.acquire().await?;
     let mut progress = Progress::quiet(VIOLATIONS.len() + WAITING.len(), "checking");
-    let report = check_reporting(&mut conn, args.grace_secs, &mut progress).await?;
+    let limits = Limits {
+        grace_secs: args.grace_secs,
+        refund_alert_secs: args
+            .refund_alert_secs
+            .unwrap_or(settings.refunds.pending_alert_secs),
+    };
+    let report = check_reporting(&mut conn, limits, &mut progress).await?;
     drop(progress);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

@@ -64,7 +64,7 @@ pub async fn run(settings: Settings, pool: PgPool, args: AdminArgs) -> anyhow::R
         AdminCommand::Coupons(command) => coupons::run(&admin, command).await,
         AdminCommand::Fx(command) => fx::run(&admin, command).await,
         AdminCommand::Users(command) => users::run(&admin, command).await,
-        AdminCommand::Check(args) => check::run(&admin.pool, &args).await,
+        AdminCommand::Check(args) => check::run(&admin.pool, &args, &admin.settings).await,
     }
 }
 

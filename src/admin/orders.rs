@@ -9,7 +9,8 @@ use super::output::{Progress, Table, emit, opt};
 use super::{Admin, audit};
 use crate::domain::codes::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
-use crate::store::{orders, payments, sagas};
+use crate::store::refunds::RefundRow;
+use crate::store::{authorizations, orders, refunds, sagas};
 use crate::workflows::checkout::Failure;
 use crate::workflows::checkout::orders::{OrderView, view};
 use crate::workflows::checkout::runner::{enqueue_compensation, enqueue_step, fail};
@@ -26,12 +27,16 @@ pub enum OrdersCommand {
     /// Cancels an order that still accepts payment (pending, awaiting payment); its
     /// compensation releases seats and the coupon and closes the gateway sessions.
     Cancel { token: String },
-    /// Refunds captured money (all that is refundable, or --amount).
+    /// Refunds captured money (all that is refundable, or --amount); with --retry,
+    /// refunds again what the gateway failed to refund (refunds in status `failed`).
     Refund {
         token: String,
         /// Minor units (paise); default: everything still refundable.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "retry")]
         amount: Option<i64>,
+        /// Retry the order's failed refunds (a new refund at the gateway for each).
+        #[arg(long)]
+        retry: bool,
         /// A request id: the same order, amount and key refund once, however often the
         /// command runs. Pass a new one to refund the same amount again on purpose.
         #[arg(long, default_value = "default")]
@@ -60,9 +65,15 @@ pub async fn run(admin: &Admin, command: OrdersCommand) -> anyhow::Result<()> {
         OrdersCommand::Show { token } => show(admin, &token).await,
         OrdersCommand::Retry { token } => retry(admin, &token).await,
         OrdersCommand::Cancel { token } => cancel(admin, &token).await,
-        OrdersCommand::Refund { token, amount, key } => {
-            super::refund::refund(admin, &token, amount, &key).await
-        }
+        OrdersCommand::Refund {
+            token,
+            retry: true,
+            key,
+            ..
+        } => super::refund::retry(admin, &token, &key).await,
+        OrdersCommand::Refund {
+            token, amount, key, ..
+        } => super::refund::refund(admin, &token, amount, &key).await,
         OrdersCommand::Reconcile {
             token: Some(token),
             dry_run,
@@ -118,7 +129,8 @@ pub async fn run(admin: &Admin, command: OrdersCommand) -> anyhow::Result<()> {
 struct Shown {
     #[serde(flatten)]
     order: OrderView,
-    refunds: Vec<Value>,
+    refunds: Vec<RefundRow>,
+    authorization_releases: Vec<authorizations::Release>,
     attempts: Option<i32>,
     last_error: Option<String>,
 }
@@ -126,18 +138,13 @@ struct Shown {
 async fn show(admin: &Admin, token: &str) -> anyhow::Result<()> {
     let order = admin.order(token).await?;
     let mut conn = admin.pool.acquire().await?;
-    let refunds = payments::refunds_for_order(&mut conn, order.id).await?;
+    let refunds = refunds::for_order(&mut conn, order.id).await?;
+    let authorization_releases = authorizations::for_order(&mut conn, order.id).await?;
     let saga = sagas::get(&mut conn, order.id).await?;
     let shown = Shown {
         order: view(&admin.pool, order.id).await?,
-        refunds: refunds
-            .iter()
-            .map(|r| {
-                json!({"id": r.id, "amount": r.amount, "currency": r.currency, "status": r.status,
-                       "reason": r.reason, "gateway_refund_id": r.gateway_refund_id,
-                       "attempts": r.attempts})
-            })
-            .collect(),
+        refunds,
+        authorization_releases,
         attempts: saga.as_ref().map(|s| s.attempts),
         last_error: saga.and_then(|s| s.last_error),
     };
@@ -210,16 +217,47 @@ fn print_order(s: &Shown) {
     }
     t.print();
     println!("\nrefunds");
-    let mut t = Table::new(&["id", "amount", "status", "reason"]);
+    let mut t = Table::new(&[
+        "id",
+        "amount",
+        "status",
+        "gateway refund",
+        "tries",
+        "reason",
+        "error",
+    ]);
     for r in &s.refunds {
         t.row([
-            r["id"].to_string(),
-            r["amount"].to_string(),
-            r["status"].to_string(),
-            r["reason"].to_string(),
+            r.id.to_string(),
+            format!("{} {}", r.amount, r.currency),
+            r.status.clone(),
+            opt(&r.gateway_refund_id),
+            (r.generation + 1).to_string(),
+            r.reason.clone(),
+            opt(&r.last_error),
         ]);
     }
     t.print();
+    if s.refunds.iter().any(|r| r.status == "failed") {
+        println!(
+            "a refund failed: `checkout admin orders refund {} --retry` refunds it again",
+            o.order_token
+        );
+    }
+    if !s.authorization_releases.is_empty() {
+        println!("\nauthorizations not captured");
+        let mut t = Table::new(&["gateway", "payment", "amount", "outcome", "reason"]);
+        for a in &s.authorization_releases {
+            t.row([
+                a.gateway.clone(),
+                a.gateway_payment_id.clone(),
+                format!("{} {}", a.amount, a.currency),
+                a.outcome.clone(),
+                a.reason.clone(),
+            ]);
+        }
+        t.print();
+    }
     println!("\ntimeline");
     let mut t = Table::new(&["started", "step", "attempt", "outcome", "error"]);
     for r in &o.timeline {

@@ -101,9 +101,9 @@ pub struct StripeSettings {
     /// Oldest (or furthest future) `Stripe-Signature` timestamp accepted, so a
     /// captured webhook cannot be replayed later. Stripe's libraries use 300 s.
     pub webhook_tolerance_secs: u64,
-    /// `automatic`: Checkout captures at payment. `manual` (sessions only authorize)
-    /// is refused until the `confirm` step captures authorizations: without it every
-    /// manual session would lapse unpaid after the buyer paid.
+    /// `automatic`: Checkout captures at payment. `manual`: sessions only authorize,
+    /// and the `confirm` step captures (our order's amount) when it can fulfil the
+    /// order, or cancels the PaymentIntent when it cannot.
     pub capture_method: CaptureMethod,
 }
 
@@ -151,13 +151,6 @@ impl StripeSettings {
         }
         if self.is_configured() && self.webhook_secrets().is_empty() {
             problems.push("stripe.webhook_secret: required when stripe is configured".into());
-        }
-        if self.capture_method == CaptureMethod::Manual {
-            problems.push(
-                "stripe.capture_method: `manual` is not supported yet (the checkout does not \
-                 capture authorizations); use `automatic`"
-                    .into(),
-            );
         }
         problems
     }

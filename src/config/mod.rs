@@ -28,6 +28,7 @@ mod idempotency;
 mod log;
 mod pricing;
 mod ratelimit;
+mod refunds;
 mod scheduler;
 mod security;
 mod worker;
@@ -45,6 +46,7 @@ pub use idempotency::IdempotencySettings;
 pub use log::{LogFormat, LogSettings};
 pub use pricing::PricingSettings;
 pub use ratelimit::{IpNet, LIMITED_GROUPS, Quota, RateLimitSettings};
+pub use refunds::RefundSettings;
 pub use scheduler::{SchedulerSettings, parse_schedule};
 pub use security::SecuritySettings;
 pub use worker::WorkerSettings;
@@ -73,6 +75,8 @@ pub struct Settings {
     pub stripe: StripeSettings,
     /// Failover order (`CHECKOUT__PAYMENTS__GATEWAYS`), retries and circuit breakers.
     pub payments: PaymentsSettings,
+    /// How refunds the gateway has not settled are followed and retried.
+    pub refunds: RefundSettings,
     /// The local sandbox gateway (`checkout sandbox`, and inside `dev`).
     pub sandbox: SandboxSettings,
     pub idempotency: IdempotencySettings,
@@ -259,6 +263,7 @@ impl Settings {
         problems.extend(self.sandbox.validate());
         problems.extend(self.idempotency.problems());
         problems.extend(self.ratelimit.problems());
+        problems.extend(self.refunds.problems());
         problems.extend(self.cors.problems());
         if problems.is_empty() {
             Ok(())
@@ -349,8 +354,10 @@ mod tests {
         );
         let mut s = Settings::default();
         s.stripe.capture_method = CaptureMethod::Manual;
+        assert!(s.validate().is_ok(), "manual capture is supported");
+        s.refunds.poll_max_ms = 5;
         let err = s.validate().unwrap_err().to_string();
-        assert!(err.contains("stripe.capture_method"), "{err}");
+        assert!(err.contains("refunds.poll_max_ms"), "{err}");
     }
 
     #[test]

@@ -86,7 +86,8 @@ codes! {
     CohortFull = 7002,
     /// The coupon's last use went to someone else between estimate and order.
     CouponUnavailable = 7003,
-    /// The cohort filled up before the payment arrived (payment refunded).
+    /// The cohort filled up before the payment arrived (payment refunded, or its
+    /// authorization released uncaptured).
     NoSeatAfterPayment = 7004,
     /// Already enrolled in that cohort through another order (payment refunded).
     AlreadyEnrolled = 7005,

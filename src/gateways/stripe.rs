@@ -230,7 +230,10 @@ fn refund_from(refund: RefundObject) -> Refund {
         refund_id: refund.id,
         amount: refund.amount,
         currency: refund.currency.to_ascii_uppercase(),
-        failure_reason: refund.failure_reason,
+        // A cancelled refund has no `failure_reason`; name it, so a retry is not tried.
+        failure_reason: refund.failure_reason.or_else(|| {
+            (refund.status.as_deref() == Some("canceled")).then(|| "canceled".to_owned())
+        }),
     }
 }
 

@@ -210,6 +210,23 @@ pub struct Refund {
     pub failure_reason: Option<String>,
 }
 
+impl Refund {
+    /// Whether a new refund can succeed where this one failed. Razorpay gives no reason
+    /// (its failures are bank-side and usually pass). Stripe names it: a lost, stolen,
+    /// expired or closed card, a disputed charge, or a refund someone cancelled fails
+    /// again or was meant to stop; `declined`, `insufficient_funds` (our balance) and
+    /// `unknown` may pass.
+    pub fn can_retry(&self) -> bool {
+        match self.gateway {
+            GatewayKind::Razorpay => true,
+            GatewayKind::Stripe => matches!(
+                self.failure_reason.as_deref(),
+                None | Some("declined" | "insufficient_funds" | "unknown")
+            ),
+        }
+    }
+}
+
 /// What releasing an authorization we will not capture achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

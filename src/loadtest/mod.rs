@@ -379,7 +379,11 @@ async fn checkouts(
         report.database = Some(dbstats::latencies(pool, &run_id).await?);
         if args.check {
             let mut conn = pool.acquire().await?;
-            report.check = Some(crate::admin::check::check(&mut conn, 60).await?);
+            let limits = crate::admin::check::Limits {
+                grace_secs: 60,
+                refund_alert_secs: crate::config::RefundSettings::default().pending_alert_secs,
+            };
+            report.check = Some(crate::admin::check::check(&mut conn, limits).await?);
         }
     }
     drop(workers);

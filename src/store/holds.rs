@@ -187,3 +187,18 @@ pub async fn orphaned_orders(
     .fetch_all(conn)
     .await
 }
+
+/// Whether a seat of the order is gone: a hold released (it expired) in a cohort now
+/// full, so `enroll` could not take it again. A read without locks, for deciding not to
+/// capture; `enroll` decides under its locks.
+pub async fn seat_lost(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists (
+             select 1 from seat_holds h join cohorts c on c.id = h.cohort_id
+              where h.order_id = $1 and h.status = 'released'
+                and c.seats_held + c.seats_taken >= c.capacity) as "lost!""#,
+        order_id
+    )
+    .fetch_one(conn)
+    .await
+}

@@ -7,6 +7,7 @@
 //! the other's versions as unknown).
 
 pub mod audit;
+pub mod authorizations;
 pub mod cart_binding;
 pub mod carts;
 pub mod catalog;
@@ -22,6 +23,7 @@ pub mod orders;
 pub mod outbox;
 pub mod payments;
 pub mod pings;
+pub mod refunds;
 pub mod sagas;
 pub mod sales;
 pub mod sessions;

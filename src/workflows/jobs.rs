@@ -109,7 +109,7 @@ impl JobHandler<Job> for JobContext {
                 checkout::compensate::compensate(self, order_id).await?;
             }
             Job::Refund { refund_id } => {
-                checkout::compensate::refund(self, refund_id).await?;
+                checkout::refunds::refund(self, refund_id).await?;
             }
             Job::Cron { schedule, tick } => {
                 super::cron::run_tick(self, &schedule, tick).await?;

@@ -28,13 +28,21 @@ pub fn compensate(order_id: Uuid, suffix: Option<&str>) -> String {
     }
 }
 
-/// The job that executes a decided refund: `{refund}:refund`, and
-/// `{refund}:refund:retry:{attempt}` for its delayed retries.
-pub fn refund_job(refund_id: Uuid, retry: Option<i32>) -> String {
-    match retry {
-        Some(attempt) => format!("{refund_id}:refund:retry:{attempt}"),
+/// A run of a refund's job: `{refund}:refund` when it is decided, and with a suffix
+/// for every later run: `check:{generation}:{n}` (the n-th scheduled read or delayed retry),
+/// `retry:{generation}` (a new refund after a failure), `wh:{webhook}` (woken by a
+/// refund webhook), `op:{generation}:{request}` (an operator's retry).
+pub fn refund_job(refund_id: Uuid, suffix: Option<&str>) -> String {
+    match suffix {
+        Some(s) => format!("{refund_id}:refund:{s}"),
         None => format!("{refund_id}:refund"),
     }
+}
+
+/// The capture of one authorized gateway payment (Stripe takes it as the request's
+/// idempotency key): a re-run captures once.
+pub fn capture(gateway: &str, gateway_payment_id: &str) -> String {
+    format!("capture:{gateway}:{gateway_payment_id}")
 }
 
 /// The refund of one captured gateway payment, whoever decides it (compensation, a
@@ -77,7 +85,10 @@ mod tests {
             format!("{id}:confirm:cb:pay_1")
         );
         assert!(compensate(id, Some("retry:2")).starts_with(&format!("{id}:compensate")));
-        assert_eq!(refund_job(id, Some(3)), format!("{id}:refund:retry:3"));
+        assert_eq!(
+            refund_job(id, Some("check:0:3")),
+            format!("{id}:refund:check:0:3")
+        );
         assert_eq!(cron_tick("expiry", 60), "cron:expiry:60");
     }
 }

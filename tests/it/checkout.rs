@@ -894,16 +894,16 @@ async fn webhooks_for_an_order_share_one_unstarted_confirm() {
     )
     .await;
     shop.pay(&gateway_order_id(&o), "captured").await;
-    // failed and captured are processed (order.paid repeats captured); the
-    // authorization is stored and wakes nothing
+    // failed, authorized and captured are processed (order.paid repeats captured); all
+    // share the one unstarted confirm
     shop.wait_count(
         "select count(*) from webhook_events where status = 'processed'",
-        2,
+        3,
     )
     .await;
-    shop.wait_count(
+    shop.assert_count(
         "select count(*) from webhook_events
-         where event_type = 'payment.authorized' and status = 'ignored'",
+         where event_type = 'payment.authorized' and status = 'processed'",
         1,
     )
     .await;

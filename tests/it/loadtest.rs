@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use checkout::admin::check::{CheckReport, check};
+use checkout::admin::check::{CheckReport, Limits, check};
 use checkout::cli::{Cli, Command as Role};
 use checkout::loadtest::{self, LoadtestArgs};
 use clap::Parser;
@@ -158,6 +158,12 @@ async fn smoke_run_enrolls_every_checkout_and_the_check_is_clean() {
     dev.terminate();
 }
 
+/// No grace for activity; a refund unsettled for an hour is overdue.
+const NOW: Limits = Limits {
+    grace_secs: 0,
+    refund_alert_secs: 3600,
+};
+
 /// Plants one violation in a transaction, checks inside it, rolls back.
 async fn planted(conn: &mut PgConnection, sql: &str) -> CheckReport {
     let mut tx = conn.begin().await.unwrap();
@@ -165,7 +171,7 @@ async fn planted(conn: &mut PgConnection, sql: &str) -> CheckReport {
         .execute(&mut *tx)
         .await
         .unwrap();
-    let report = check(&mut tx, 0).await.unwrap();
+    let report = check(&mut tx, NOW).await.unwrap();
     tx.rollback().await.unwrap();
     report
 }
@@ -192,7 +198,7 @@ async fn checker_reports_each_planted_violation() {
     .await
     .unwrap();
     assert_eq!(owned_from_the_start, 5);
-    let clean = check(&mut conn, 0).await.unwrap();
+    let clean = check(&mut conn, NOW).await.unwrap();
     assert!(clean.ok, "{clean:#?}");
 
     // the first enrolled order, its cohort and its payment
@@ -270,6 +276,28 @@ async fn checker_reports_each_planted_violation() {
                      from payments where order_id = {order};"
             ),
             vec!["money_mismatch"],
+        ),
+        (
+            "a refund the gateway failed, not retried",
+            format!(
+                "update orders set status = 'refunded' where id = {order};
+                 insert into refunds (id, order_id, payment_id, gateway, gateway_payment_id, amount, currency, reason, idempotency_key, status)
+                   select gen_random_uuid(), order_id, id, gateway, gateway_payment_id, captured_amount, currency, 'planted', 'planted', 'failed'
+                     from payments where order_id = {order};"
+            ),
+            // the student still has not got the money back
+            vec!["money_mismatch", "refund_failed"],
+        ),
+        (
+            "a refund pending for two hours",
+            format!(
+                "update orders set status = 'refunded' where id = {order};
+                 insert into refunds (id, order_id, payment_id, gateway, gateway_payment_id, amount, currency, reason, idempotency_key, status, created_at)
+                   select gen_random_uuid(), order_id, id, gateway, gateway_payment_id, captured_amount, currency, 'planted', 'planted', 'pending',
+                          now() - interval '2 hours'
+                     from payments where order_id = {order};"
+            ),
+            vec!["refund_overdue"],
         ),
         (
             "one captured gateway payment on two orders",

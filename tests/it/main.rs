@@ -21,6 +21,7 @@ mod idempotency;
 mod layers;
 mod limits;
 mod loadtest;
+mod money;
 mod ops_fixtures;
 mod scheduler;
 mod shop;

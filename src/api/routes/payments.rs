@@ -163,9 +163,9 @@ async fn accept(
             return Err(ApiError::InvalidWebhook(e.to_string()));
         }
     };
-    // An event that acts stores itself and wakes `confirm` atomically; any other is
+    // An event that wakes a job stores itself and enqueues it atomically; any other is
     // a single insert, atomic on its own: no BEGIN/COMMIT round trips.
-    let outcome = if intake::acts(&event.kind) {
+    let outcome = if intake::wakes(&event.kind) {
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let outcome = intake::webhook(&mut tx, &event).await?;
         tx.commit().await?;

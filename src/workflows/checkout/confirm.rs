@@ -2,7 +2,8 @@
 //!
 //! Woken by a verified webhook, the client's signed callback, reconciliation, or the
 //! session's expiry, it always asks the gateway itself (the authority) for each of the
-//! order's sessions, then applies what it learnt under the order's row lock:
+//! order's sessions, captures or releases authorized payments ([`super::capture`]), then
+//! applies what it learnt under the order's row lock:
 //! - a capture of the right amount and currency on an order still accepting payment
 //!   -> `paid`, and the saga moves on to `enroll`;
 //! - any other capture (the order already paid through another session or twice on one,
@@ -22,8 +23,9 @@ use chrono::Utc;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::compensate::decide_refund;
+use super::capture::settle_authorizations;
 use super::prepare::skip;
+use super::refunds::decide_refund;
 use super::runner::{Failure, Outcome, StepError, StepResult};
 use crate::domain::codes::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
@@ -44,7 +46,7 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     if sessions.is_empty() {
         return skip(ctx).await;
     }
-    let Some(reports) = ask_gateways(ctx, &sessions).await? else {
+    let Some(mut reports) = ask_gateways(ctx, &sessions).await? else {
         // The session itself no longer matches what we created: never trust its
         // payments; they are refunded by compensation.
         let tx = ctx.pool.begin().await?;
@@ -58,12 +60,17 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         ));
     };
 
+    let settled = settle_authorizations(ctx, order_id, &sessions, &mut reports).await?;
+
     let mut tx = ctx.pool.begin().await?;
     let saga = sagas::lock(&mut tx, order_id).await?;
     let Some(mut order) = orders::lock(&mut tx, order_id).await? else {
         return Ok((tx, Outcome::Skip));
     };
-    let applied = apply(&mut tx, &mut order, &reports).await?;
+    let mut applied = apply(&mut tx, &mut order, &reports).await?;
+    if settled.seat_lost && !applied.paid_now && order.status().accepts_payment() {
+        applied.seat_lost = true;
+    }
     let outcome = decide(&mut tx, &order, saga.as_ref(), &sessions, &reports, applied).await?;
     Ok((tx, outcome))
 }
@@ -101,6 +108,8 @@ struct Applied {
     /// A capture of another amount or currency on an order that still accepted payment:
     /// the order fails (its capture is recorded and refunded).
     mismatch: Option<String>,
+    /// An authorization was released because a seat is gone: the order fails.
+    seat_lost: bool,
 }
 
 /// Records every capture the gateways reported, under the order lock, deciding on the
@@ -163,6 +172,7 @@ async fn apply(
                 return Ok(Applied {
                     paid_now,
                     mismatch: Some(reason),
+                    seat_lost: false,
                 });
             }
         }
@@ -188,6 +198,7 @@ async fn apply(
     Ok(Applied {
         paid_now,
         mismatch: None,
+        seat_lost: false,
     })
 }
 
@@ -212,6 +223,14 @@ async fn decide(
     let at_confirm = saga.is_some_and(|s| {
         s.step() == Some(Step::Confirm) && matches!(s.state.as_str(), "running" | "waiting")
     });
+    if applied.seat_lost && at_confirm {
+        return Ok(Outcome::FailKeeping(Failure::new(
+            OrderStatus::Failed,
+            ErrorCode::NoSeatAfterPayment.as_u32(),
+            "a seat of the order went to someone else before the payment; its \
+             authorization was released, not captured",
+        )));
+    }
     if applied.paid_now && at_confirm {
         return Ok(Outcome::Next(None));
     }
@@ -252,7 +271,7 @@ async fn refund_capture(
         return Ok(());
     }
     let key = keys::gateway_refund(report.gateway.as_str(), &captured.payment_id);
-    let refund = payments::NewRefund {
+    let refund = crate::store::refunds::NewRefund {
         order_id,
         payment_id: payment_row,
         gateway: report.gateway.as_str(),

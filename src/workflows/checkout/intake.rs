@@ -1,6 +1,8 @@
-//! Outside events that wake `confirm`: verified webhooks and the client's signed
-//! callback. Each stores what arrived and enqueues `confirm` in one transaction.
+//! Outside events that wake `confirm` or a refund's read: verified webhooks and the
+//! client's signed callback. Each stores what arrived and enqueues the job in one
+//! transaction.
 
+use super::refunds::wake_refunds;
 use super::runner::wake_confirm;
 use crate::gateways::{WebhookEvent, WebhookKind};
 use crate::store::webhooks;
@@ -9,7 +11,7 @@ use crate::store::webhooks;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Intake {
-    /// Stored; `confirm` will look at the order.
+    /// Stored; `confirm` (or the refund's job) will ask the gateway.
     Processed,
     /// Seen before (same event id, or the same payment fact): no second effect.
     Duplicate,
@@ -19,21 +21,16 @@ pub enum Intake {
     Unmatched,
 }
 
-/// Whether an event of this kind can move an order: only those wake `confirm`, and only
-/// their intake needs a transaction (store + enqueue); any other is one insert.
-///
-/// An authorization is stored but wakes nothing: only a capture pays an order
-/// (`confirm` accepts captured payments only, relying on the gateway's auto-capture),
-/// and a capture sends its own event. Were it woken by `payment.authorized` too,
-/// `confirm` would race the same payment's `payment.captured` (Razorpay sends
-/// authorized, captured and order.paid back to back) into a second run that finds
-/// nothing new, costing a job and a gateway call. A capture whose event is lost is
-/// found by reconciliation and by the session's expiry check, as for any lost
-/// webhook.
+/// Whether an event of this kind can move an order's payment: those wake `confirm`,
+/// which asks the gateway itself. An authorization wakes it too: on a manual-capture
+/// account nothing else follows until we capture. On automatic capture Razorpay sends
+/// authorized, captured and order.paid back to back; they share one unstarted
+/// `confirm` job ([`wake_confirm`]).
 pub fn acts(kind: &WebhookKind) -> bool {
     matches!(
         kind,
-        WebhookKind::PaymentCaptured
+        WebhookKind::PaymentAuthorized
+            | WebhookKind::PaymentCaptured
             | WebhookKind::PaymentFailed
             | WebhookKind::OrderPaid
             | WebhookKind::CheckoutSessionCompleted
@@ -41,15 +38,38 @@ pub fn acts(kind: &WebhookKind) -> bool {
     )
 }
 
-/// Stores a verified webhook event and wakes the order's `confirm` step.
+/// Whether an event is about a refund: those wake a read of the order's unsettled
+/// refunds of that payment, which asks the gateway for the refund's status.
+pub fn about_refund(kind: &WebhookKind) -> bool {
+    matches!(
+        kind,
+        WebhookKind::RefundProcessed
+            | WebhookKind::RefundFailed
+            | WebhookKind::RefundUpdated
+            | WebhookKind::ChargeRefunded
+    )
+}
+
+/// Whether the intake of this kind enqueues a job (then it needs a transaction: store
+/// and enqueue together); any other is one insert.
+pub fn wakes(kind: &WebhookKind) -> bool {
+    acts(kind) || about_refund(kind)
+}
+
+/// Stores a verified webhook event and wakes the order's `confirm` step or the reads of
+/// its refunds.
 pub async fn webhook(
     conn: &mut sqlx::PgConnection,
     event: &WebhookEvent,
 ) -> anyhow::Result<Intake> {
     let gateway = event.gateway.as_str();
-    let acts = acts(&event.kind);
+    let refund = about_refund(&event.kind);
+    let acts = wakes(&event.kind);
+    // A payment's status is a fact several event ids repeat (payment.captured and
+    // order.paid); a refund event's is not (two partial refunds of one payment).
     let payment_status = event
         .status
+        .filter(|_| !refund)
         .and_then(|s| serde_json::to_value(s).ok())
         .and_then(|v| v.as_str().map(str::to_owned));
     let stored = webhooks::insert_verified(
@@ -71,6 +91,11 @@ pub async fn webhook(
         return Ok(Intake::Duplicate);
     };
     match (stored.status.as_str(), stored.order_id) {
+        ("processed", Some(_)) if refund => {
+            let (payment, refund_id) = (event.payment_id.as_deref(), event.refund_id.as_deref());
+            wake_refunds(conn, event.gateway, payment, refund_id, stored.id).await?;
+            Ok(Intake::Processed)
+        }
         ("processed", Some(order_id)) => {
             wake_confirm(conn, order_id, &format!("wh:{}", stored.id)).await?;
             Ok(Intake::Processed)

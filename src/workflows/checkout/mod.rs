@@ -24,6 +24,7 @@
 //!   the coupon back, cancels gateway sessions, refunds captured money and reopens the
 //!   cart, each part idempotent.
 
+pub mod capture;
 pub mod changes;
 pub mod compensate;
 pub mod confirm;
@@ -32,6 +33,7 @@ pub mod intake;
 pub mod orders;
 pub mod prepare;
 pub mod reconcile;
+pub mod refunds;
 pub mod runner;
 pub mod session;
 
