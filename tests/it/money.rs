@@ -195,6 +195,12 @@ async fn an_authorization_for_a_cancelled_order_is_left_to_lapse() {
     .await;
     let p = gateway_payment(&shop, "razorpay").await;
     assert_eq!(p["captured"], false, "{p}");
+    let show = admin(&shop, &["--json", "orders", "show", &order]);
+    let shown: Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(
+        shown["authorization_releases"][0]["outcome"], "left_to_lapse",
+        "{shown}"
+    );
     // the gateway returns the money by itself when the authorization lapses
     let lapsed = wait_gateway_status(&shop, "razorpay", "refunded").await;
     assert_eq!(lapsed["captured"], false);
