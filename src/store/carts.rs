@@ -273,18 +273,40 @@ pub async fn save(
 }
 
 /// Marks up to `limit` draft or active carts past `expires_at` as expired; returns how
-/// many. Rows another transaction holds are skipped (picked up by the next batch).
+/// many. Rows another transaction holds are skipped (picked up by the next batch). A
+/// cart left with items (`active`) writes `cart.abandoned` in the same statement, for
+/// reminder mails: the cart's id (never its token, a bearer capability), its student
+/// if signed in, and what was in it.
 pub async fn expire_batch(conn: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<u64> {
-    let done = sqlx::query!(
-        "update carts set status = 'expired'
-         where id in (select id from carts
-                      where status in ('draft', 'active') and expires_at <= now()
-                      order by expires_at limit $1 for update skip locked)",
+    let expired = sqlx::query_scalar!(
+        r#"with picked as (
+             select id, status from carts
+              where status in ('draft', 'active') and expires_at <= now()
+              order by expires_at limit $1 for update skip locked
+         ), expired as (
+             update carts c set status = 'expired',
+                    event_seq = c.event_seq + case when p.status = 'active' then 1 else 0 end
+               from picked p where c.id = p.id
+             returning c.id, p.status as was, c.user_id, c.currency, c.event_seq, c.expires_at
+         ), abandoned as (
+             insert into outbox_events (event_id, aggregate_type, aggregate_id, sequence,
+                                        event_type, payload)
+             select gen_random_uuid(), 'cart', e.id, e.event_seq, 'cart.abandoned',
+                    jsonb_build_object(
+                        'cart_id', e.id, 'user_id', e.user_id, 'currency', e.currency,
+                        'expired_at', e.expires_at,
+                        'items', coalesce((select jsonb_agg(jsonb_build_object(
+                                               'program_id', i.program_id,
+                                               'plan_id', i.plan_id, 'quantity', i.quantity))
+                                             from cart_items i where i.cart_id = e.id), '[]'))
+               from expired e where e.was = 'active'
+         )
+         select count(*) as "n!" from expired"#,
         limit
     )
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(done.rows_affected())
+    Ok(expired as u64)
 }
 
 /// Deletes up to `limit` expired or merged carts unchanged for `retention_secs` (their

@@ -78,24 +78,35 @@ pub async fn for_order(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<
     .await
 }
 
-/// Releases every held seat of the order; returns how many were released.
-pub async fn release_all(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<u64> {
-    let released: Vec<Uuid> = sqlx::query_scalar!(
-        "update seat_holds set status = 'released'
-         where order_id = $1 and status = 'held' returning cohort_id",
+/// A seat hold [`release_all`] released.
+#[derive(Debug, Clone)]
+pub struct Released {
+    pub cohort_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    /// It had expired when it was released (else the order ended first).
+    pub expired: bool,
+}
+
+/// Releases every held seat of the order; returns the holds released.
+pub async fn release_all(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Vec<Released>> {
+    let released = sqlx::query_as!(
+        Released,
+        r#"update seat_holds set status = 'released'
+         where order_id = $1 and status = 'held'
+         returning cohort_id, expires_at, expires_at <= now() as "expired!""#,
         order_id
     )
     .fetch_all(&mut *conn)
     .await?;
-    for cohort in &released {
+    for hold in &released {
         sqlx::query!(
             "update cohorts set seats_held = seats_held - 1 where id = $1",
-            cohort
+            hold.cohort_id
         )
         .execute(&mut *conn)
         .await?;
     }
-    Ok(released.len() as u64)
+    Ok(released)
 }
 
 /// Turns a held seat into a taken one. For a hold that was released meanwhile (it

@@ -1,8 +1,16 @@
-//! The outbox: checkout events written in the transaction of the change they describe.
+//! The outbox: events written in the transaction of the change they describe
+//! (docs/events.md). Each names its aggregate (an order, or a cart) and takes the next
+//! number of the aggregate's `event_seq` counter, whose update holds the aggregate's row
+//! lock until commit: per aggregate, sequences are gapless and in commit order.
 
-use serde_json::Value;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+/// The envelope's version; a breaking change of the envelope or of a type's `data`
+/// raises it.
+pub const VERSION: u32 = 1;
 
 /// An event a saga step hands to its runner, which writes it with the step's timeline
 /// line in one statement ([`crate::store::sagas::log_run_and_advance`]).
@@ -21,19 +29,97 @@ impl Event {
     }
 }
 
+/// Records an event of the order `order_id` (its payments, refunds and seat holds
+/// included).
 pub async fn record(
     conn: &mut PgConnection,
     order_id: Uuid,
     event_type: &str,
     payload: Value,
 ) -> sqlx::Result<()> {
-    sqlx::query!(
-        "insert into outbox_events (order_id, event_type, payload) values ($1, $2, $3)",
+    record_once(conn, order_id, event_type, payload, None).await?;
+    Ok(())
+}
+
+/// [`record`], once per `dedupe_key` (a fact several runs may see, such as a gateway
+/// payment found authorized). Returns whether it was recorded now.
+pub async fn record_once(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    event_type: &str,
+    payload: Value,
+    dedupe_key: Option<&str>,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query!(
+        "with fresh as (
+             select 1 where $4::text is null or not exists (
+                 select 1 from outbox_events
+                  where aggregate_type = 'order' and aggregate_id = $1 and event_type = $2
+                    and dedupe_key = $4)
+         ), seq as (
+             update orders set event_seq = event_seq + 1
+              where id = $1 and exists (select 1 from fresh)
+             returning event_seq, correlation_id
+         )
+         insert into outbox_events (event_id, order_id, aggregate_type, aggregate_id, sequence,
+                                    correlation_id, event_type, payload, dedupe_key)
+         select $5, $1, 'order', $1, seq.event_seq, seq.correlation_id, $2, $3, $4 from seq
+         on conflict do nothing",
         order_id,
         event_type,
-        payload
+        payload,
+        dedupe_key,
+        Uuid::now_v7(),
     )
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
+}
+
+/// An event as it leaves the system: the versioned envelope of docs/events.md.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Stored {
+    pub id: i64,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub aggregate_type: String,
+    pub aggregate_id: Uuid,
+    pub sequence: i64,
+    pub correlation_id: Option<String>,
+    pub payload: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Stored {
+    pub fn envelope(&self) -> Value {
+        json!({
+            "id": self.event_id,
+            "type": self.event_type,
+            "version": VERSION,
+            "occurred_at": self.created_at,
+            "aggregate": {"type": self.aggregate_type, "id": self.aggregate_id},
+            "sequence": self.sequence,
+            "correlation_id": self.correlation_id,
+            "data": self.payload,
+        })
+    }
+}
+
+/// Every event of one aggregate, in sequence order.
+pub async fn for_aggregate(
+    conn: &mut PgConnection,
+    aggregate_type: &str,
+    aggregate_id: Uuid,
+) -> sqlx::Result<Vec<Stored>> {
+    sqlx::query_as!(
+        Stored,
+        "select id, event_id, event_type, aggregate_type, aggregate_id, sequence, correlation_id,
+                payload, created_at
+           from outbox_events where aggregate_type = $1 and aggregate_id = $2
+          order by sequence",
+        aggregate_type,
+        aggregate_id
+    )
+    .fetch_all(conn)
+    .await
 }

@@ -15,6 +15,7 @@ mod cli;
 mod contract;
 mod coupons;
 mod docs;
+mod events;
 mod fixtures;
 mod helpers;
 mod idempotency;

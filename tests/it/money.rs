@@ -152,6 +152,7 @@ async fn a_manual_capture_account_enrolls_once_though_the_worker_dies_after_capt
     shop.assert_count("select count(*) from authorization_releases", 0)
         .await;
     assert!(violations(&shop, 3600).await.is_empty());
+    crate::events::assert_valid(&shop.app.pool).await;
 }
 
 #[tokio::test]
@@ -166,6 +167,7 @@ async fn stripe_with_manual_capture_captures_the_orders_amount_and_enrolls() {
     assert_eq!(intent["amount_received"], o["total"]);
     shop.assert_count("select count(*) from payments where status = 'captured'", 1)
         .await;
+    crate::events::assert_valid(&shop.app.pool).await;
 }
 
 /// Razorpay cannot cancel an order, so a student can still pay one we cancelled. On a
@@ -213,6 +215,7 @@ async fn an_authorization_for_a_cancelled_order_is_left_to_lapse() {
         1,
     )
     .await;
+    crate::events::assert_valid(&shop.app.pool).await;
 }
 
 /// The seat went to someone else before a Stripe manual-capture payment: the
@@ -239,6 +242,7 @@ async fn an_authorization_for_a_full_cohort_is_voided_not_captured() {
     shop.wait_count("select count(*) from sagas where state = 'compensated'", 1)
         .await;
     assert!(violations(&shop, 3600).await.is_empty());
+    crate::events::assert_valid(&shop.app.pool).await;
 }
 
 /// A Razorpay refund stays pending, then fails; Razorpay allows a new refund, so the
@@ -300,6 +304,7 @@ async fn a_pending_refund_that_fails_is_refunded_again_and_reported_until_settle
     )
     .await;
     assert!(violations(&shop, 0).await.is_empty());
+    crate::events::assert_valid(&shop.app.pool).await;
 }
 
 /// A Stripe refund fails for good (a closed card): it is raised, not retried; the
@@ -371,4 +376,5 @@ async fn a_refund_that_fails_for_good_is_raised_and_an_operator_retries_it() {
     let again = admin(&shop, &["orders", "refund", &order, "--retry"]);
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("no failed refund"));
+    crate::events::assert_valid(&shop.app.pool).await;
 }

@@ -25,7 +25,9 @@
 use uuid::Uuid;
 
 use super::runner::{StepError, crash_test_pause};
-use crate::gateways::{Gateway, GatewayKind, Money, PaymentStatus, SessionReport, VoidOutcome};
+use crate::gateways::{
+    Gateway, GatewayKind, GatewayPayment, Money, PaymentStatus, SessionReport, VoidOutcome,
+};
 use crate::store::authorizations::{self, NewRelease};
 use crate::store::orders::Order;
 use crate::store::payments::Payment;
@@ -77,6 +79,7 @@ pub async fn settle_authorizations(
             if payment.status != PaymentStatus::Authorized {
                 continue;
             }
+            record_authorized(ctx, order_id, report.gateway, payment).await?;
             let right = Some(payment.amount) == order.total
                 && Some(payment.currency.to_ascii_uppercase()) == order.currency;
             let reason = if !right {
@@ -107,13 +110,30 @@ pub async fn settle_authorizations(
     Ok(settled)
 }
 
+/// Records `payment.authorized`, once per gateway payment, before anything is done
+/// with the authorization (a run that dies after the capture still leaves it).
+async fn record_authorized(
+    ctx: &JobContext,
+    order_id: Uuid,
+    gateway: GatewayKind,
+    payment: &GatewayPayment,
+) -> Result<(), StepError> {
+    let mut tx = ctx.pool.begin().await?;
+    let data = serde_json::json!({"gateway": gateway, "payment_id": payment.payment_id,
+        "amount": payment.amount, "currency": payment.currency.to_ascii_uppercase()});
+    let key = Some(payment.payment_id.as_str());
+    outbox::record_once(&mut tx, order_id, "payment.authorized", data, key).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Captures the order's total on `payment_id`.
 async fn capture(
     ctx: &JobContext,
     gateway: &dyn Gateway,
     order: &Order,
     payment_id: &str,
-) -> Result<crate::gateways::GatewayPayment, StepError> {
+) -> Result<GatewayPayment, StepError> {
     let (Some(total), Some(currency)) = (order.total, order.currency.as_deref()) else {
         return Err(StepError::Other(anyhow::anyhow!(
             "order {} has no price to capture",

@@ -26,7 +26,7 @@ pub async fn compensate(ctx: &JobContext, order_id: Uuid) -> anyhow::Result<()> 
         return Ok(());
     };
     let status = order.status();
-    holds::release_all(&mut tx, order_id).await?;
+    release_holds(&mut tx, order_id).await?;
     if status == OrderStatus::Refunded {
         holds::give_back_converted(&mut tx, order_id).await?;
         enrollments::remove_for_order(&mut tx, order_id).await?;
@@ -107,4 +107,21 @@ async fn retry_compensation(ctx: &JobContext, order_id: Uuid, error: &str) -> an
     enqueue_compensation(&mut tx, order_id, Some(&suffix), Some(run_at)).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Releases the order's held seats (under its lock), each with its event:
+/// `seat_hold.expired` for a hold past its expiry, else `seat_hold.released`. Returns
+/// how many were released.
+pub async fn release_holds(conn: &mut sqlx::PgConnection, order_id: Uuid) -> anyhow::Result<u64> {
+    let released = holds::release_all(conn, order_id).await?;
+    for hold in &released {
+        let event = if hold.expired {
+            "seat_hold.expired"
+        } else {
+            "seat_hold.released"
+        };
+        let data = serde_json::json!({"cohort_id": hold.cohort_id, "expires_at": hold.expires_at});
+        outbox::record(conn, order_id, event, data).await?;
+    }
+    Ok(released.len() as u64)
 }

@@ -152,13 +152,11 @@ async fn apply(
                 orders::transition(tx, order, OrderStatus::Paid, None).await?;
                 order.status = OrderStatus::Paid.as_str().to_owned();
                 paid_now = true;
-                outbox::record(
-                    tx,
-                    order_id,
-                    "payment.captured",
-                    serde_json::json!({"gateway": report.gateway, "payment_id": captured.payment_id, "amount": captured.amount}),
-                )
-                .await?;
+                let paid = serde_json::json!({"gateway": report.gateway,
+                    "payment_id": captured.payment_id, "amount": captured.amount,
+                    "currency": order.currency});
+                outbox::record(tx, order_id, "payment.captured", paid.clone()).await?;
+                outbox::record(tx, order_id, "order.paid", paid).await?;
                 continue;
             }
             let reason = if !right_amount {
@@ -176,12 +174,16 @@ async fn apply(
                 });
             }
         }
-        if let Some(failed) = report
+        for failed in report
             .payments
             .iter()
-            .rev()
-            .find(|p| p.status == crate::gateways::PaymentStatus::Failed)
+            .filter(|p| p.status == crate::gateways::PaymentStatus::Failed)
         {
+            let data = serde_json::json!({"gateway": report.gateway,
+                "payment_id": failed.payment_id, "amount": failed.amount,
+                "currency": failed.currency.to_ascii_uppercase(), "error": failed.error});
+            let key = Some(failed.payment_id.as_str());
+            outbox::record_once(tx, order_id, "payment.failed", data, key).await?;
             last_error = Some(
                 failed
                     .error

@@ -57,7 +57,7 @@ pub async fn enroll(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     }
     let enrolled = Event::new(
         "order.enrolled",
-        serde_json::json!({"user_id": order.user_id}),
+        serde_json::json!({"user_id": order.user_id, "total": order.total, "currency": order.currency}),
     );
     Ok((tx, Outcome::Next(Some(enrolled))))
 }
@@ -68,7 +68,7 @@ pub async fn complete(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
         return skip(ctx).await;
     };
     let completed = Event::new(
-        "checkout.completed",
+        "order.completed",
         serde_json::json!({"status": order.status, "total": order.total, "currency": order.currency}),
     );
     Ok((tx, Outcome::Next(Some(completed))))

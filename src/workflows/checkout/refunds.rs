@@ -5,7 +5,7 @@
 //! ([`refund`]) asks the gateway with the row's key, so a re-run refunds once, and
 //! records what the gateway says, never what a webhook says:
 //! - `processed` (Razorpay `processed`, Stripe `succeeded`): the payment's refunded
-//!   amount moves and `payment.refunded` is recorded;
+//!   amount moves and `refund.processed` is recorded;
 //! - `pending` (both gateways start there; Stripe `requires_action` too): read again
 //!   with backoff (`refunds.poll_*`) until it settles; a refund webhook wakes a read at
 //!   once;
@@ -24,8 +24,8 @@ use uuid::Uuid;
 
 use super::runner::retry_delay;
 use crate::gateways::{GatewayError, GatewayKind, Refund, RefundRequest, RefundStatus};
-use crate::store::outbox;
 use crate::store::refunds::{self, NewRefund, RefundRow};
+use crate::store::{orders, outbox};
 use crate::workers::{EnqueueOptions, enqueue};
 use crate::workflows::jobs::{Job, JobContext};
 use crate::workflows::keys;
@@ -43,7 +43,8 @@ pub async fn decide_refund(
             conn,
             refund.order_id,
             "refund.requested",
-            serde_json::json!({"refund_id": refund_id, "amount": refund.amount,
+            serde_json::json!({"refund_id": refund_id, "gateway": refund.gateway,
+                               "payment_id": refund.gateway_payment_id, "amount": refund.amount,
                                "currency": refund.currency, "reason": refund.reason}),
         )
         .await?;
@@ -137,6 +138,8 @@ pub async fn refund(ctx: &JobContext, refund_id: Uuid) -> anyhow::Result<()> {
     };
 
     let mut tx = ctx.pool.begin().await?;
+    // the order first, as every other path takes them (its event counter is written)
+    orders::lock(&mut tx, row.order_id).await?;
     let Some(now) = refunds::lock(&mut tx, refund_id).await? else {
         return Ok(());
     };
@@ -182,8 +185,10 @@ async fn record(
                 outbox::record(
                     tx,
                     row.order_id,
-                    "payment.refunded",
-                    serde_json::json!({"refund_id": refund.refund_id, "amount": row.amount,
+                    "refund.processed",
+                    serde_json::json!({"refund_id": row.id, "gateway": row.gateway,
+                                       "gateway_refund_id": refund.refund_id,
+                                       "payment_id": row.gateway_payment_id, "amount": row.amount,
                                        "currency": row.currency, "reason": row.reason}),
                 )
                 .await?;
@@ -225,7 +230,8 @@ async fn raise(tx: &mut PgConnection, row: &RefundRow, reason: &str) -> anyhow::
             tx,
             row.order_id,
             "refund.failed",
-            serde_json::json!({"refund_id": row.id, "amount": row.amount,
+            serde_json::json!({"refund_id": row.id, "gateway": row.gateway,
+                               "payment_id": row.gateway_payment_id, "amount": row.amount,
                                "currency": row.currency, "reason": reason}),
         )
         .await?;

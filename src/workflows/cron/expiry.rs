@@ -1,7 +1,7 @@
 //! Seat holds and payment sessions the workflow missed.
 //!
 //! - A hold still `held` past its expiry on an order that ended without it (failed,
-//!   expired, cancelled, refunded) is released through `store::holds::release_all`
+//!   expired, cancelled, refunded) is released through `compensate::release_holds`
 //!   under the order lock, as compensation would have.
 //! - An order awaiting payment whose every session expired gets its `confirm` woken
 //!   (key `{order}:confirm:expiry-sweep:{tick}`); `confirm` asks the gateway a last
@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use super::batch::{Pages, Stats};
 use crate::store::{holds, orders};
+use crate::workflows::checkout::compensate::release_holds;
 use crate::workflows::checkout::reconcile::wake_confirms;
 
 pub async fn sweep(pool: &PgPool, batch: i64, tick: i64) -> anyhow::Result<Stats> {
@@ -29,7 +30,7 @@ async fn release_orphaned_holds(pool: &PgPool, batch: i64) -> anyhow::Result<Sta
         for order_id in &page {
             // the order lock orders this after any compensation still running
             if orders::lock(&mut tx, *order_id).await?.is_some() {
-                released += holds::release_all(&mut tx, *order_id).await?;
+                released += release_holds(&mut tx, *order_id).await?;
             }
         }
         tx.commit().await?;
