@@ -251,16 +251,16 @@ async fn findings(
     sql: &'static str,
     limits: Limits,
 ) -> sqlx::Result<Vec<Finding>> {
-    // $1, where a query has it, is the grace in seconds; $2 the refund alert
+    // $1 is the grace and $2 the refund alert, in seconds; a query binds up to the
+    // highest it names (typed binds, so an unnamed $1 is still a float8)
+    let params = [limits.grace_secs as f64, limits.refund_alert_secs as f64];
+    let used = (1..=params.len())
+        .filter(|n| sql.contains(&format!("${n}")))
+        .max()
+        .unwrap_or(0);
     let mut query = sqlx::query(sql);
-    if sql.contains("$1") {
-        query = query.bind(limits.grace_secs as f64);
-    }
-    if sql.contains("$2") {
-        if !sql.contains("$1") {
-            query = query.bind(0f64);
-        }
-        query = query.bind(limits.refund_alert_secs as f64);
+    for value in &params[..used] {
+        query = query.bind(*value);
     }
     let rows = query.fetch_all(&mut *conn).await?;
     rows.into_iter()

@@ -237,10 +237,12 @@ fn refund_from(refund: RefundObject) -> Refund {
     }
 }
 
-/// A PaymentIntent read on its own, held to the amount and currency we expect.
+/// A PaymentIntent (of `session`, when read through it) held to the amount and
+/// currency we expect.
 fn checked_payment(
     intent: PaymentIntent,
     expected: &Money,
+    session: Option<String>,
 ) -> Result<GatewayPayment, GatewayError> {
     check_money(
         KIND,
@@ -249,7 +251,7 @@ fn checked_payment(
         Some(intent.amount),
         Some(&intent.currency),
     )?;
-    Ok(payment_from(intent, None))
+    Ok(payment_from(intent, session))
 }
 
 fn payment_from(pi: PaymentIntent, session_id: Option<String>) -> GatewayPayment {
@@ -355,14 +357,7 @@ impl Gateway for StripeClient {
             let mut payments = Vec::new();
             if let Some(pi) = intent_id(&session.payment_intent) {
                 let intent = self.fetch_intent(&pi).await?;
-                check_money(
-                    KIND,
-                    &intent.id,
-                    expected,
-                    Some(intent.amount),
-                    Some(&intent.currency),
-                )?;
-                payments.push(payment_from(intent, Some(session.id.clone())));
+                payments.push(checked_payment(intent, expected, Some(session.id.clone()))?);
             }
             Ok(SessionReport {
                 gateway: KIND,
@@ -383,7 +378,7 @@ impl Gateway for StripeClient {
     ) -> GatewayFuture<'a, GatewayPayment> {
         Box::pin(async move {
             let intent = self.fetch_intent(payment_id).await?;
-            checked_payment(intent, expected)
+            checked_payment(intent, expected, None)
         })
     }
 
@@ -444,7 +439,7 @@ impl Gateway for StripeClient {
                     Err(e) => return Err(e),
                 };
             check_reference(KIND, &intent.id, "id", payment_id, Some(intent.id.as_str()))?;
-            checked_payment(intent, expected)
+            checked_payment(intent, expected, None)
         })
     }
 

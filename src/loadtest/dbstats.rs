@@ -87,7 +87,8 @@ pub async fn latencies(pool: &PgPool, run_id: &str) -> sqlx::Result<DbLatencies>
            join users u on u.id = o.user_id
            join (select order_id, min(received_at) as first from webhook_events
                   where status = 'processed' group by order_id) w on w.order_id = o.id
-           join outbox_events e on e.order_id = o.id and e.event_type = 'order.enrolled'
+           join outbox_events e on e.aggregate_type = 'order' and e.aggregate_id = o.id
+                                and e.event_type = 'order.enrolled'
           where u.email like $1",
     )
     .bind(&pattern)

@@ -274,39 +274,45 @@ pub async fn save(
 
 /// Marks up to `limit` draft or active carts past `expires_at` as expired; returns how
 /// many. Rows another transaction holds are skipped (picked up by the next batch). A
-/// cart left with items (`active`) writes `cart.abandoned` in the same statement, for
-/// reminder mails: the cart's id (never its token, a bearer capability), its student
-/// if signed in, and what was in it.
-pub async fn expire_batch(conn: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<u64> {
-    let expired = sqlx::query_scalar!(
-        r#"with picked as (
+/// cart left with items (`active`) gets `cart.abandoned`, for reminder mails: the cart's
+/// id (never its token, a bearer capability), its student if signed in, and what was in
+/// it. Run it in a transaction, so a cart expires with its event.
+pub async fn expire_batch(conn: &mut PgConnection, limit: i64) -> sqlx::Result<u64> {
+    let expired = sqlx::query!(
+        "with picked as (
              select id, status from carts
               where status in ('draft', 'active') and expires_at <= now()
               order by expires_at limit $1 for update skip locked
-         ), expired as (
-             update carts c set status = 'expired',
-                    event_seq = c.event_seq + case when p.status = 'active' then 1 else 0 end
-               from picked p where c.id = p.id
-             returning c.id, p.status as was, c.user_id, c.currency, c.event_seq, c.expires_at
-         ), abandoned as (
-             insert into outbox_events (event_id, aggregate_type, aggregate_id, sequence,
-                                        event_type, payload)
-             select gen_random_uuid(), 'cart', e.id, e.event_seq, 'cart.abandoned',
+         )
+         update carts c set status = 'expired' from picked p where c.id = p.id
+         returning c.id, p.status = 'active' as abandoned",
+        limit
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let abandoned: Vec<Uuid> = expired
+        .iter()
+        .filter(|c| c.abandoned == Some(true))
+        .map(|c| c.id)
+        .collect();
+    if !abandoned.is_empty() {
+        sqlx::query!(
+            "insert into outbox_events (aggregate_type, aggregate_id, event_type, payload)
+             select 'cart', c.id, 'cart.abandoned',
                     jsonb_build_object(
-                        'cart_id', e.id, 'user_id', e.user_id, 'currency', e.currency,
-                        'expired_at', e.expires_at,
+                        'cart_id', c.id, 'user_id', c.user_id, 'currency', c.currency,
+                        'expired_at', c.expires_at,
                         'items', coalesce((select jsonb_agg(jsonb_build_object(
                                                'program_id', i.program_id,
                                                'plan_id', i.plan_id, 'quantity', i.quantity))
-                                             from cart_items i where i.cart_id = e.id), '[]'))
-               from expired e where e.was = 'active'
-         )
-         select count(*) as "n!" from expired"#,
-        limit
-    )
-    .fetch_one(conn)
-    .await?;
-    Ok(expired as u64)
+                                             from cart_items i where i.cart_id = c.id), '[]'))
+               from carts c where c.id = any($1)",
+            &abandoned
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(expired.len() as u64)
 }
 
 /// Deletes up to `limit` expired or merged carts unchanged for `retention_secs` (their

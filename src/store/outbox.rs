@@ -1,7 +1,8 @@
 //! The outbox: events written in the transaction of the change they describe
-//! (docs/events.md). Each names its aggregate (an order, or a cart) and takes the next
-//! number of the aggregate's `event_seq` counter, whose update holds the aggregate's row
-//! lock until commit: per aggregate, sequences are gapless and in commit order.
+//! (docs/events.md). A writer names the aggregate (an order, or a cart); the table's
+//! trigger gives the event the next number of the aggregate's `event_seq` counter, whose
+//! update holds the aggregate's row lock until commit: per aggregate, sequences are
+//! gapless and in commit order.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -42,7 +43,8 @@ pub async fn record(
 }
 
 /// [`record`], once per `dedupe_key` (a fact several runs may see, such as a gateway
-/// payment found authorized). Returns whether it was recorded now.
+/// payment found authorized); the caller holds the order's lock. Returns whether it was
+/// recorded now.
 pub async fn record_once(
     conn: &mut PgConnection,
     order_id: Uuid,
@@ -50,26 +52,19 @@ pub async fn record_once(
     payload: Value,
     dedupe_key: Option<&str>,
 ) -> sqlx::Result<bool> {
+    // The caller holds the order lock, so no other transaction records the same fact
+    // between the check and the insert (whose sequence would then be lost).
     let done = sqlx::query!(
-        "with fresh as (
-             select 1 where $4::text is null or not exists (
-                 select 1 from outbox_events
-                  where aggregate_type = 'order' and aggregate_id = $1 and event_type = $2
-                    and dedupe_key = $4)
-         ), seq as (
-             update orders set event_seq = event_seq + 1
-              where id = $1 and exists (select 1 from fresh)
-             returning event_seq, correlation_id
-         )
-         insert into outbox_events (event_id, order_id, aggregate_type, aggregate_id, sequence,
-                                    correlation_id, event_type, payload, dedupe_key)
-         select $5, $1, 'order', $1, seq.event_seq, seq.correlation_id, $2, $3, $4 from seq
-         on conflict do nothing",
+        "insert into outbox_events (aggregate_type, aggregate_id, event_type, payload, dedupe_key)
+         select 'order', $1, $2, $3, $4
+          where $4::text is null or not exists (
+                select 1 from outbox_events
+                 where aggregate_type = 'order' and aggregate_id = $1 and event_type = $2
+                   and dedupe_key = $4)",
         order_id,
         event_type,
         payload,
         dedupe_key,
-        Uuid::now_v7(),
     )
     .execute(conn)
     .await?;

@@ -106,15 +106,9 @@ pub async fn log_run_and_advance(
         "with logged as (
              insert into saga_steps (order_id, step, attempt, outcome, started_at)
              select order_id, $2, attempts + 1, $3, $4 from sagas where order_id = $1
-         ), seq as (
-             update orders set event_seq = event_seq + 1
-              where id = $1 and $7::text is not null
-             returning event_seq, correlation_id
          ), event as (
-             insert into outbox_events (event_id, order_id, aggregate_type, aggregate_id,
-                                        sequence, correlation_id, event_type, payload)
-             select $9, $1, 'order', $1, seq.event_seq, seq.correlation_id, $7::text, $8::jsonb
-               from seq
+             insert into outbox_events (aggregate_type, aggregate_id, event_type, payload)
+             select 'order', $1, $7::text, $8::jsonb where $7::text is not null
          )
          update sagas set step = $5, state = $6, attempts = 0, last_error = null,
                 deadline_at = null
@@ -127,7 +121,6 @@ pub async fn log_run_and_advance(
         state,
         event.map(|e| e.event_type),
         event.map(|e| &e.payload),
-        Uuid::now_v7(),
     )
     .execute(conn)
     .await?;

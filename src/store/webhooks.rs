@@ -62,9 +62,7 @@ pub async fn insert_verified(
              select coalesce(
                  (select order_id from payments where gateway = $2 and gateway_order_id = $5),
                  (select id from orders where order_token = $9),
-                 -- refund events name only the payment (Stripe: its PaymentIntent)
-                 (select order_id from payments where gateway = $2 and gateway_payment_id = $6
-                   limit 1),
+                 -- Stripe's refund events name only the PaymentIntent: our refunds of it
                  (select order_id from refunds where gateway = $2 and gateway_payment_id = $6
                    limit 1)) as order_id
          ), decided as (

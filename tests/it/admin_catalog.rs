@@ -1,6 +1,6 @@
 //! `checkout admin catalog import|export` as a process, and the library calls behind it.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::{Value, json};
 
@@ -8,13 +8,7 @@ use crate::fixtures::catalog;
 use crate::helpers::TestApp;
 
 fn admin(app: &TestApp, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_checkout"))
-        .arg("admin")
-        .args(args)
-        .env("DATABASE_URL", &app.db.url)
-        .env("CHECKOUT__LOG__LEVEL", "warn")
-        .output()
-        .unwrap()
+    crate::helpers::admin(&app.db, args)
 }
 
 fn write_file(dir: &std::path::Path, name: &str, text: &str) -> String {

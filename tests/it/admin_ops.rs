@@ -1,7 +1,7 @@
 //! `checkout admin jobs|orders|webhooks|coupons|fx|users` as a process against a real
 //! database: human and `--json` output, state changes with their audit rows, refusals.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use chrono::{Duration, Utc};
 use serde_json::Value;
@@ -13,14 +13,7 @@ use crate::ops_fixtures as fx;
 use checkout::workflows::jobs::Job;
 
 fn admin(app: &TestApp, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_checkout"))
-        .arg("admin")
-        .args(args)
-        .env("DATABASE_URL", &app.db.url)
-        .env("CHECKOUT__LOG__LEVEL", "warn")
-        .env("USER", "tester")
-        .output()
-        .unwrap()
+    crate::helpers::admin(&app.db, args)
 }
 
 /// Runs and expects success; returns stdout.

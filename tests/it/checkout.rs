@@ -729,7 +729,8 @@ async fn webhook_to_enrolled_latency() {
         "with l as (
            select o.id, (extract(epoch from (e.created_at - w.first)) * 1000)::float8 as ms
            from orders o
-           join outbox_events e on e.order_id = o.id and e.event_type = 'order.enrolled'
+           join outbox_events e on e.aggregate_type = 'order' and e.aggregate_id = o.id
+                                and e.event_type = 'order.enrolled'
            join (select order_id, min(received_at) as first from webhook_events
                  where status = 'processed' group by order_id) w on w.order_id = o.id)
          select percentile_cont(0.5) within group (order by ms),

@@ -252,6 +252,18 @@ impl Drop for Proc {
 
 /// `checkout` with exactly `env` for settings (see [`Proc::spawn_env`]).
 #[allow(dead_code)]
+/// Runs `checkout admin ARGS` against `db` as a process (actor `tester`).
+pub fn admin(db: &TestDb, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_checkout"))
+        .arg("admin")
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env("CHECKOUT__LOG__LEVEL", "warn")
+        .env("USER", "tester")
+        .output()
+        .unwrap()
+}
+
 pub fn exact_command(env: &[(String, String)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_checkout"));
     for (k, _) in std::env::vars_os() {

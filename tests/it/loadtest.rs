@@ -2,8 +2,6 @@
 //! (5 checkouts/s for 3 s) against a child `checkout dev` on a fresh database, then the
 //! checker, clean; and every kind of violation planted with SQL and reported.
 
-use std::process::Command;
-
 use checkout::admin::check::{CheckReport, Limits, check};
 use checkout::cli::{Cli, Command as Role};
 use checkout::loadtest::{self, LoadtestArgs};
@@ -68,12 +66,7 @@ async fn dev_after_load(
 }
 
 fn admin_check(db: &TestDb) -> (bool, serde_json::Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_checkout"))
-        .args(["admin", "check", "--json"])
-        .env("DATABASE_URL", &db.url)
-        .env("CHECKOUT__LOG__LEVEL", "warn")
-        .output()
-        .unwrap();
+    let out = crate::helpers::admin(db, &["check", "--json"]);
     let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
     (out.status.success(), json)
 }

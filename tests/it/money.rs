@@ -3,7 +3,7 @@
 //! or released when the order cannot take them; refunds that stay pending and then
 //! fail, retried by themselves or raised to an operator and reported by the check.
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -89,14 +89,7 @@ async fn sandbox_events(shop: &Shop, event_type: &str) -> usize {
 }
 
 fn admin(shop: &Shop, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_checkout"))
-        .arg("admin")
-        .args(args)
-        .env("DATABASE_URL", &shop.app.db.url)
-        .env("CHECKOUT__LOG__LEVEL", "warn")
-        .env("USER", "tester")
-        .output()
-        .unwrap()
+    crate::helpers::admin(&shop.app.db, args)
 }
 
 /// The consistency check's violations, with refunds overdue after `refund_alert_secs`.

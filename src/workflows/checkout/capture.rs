@@ -119,6 +119,7 @@ async fn record_authorized(
     payment: &GatewayPayment,
 ) -> Result<(), StepError> {
     let mut tx = ctx.pool.begin().await?;
+    orders::lock(&mut tx, order_id).await?;
     let data = serde_json::json!({"gateway": gateway, "payment_id": payment.payment_id,
         "amount": payment.amount, "currency": payment.currency.to_ascii_uppercase()});
     let key = Some(payment.payment_id.as_str());

@@ -23,7 +23,7 @@ use chrono::Utc;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::capture::settle_authorizations;
+use super::capture::{Settled, settle_authorizations};
 use super::prepare::skip;
 use super::refunds::decide_refund;
 use super::runner::{Failure, Outcome, StepError, StepResult};
@@ -67,11 +67,17 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     let Some(mut order) = orders::lock(&mut tx, order_id).await? else {
         return Ok((tx, Outcome::Skip));
     };
-    let mut applied = apply(&mut tx, &mut order, &reports).await?;
-    if settled.seat_lost && !applied.paid_now && order.status().accepts_payment() {
-        applied.seat_lost = true;
-    }
-    let outcome = decide(&mut tx, &order, saga.as_ref(), &sessions, &reports, applied).await?;
+    let applied = apply(&mut tx, &mut order, &reports).await?;
+    let outcome = decide(
+        &mut tx,
+        &order,
+        saga.as_ref(),
+        &sessions,
+        &reports,
+        applied,
+        &settled,
+    )
+    .await?;
     Ok((tx, outcome))
 }
 
@@ -108,8 +114,6 @@ struct Applied {
     /// A capture of another amount or currency on an order that still accepted payment:
     /// the order fails (its capture is recorded and refunded).
     mismatch: Option<String>,
-    /// An authorization was released because a seat is gone: the order fails.
-    seat_lost: bool,
 }
 
 /// Records every capture the gateways reported, under the order lock, deciding on the
@@ -170,7 +174,6 @@ async fn apply(
                 return Ok(Applied {
                     paid_now,
                     mismatch: Some(reason),
-                    seat_lost: false,
                 });
             }
         }
@@ -200,12 +203,11 @@ async fn apply(
     Ok(Applied {
         paid_now,
         mismatch: None,
-        seat_lost: false,
     })
 }
 
 /// Where the saga goes after [`apply`]: on to `enroll` when paid now; the order fails
-/// on a mismatched capture, or expires when no capture came and every session expired;
+/// on a mismatched capture or a lost seat, or expires when no capture came and every session expired;
 /// otherwise it waits at `confirm` (or, moved on already, this run is skipped).
 async fn decide(
     tx: &mut PgConnection,
@@ -214,6 +216,7 @@ async fn decide(
     sessions: &[Payment],
     reports: &[(Uuid, SessionReport)],
     applied: Applied,
+    settled: &Settled,
 ) -> Result<Outcome, StepError> {
     if let Some(reason) = applied.mismatch {
         return Ok(Outcome::FailKeeping(Failure::new(
@@ -225,7 +228,8 @@ async fn decide(
     let at_confirm = saga.is_some_and(|s| {
         s.step() == Some(Step::Confirm) && matches!(s.state.as_str(), "running" | "waiting")
     });
-    if applied.seat_lost && at_confirm {
+    // an authorization released because a seat is gone, and nothing paid the order
+    if settled.seat_lost && at_confirm && order.status().accepts_payment() {
         return Ok(Outcome::FailKeeping(Failure::new(
             OrderStatus::Failed,
             ErrorCode::NoSeatAfterPayment.as_u32(),

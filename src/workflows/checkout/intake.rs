@@ -26,7 +26,7 @@ pub enum Intake {
 /// account nothing else follows until we capture. On automatic capture Razorpay sends
 /// authorized, captured and order.paid back to back; they share one unstarted
 /// `confirm` job ([`wake_confirm`]).
-pub fn acts(kind: &WebhookKind) -> bool {
+fn acts(kind: &WebhookKind) -> bool {
     matches!(
         kind,
         WebhookKind::PaymentAuthorized
@@ -40,7 +40,7 @@ pub fn acts(kind: &WebhookKind) -> bool {
 
 /// Whether an event is about a refund: those wake a read of the order's unsettled
 /// refunds of that payment, which asks the gateway for the refund's status.
-pub fn about_refund(kind: &WebhookKind) -> bool {
+fn about_refund(kind: &WebhookKind) -> bool {
     matches!(
         kind,
         WebhookKind::RefundProcessed

@@ -9,7 +9,13 @@ use crate::config::SchedulerSettings;
 use crate::store::carts;
 
 pub async fn cleanup(pool: &PgPool, s: &SchedulerSettings) -> sqlx::Result<Stats> {
-    let expired = repeat(s.batch_size, || carts::expire_batch(pool, s.batch_size)).await?;
+    let expired = repeat(s.batch_size, || async {
+        let mut tx = pool.begin().await?;
+        let expired = carts::expire_batch(&mut tx, s.batch_size).await?;
+        tx.commit().await?;
+        Ok(expired)
+    })
+    .await?;
     let deleted = repeat(s.batch_size, || {
         carts::delete_finished_batch(pool, s.cart_retention_secs, s.batch_size)
     })
