@@ -55,6 +55,8 @@ pub enum Command {
     Worker,
     /// Runs cron jobs under a Postgres advisory-lock leader; any number may run.
     Scheduler,
+    /// Publishes the outbox's events to RabbitMQ, in order per order; any number may run.
+    Relay,
     /// Applies database migrations and exits.
     Migrate,
     /// Everything in one process on a local Postgres it finds or provisions.

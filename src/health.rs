@@ -3,6 +3,7 @@
 //! (`api::routes::health::port_router`); [`prometheus_text`] renders the process's
 //! metrics for both.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
@@ -23,6 +24,37 @@ pub async fn ready(pool: &PgPool) -> Result<(), String> {
         Ok(Ok(false)) => Err("migrations pending".into()),
         Ok(Err(e)) => Err(format!("database unreachable: {e}")),
         Err(_) => Err("database did not answer in 2 s".into()),
+    }
+}
+
+/// A dependency a role reports on besides the database (the relay's broker), shared
+/// between the role, which says how it is, and its health port, which answers
+/// `/readyz` with it.
+#[derive(Debug, Clone)]
+pub struct Dependency(Arc<Mutex<Option<String>>>);
+
+impl Dependency {
+    /// Not known yet: not ready until the role says otherwise.
+    pub fn new(what: &str) -> Self {
+        Dependency(Arc::new(Mutex::new(Some(format!(
+            "{what}: not connected yet"
+        )))))
+    }
+
+    pub fn up(&self) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    pub fn down(&self, why: String) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+    }
+
+    /// `Err` says why it is not usable.
+    pub fn check(&self) -> Result<(), String> {
+        match &*self.0.lock().unwrap_or_else(|e| e.into_inner()) {
+            None => Ok(()),
+            Some(why) => Err(why.clone()),
+        }
     }
 }
 

@@ -21,7 +21,8 @@
 //! 3. [`workers`] (a generic job runtime on apalis-postgres: it runs the handler it is
 //!    given and knows no workflow), [`carts`] (cart operations over the store and the
 //!    pricing engine), [`auth`] (accounts and tokens), [`health`] (the readiness rule
-//!    and the metrics text, below the API).
+//!    and the metrics text, below the API), [`relay`] (publishes the outbox to
+//!    RabbitMQ).
 //! 4. [`workflows`]: the checkout saga (steps, compensation), job kinds and dispatch
 //!    ([`workflows::jobs`]), every job key ([`workflows::keys`]), cron jobs and the
 //!    scheduler's leadership.
@@ -41,6 +42,7 @@ pub mod domain;
 pub mod gateways;
 pub mod health;
 pub mod loadtest;
+pub mod relay;
 pub mod roles;
 pub mod sandbox;
 pub mod server;

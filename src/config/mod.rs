@@ -22,6 +22,7 @@ mod cart;
 mod checkout;
 mod cors;
 mod database;
+mod events;
 mod gateways;
 mod http;
 mod idempotency;
@@ -38,6 +39,7 @@ pub use cart::CartSettings;
 pub use checkout::CheckoutSettings;
 pub use cors::CorsSettings;
 pub use database::DatabaseSettings;
+pub use events::EventsSettings;
 pub use gateways::{
     CaptureMethod, PaymentsSettings, RazorpaySettings, SandboxSettings, StripeSettings,
 };
@@ -77,6 +79,8 @@ pub struct Settings {
     pub payments: PaymentsSettings,
     /// How refunds the gateway has not settled are followed and retried.
     pub refunds: RefundSettings,
+    /// The relay publishing the outbox to RabbitMQ (`checkout relay`).
+    pub events: EventsSettings,
     /// The local sandbox gateway (`checkout sandbox`, and inside `dev`).
     pub sandbox: SandboxSettings,
     pub idempotency: IdempotencySettings,
@@ -264,6 +268,7 @@ impl Settings {
         problems.extend(self.idempotency.problems());
         problems.extend(self.ratelimit.problems());
         problems.extend(self.refunds.problems());
+        problems.extend(self.events.problems());
         problems.extend(self.cors.problems());
         if problems.is_empty() {
             Ok(())

@@ -1,4 +1,4 @@
-//! `checkout dev`: API, worker and scheduler in one process, on a Postgres it finds or
+//! `checkout dev`: API, worker, scheduler and event relay in one process, on a Postgres it finds or
 //! provisions: `DATABASE_URL` if set; else the server on 127.0.0.1:5432 (database
 //! `checkout_dev`, created if missing); else a private cluster under `.dev/pg` started
 //! from the installed PostgreSQL binaries; else one sentence saying what to install.
@@ -86,9 +86,17 @@ pub async fn dev(global: GlobalArgs, args: DevArgs) -> anyhow::Result<()> {
         tx,
         shutdown.clone(),
     ));
+    // Events go to RabbitMQ when it answers; until then they wait in the outbox.
+    tokio::spawn(crate::relay::run(
+        pool.clone(),
+        settings.events.clone(),
+        crate::health::Dependency::new("broker"),
+        shutdown.clone(),
+    ));
     // A second `dev` or a `serve` may hold the metrics port; dev goes on without it.
     let metrics = super::health_server(
         pool.clone(),
+        None,
         settings.http.metrics_addr,
         "metrics",
         shutdown.clone(),

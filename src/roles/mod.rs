@@ -4,6 +4,7 @@
 //! in-flight work finish within `http.shutdown_grace_secs`.
 
 mod dev;
+mod relay;
 mod sandbox;
 mod scheduler;
 mod serve;
@@ -19,6 +20,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use dev::dev;
+pub use relay::relay;
 pub use sandbox::sandbox;
 pub use scheduler::scheduler;
 pub use serve::serve;
@@ -90,12 +92,13 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
 /// port of a worker or scheduler, `http.metrics_addr` of `serve` and `dev`.
 async fn health_server(
     pool: PgPool,
+    dependency: Option<crate::health::Dependency>,
     addr: SocketAddr,
     what: &str,
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = bind(addr, what).await?;
-    let router = crate::api::routes::health::port_router(pool);
+    let router = crate::api::routes::health::port_router(pool, dependency);
     Ok(tokio::spawn(async move {
         if let Err(e) = crate::server::serve(
             listener,

@@ -18,6 +18,7 @@ pub async fn scheduler(global: GlobalArgs) -> anyhow::Result<()> {
     let shutdown = super::shutdown_token();
     let health = super::health_server(
         pool.clone(),
+        None,
         std::net::SocketAddr::new(settings.http.host, settings.scheduler.health_port),
         "scheduler health",
         shutdown.clone(),

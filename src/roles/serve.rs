@@ -16,6 +16,7 @@ pub async fn serve(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()>
     let listener = super::bind(SocketAddr::new(settings.http.host, port), "api").await?;
     let metrics = super::health_server(
         pool.clone(),
+        None,
         settings.http.metrics_addr,
         "metrics",
         shutdown.clone(),

@@ -12,6 +12,7 @@ pub async fn worker(global: GlobalArgs) -> anyhow::Result<()> {
     let shutdown = super::shutdown_token();
     let health = super::health_server(
         pool.clone(),
+        None,
         std::net::SocketAddr::new(settings.http.host, settings.worker.health_port),
         "worker health",
         shutdown.clone(),

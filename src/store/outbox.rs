@@ -118,3 +118,63 @@ pub async fn for_aggregate(
     .fetch_all(conn)
     .await
 }
+
+/// Advisory-lock class of an aggregate claimed by a relay (the two-key form, so it never
+/// meets the single-key locks of the scheduler's leadership).
+const CLAIM_CLASS: i32 = 0x6f75_7462; // "outb"
+
+/// Claims, for the caller's transaction, the aggregates of (about) the `limit` oldest
+/// unpublished events that no other relay holds, and returns all their unpublished
+/// events, each aggregate's in sequence order. The claims are transaction-scoped
+/// advisory locks: a relay that dies releases them with its connection. Reads the
+/// oldest `limit` unpublished rows through the partial index, then each claimed
+/// aggregate's events through its sequence index: bounded whatever the table holds.
+pub async fn claim(conn: &mut PgConnection, limit: i64) -> sqlx::Result<Vec<Stored>> {
+    sqlx::query_as!(
+        Stored,
+        r#"with candidates as (
+             select distinct aggregate_type, aggregate_id
+               from (select aggregate_type, aggregate_id from outbox_events
+                      where published_at is null order by id limit $1) oldest
+         ), claimed as materialized (
+             select aggregate_type, aggregate_id from candidates
+              where pg_try_advisory_xact_lock($2, hashtext(aggregate_type || ':' || aggregate_id::text))
+         )
+         select e.id, e.event_id, e.event_type, e.aggregate_type, e.aggregate_id, e.sequence,
+                e.correlation_id, e.payload, e.created_at
+           from outbox_events e join claimed c using (aggregate_type, aggregate_id)
+          where e.published_at is null
+          order by e.aggregate_type, e.aggregate_id, e.sequence"#,
+        limit,
+        CLAIM_CLASS,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Marks events published (the broker confirmed them).
+pub async fn mark_published(conn: &mut PgConnection, ids: &[i64]) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update outbox_events set published_at = now() where id = any($1) and published_at is null",
+        ids
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// How far publishing is behind: unpublished events (counted up to `cap`) and the age of
+/// the oldest, in seconds.
+pub async fn lag(conn: &mut PgConnection, cap: i64) -> sqlx::Result<(i64, f64)> {
+    let row = sqlx::query!(
+        r#"select (select count(*) from (select 1 from outbox_events where published_at is null
+                                          limit $1) capped) as "unpublished!",
+                  coalesce((select extract(epoch from now() - created_at)::float8
+                              from outbox_events where published_at is null
+                             order by id limit 1), 0) as "oldest_secs!""#,
+        cap
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((row.unpublished, row.oldest_secs))
+}

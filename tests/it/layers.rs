@@ -19,6 +19,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("carts", 2),
     ("auth", 2),
     ("health", 2),
+    ("relay", 2),
     ("workflows", 3),
     ("api", 4),
     ("admin", 4),

@@ -24,6 +24,7 @@ mod limits;
 mod loadtest;
 mod money;
 mod ops_fixtures;
+mod relay;
 mod scheduler;
 mod shop;
 mod storefront;

@@ -1,5 +1,5 @@
 //! `/healthz` and `/readyz` (the readiness rule is [`crate::health::ready`]), served by the
-//! API and, with `/metrics`, on the health port of the worker and scheduler roles.
+//! API and, with `/metrics`, on the health port of the worker, scheduler and relay roles.
 
 use axum::extract::State;
 use serde::Serialize;
@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::api::layers::envelope::Reply;
 use crate::api::layers::error::{ApiError, ApiResult};
+use crate::health::Dependency;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -35,13 +36,24 @@ pub async fn readyz(State(pool): State<PgPool>) -> ApiResult<Reply<Health>> {
     Ok(Reply::ok(Health { status: "ok" }))
 }
 
-/// The health port of a worker or scheduler process: liveness, readiness and the
+/// The health port of a worker, scheduler or relay process: liveness, readiness (the
+/// database, and `dependency` when the role has one: the relay's broker) and the
 /// process's metrics, in the same envelope as the API's answers.
-pub fn port_router(pool: PgPool) -> axum::Router {
+pub fn port_router(pool: PgPool, dependency: Option<Dependency>) -> axum::Router {
     let metrics = crate::telemetry::metrics_handle();
+    let ready = move |State(pool): State<PgPool>| {
+        let dependency = dependency.clone();
+        async move {
+            let answer = readyz(State(pool)).await?;
+            if let Some(d) = &dependency {
+                d.check().map_err(ApiError::Unavailable)?;
+            }
+            Ok::<_, ApiError>(answer)
+        }
+    };
     axum::Router::new()
         .route("/healthz", axum::routing::get(healthz))
-        .route("/readyz", axum::routing::get(readyz))
+        .route("/readyz", axum::routing::get(ready))
         .route(
             "/metrics",
             axum::routing::get(move || async move { crate::health::prometheus_text(&metrics) }),

@@ -1,0 +1,22 @@
+use crate::cli::GlobalArgs;
+use crate::health::Dependency;
+
+/// `checkout relay`: publishes the outbox to RabbitMQ (`crate::relay`); any number may
+/// run. Its health port's `/readyz` also says whether the broker answers.
+pub async fn relay(global: GlobalArgs) -> anyhow::Result<()> {
+    let settings = super::load_settings(&global)?;
+    let pool = super::checked_pool(&settings, super::startup::Schema::Needed).await?;
+    let shutdown = super::shutdown_token();
+    let broker = Dependency::new("broker");
+    let health = super::health_server(
+        pool.clone(),
+        Some(broker.clone()),
+        std::net::SocketAddr::new(settings.http.host, settings.events.health_port),
+        "relay health",
+        shutdown.clone(),
+    )
+    .await?;
+    crate::relay::run(pool, settings.events.clone(), broker, shutdown).await;
+    health.abort();
+    Ok(())
+}
