@@ -38,6 +38,9 @@ pub struct SchedulerSettings {
     pub job_retention_secs: u64,
     /// Webhook events are deleted this long after they were received (s).
     pub webhook_retention_secs: u64,
+    /// Published outbox events are deleted this long after they were written (s); an
+    /// unpublished one never is.
+    pub outbox_retention_secs: u64,
     /// Login attempts are deleted this long after they were made (s); at least a day and
     /// at least `auth.login_window_secs`, or the login backoff would forget failures.
     pub login_attempt_retention_secs: u64,
@@ -61,6 +64,7 @@ impl Default for SchedulerSettings {
             stuck_after_secs: 5 * 60,
             job_retention_secs: 7 * 86_400,
             webhook_retention_secs: 90 * 86_400,
+            outbox_retention_secs: 7 * 86_400,
             login_attempt_retention_secs: 86_400,
             refresh_token_retention_secs: 30 * 86_400,
         }

@@ -178,3 +178,25 @@ pub async fn lag(conn: &mut PgConnection, cap: i64) -> sqlx::Result<(i64, f64)> 
     .await?;
     Ok((row.unpublished, row.oldest_secs))
 }
+
+/// Deletes up to `limit` published events written more than `age_secs` ago; returns how
+/// many. Walks the oldest rows by `created_at` (its own index), so a batch reads about
+/// `limit` rows however large the table; an unpublished event is never deleted.
+pub async fn prune_published_batch(
+    conn: impl sqlx::PgExecutor<'_>,
+    age_secs: u64,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "delete from outbox_events where id in (
+             select id from outbox_events
+              where created_at < now() - make_interval(secs => $1)
+                and published_at is not null
+              order by created_at limit $2)",
+        age_secs as f64,
+        limit
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}

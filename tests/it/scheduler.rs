@@ -325,8 +325,28 @@ async fn prune_deletes_what_is_past_retention() {
     .await
     .unwrap();
 
+    // outbox: an old published event goes; an old unpublished one and a recent
+    // published one stay
+    let (order, _) = fx::order(&app.pool, "awaiting_payment", "confirm", "waiting", 1000).await;
+    sqlx::query(
+        "insert into outbox_events (aggregate_type, aggregate_id, event_type, payload, created_at, published_at)
+         values ('order', $1, 'order.created', '{}', now() - interval '8 days', now() - interval '8 days'),
+                ('order', $1, 'order.priced', '{}', now() - interval '8 days', null),
+                ('order', $1, 'order.reserved', '{}', now(), now())",
+    )
+    .bind(order)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
     let stats = cron::prune::prune(&app.pool, &settings(1)).await.unwrap();
-    assert_eq!(stats.rows, 2 + 1 + 1 + 1 + 1, "{stats:?}");
+    assert_eq!(stats.rows, 2 + 1 + 1 + 1 + 1 + 1, "{stats:?}");
+    let outbox: Vec<String> =
+        sqlx::query_scalar("select event_type from outbox_events order by sequence")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(outbox, ["order.priced", "order.reserved"]);
     assert_eq!(stats.max_rows, 1);
     let jobs: Vec<String> = sqlx::query_scalar("select id from apalis.jobs order by id")
         .fetch_all(&app.pool)

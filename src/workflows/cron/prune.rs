@@ -1,12 +1,13 @@
 //! Pruning what nothing else deletes: done apalis jobs (apalis never prunes), old
-//! webhook events, expired idempotency records, old login attempts and used refresh
-//! tokens, each past its retention setting, in bounded batches.
+//! webhook events, expired idempotency records, old login attempts, used refresh
+//! tokens and published outbox events, each past its retention setting, in bounded
+//! batches.
 
 use sqlx::PgPool;
 
 use super::batch::{Stats, repeat};
 use crate::config::SchedulerSettings;
-use crate::store::{idempotency, jobs, login_attempts, sessions, webhooks};
+use crate::store::{idempotency, jobs, login_attempts, outbox, sessions, webhooks};
 
 pub async fn prune(pool: &PgPool, s: &SchedulerSettings) -> sqlx::Result<Stats> {
     let n = s.batch_size;
@@ -27,17 +28,23 @@ pub async fn prune(pool: &PgPool, s: &SchedulerSettings) -> sqlx::Result<Stats> 
         sessions::prune_used_tokens_batch(pool, s.refresh_token_retention_secs, n)
     })
     .await?;
+    let published = repeat(n, || {
+        outbox::prune_published_batch(pool, s.outbox_retention_secs, n)
+    })
+    .await?;
     tracing::info!(
         done_jobs = done_jobs.rows,
         webhook_events = events.rows,
         idempotency_keys = keys.rows,
         login_attempts = attempts.rows,
         refresh_tokens = tokens.rows,
+        outbox_events = published.rows,
         "pruned"
     );
     Ok(done_jobs
         .merge(events)
         .merge(keys)
         .merge(attempts)
-        .merge(tokens))
+        .merge(tokens)
+        .merge(published))
 }
