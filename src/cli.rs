@@ -57,6 +57,9 @@ pub enum Command {
     Scheduler,
     /// Publishes the outbox's events to RabbitMQ, in order per order; any number may run.
     Relay,
+    /// An example consumer of the events on RabbitMQ: acks after its effect, deduplicates
+    /// by event id, dead-letters poison messages (see docs/events.md).
+    Consume(ConsumeArgs),
     /// Applies database migrations and exits.
     Migrate,
     /// Everything in one process on a local Postgres it finds or provisions.
@@ -79,6 +82,19 @@ pub struct DevArgs {
     /// Log JSON lines (as when stdout is not a terminal) instead of a short summary.
     #[arg(long)]
     pub json_logs: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ConsumeArgs {
+    /// The queue to read (default `events.example_queue`).
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Runs of a failing effect before the message goes to the dead-letter queue.
+    #[arg(long, default_value_t = 5)]
+    pub max_attempts: i32,
+    /// Make the effect fail for events of this type, to watch retries and dead letters.
+    #[arg(long)]
+    pub fail_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

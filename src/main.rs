@@ -14,6 +14,7 @@ async fn main() -> ExitCode {
         Command::Worker => roles::worker(global).await,
         Command::Scheduler => roles::scheduler(global).await,
         Command::Relay => roles::relay(global).await,
+        Command::Consume(args) => roles::consume(global, args).await,
         Command::Migrate => roles::migrate(global).await,
         Command::Dev(args) => roles::dev(global, args).await,
         Command::Admin(args) => roles::admin(global, args).await,

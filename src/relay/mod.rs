@@ -14,6 +14,8 @@
 //! Postgres; the relay's `/readyz` says so meanwhile, and `outbox_unpublished` /
 //! `outbox_oldest_unpublished_seconds` show the lag.
 
+pub mod consume;
+
 use std::collections::HashSet;
 use std::time::Duration;
 

@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use dev::dev;
-pub use relay::relay;
+pub use relay::{consume, relay};
 pub use sandbox::sandbox;
 pub use scheduler::scheduler;
 pub use serve::serve;

@@ -1,4 +1,6 @@
-use crate::cli::GlobalArgs;
+use secrecy::ExposeSecret;
+
+use crate::cli::{ConsumeArgs, GlobalArgs};
 use crate::health::Dependency;
 
 /// `checkout relay`: publishes the outbox to RabbitMQ (`crate::relay`); any number may
@@ -19,4 +21,18 @@ pub async fn relay(global: GlobalArgs) -> anyhow::Result<()> {
     crate::relay::run(pool, settings.events.clone(), broker, shutdown).await;
     health.abort();
     Ok(())
+}
+
+/// `checkout consume`: the example consumer (`crate::relay::consume`) on the configured
+/// broker and database.
+pub async fn consume(global: GlobalArgs, args: ConsumeArgs) -> anyhow::Result<()> {
+    let settings = super::load_settings(&global)?;
+    let pool = super::checked_pool(&settings, super::startup::Schema::Needed).await?;
+    let options = crate::relay::consume::ConsumeOptions {
+        queue: args.queue.unwrap_or(settings.events.example_queue.clone()),
+        max_attempts: args.max_attempts.max(1),
+        fail_type: args.fail_type,
+    };
+    let url = settings.events.amqp_url.expose_secret();
+    crate::relay::consume::run(&pool, url, &options, super::shutdown_token()).await
 }

@@ -352,3 +352,89 @@ async fn the_broker_stopped_mid_stream_loses_nothing() {
     stop.cancel();
     delete_topology(&channel, &s).await;
 }
+
+/// The example consumer: every event handled once though one arrives twice, and the
+/// one whose effect keeps failing lands in the dead-letter queue after its attempts.
+#[tokio::test]
+async fn the_example_consumer_dedupes_and_dead_letters_poison() {
+    use checkout::relay::consume::{ConsumeOptions, run};
+    use lapin::BasicProperties;
+    use lapin::options::BasicPublishOptions;
+
+    let shop = Shop::start(true, |_| {}).await;
+    let s = events_settings(&shop);
+    let relay = spawn_relay(&shop, &s, &Dependency::new("broker"));
+    checkouts(&shop, 1, 1).await;
+    eventually(T, || async {
+        (unpublished(&shop).await == 0).then_some(())
+    })
+    .await
+    .expect("published");
+    relay.cancel();
+    // a redelivery of the first event, as the broker or a relay may produce
+    let (_conn, channel) = broker().await;
+    let (id, envelope): (uuid::Uuid, serde_json::Value) = sqlx::query_as(
+        "select event_id, payload from outbox_events where event_type = 'order.created'",
+    )
+    .fetch_one(&shop.app.pool)
+    .await
+    .unwrap();
+    let properties = BasicProperties::default().with_message_id(id.to_string().as_str().into());
+    let body = serde_json::to_vec(&serde_json::json!({"id": id, "type": "order.created",
+        "aggregate": {"type": "order", "id": uuid::Uuid::nil()}, "sequence": 1, "data": envelope}))
+    .unwrap();
+    channel
+        .basic_publish(
+            s.exchange.as_str().into(),
+            "order.created".into(),
+            BasicPublishOptions::default(),
+            &body,
+            properties,
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    let options = ConsumeOptions {
+        queue: s.example_queue.clone(),
+        max_attempts: 3,
+        fail_type: Some("order.reserved".into()),
+    };
+    let stop = CancellationToken::new();
+    let pool = shop.app.pool.clone();
+    let consumer = tokio::spawn({
+        let stop = stop.clone();
+        async move { run(&pool, AMQP, &options, stop).await }
+    });
+    let total = shop.count("select count(*) from outbox_events").await;
+    // the consumer makes its tables when it starts
+    shop.wait_count(
+        "select count(*) from pg_tables where tablename like 'example_consumer_%'",
+        2,
+    )
+    .await;
+    shop.wait_count("select count(*) from example_consumer_inbox", total - 1)
+        .await;
+    shop.wait_count(
+        "select count(*) from example_consumer_attempts where attempts = 3",
+        1,
+    )
+    .await;
+    shop.assert_count(
+        "select count(*) from example_consumer_inbox where event_type = 'order.reserved'",
+        0,
+    )
+    .await;
+    let mut dead = Vec::new();
+    let deadline = std::time::Instant::now() + T;
+    while dead.is_empty() && std::time::Instant::now() < deadline {
+        drain(&channel, &s.dead_letter_queue, &mut dead).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let dead_types: Vec<&str> = dead.iter().map(|r| r.event_type.as_str()).collect();
+    assert_eq!(dead_types, ["order.reserved"]);
+    stop.cancel();
+    consumer.await.unwrap().unwrap();
+    delete_topology(&channel, &s).await;
+}
