@@ -18,6 +18,8 @@
 //! - `refund_failed`: a refund the gateway failed and nobody retried (the student has
 //!   not got the money back); `refund_overdue`: one not settled after
 //!   `refunds.pending_alert_secs` (`--refund-alert-secs`).
+//! - `event_unpublished`: an outbox event older than the grace the relay has not
+//!   published (no relay running, or the broker away that long).
 //! - `payment_shared`: a captured gateway payment recorded on more than one order/row.
 //! - `webhook_duplicate`, `webhook_stuck`: each verified webhook event id is stored once
 //!   and none is left `received`.
@@ -174,6 +176,13 @@ const VIOLATIONS: &[(&str, &str)] = &[
                                  currency, status, created_at, polls)
            from refunds
           where status in ('requested', 'pending') and created_at < now() - make_interval(secs => $2)",
+    ),
+    (
+        "event_unpublished",
+        "select event_id::text, format('%s of %s %s, written %s, not published (is a relay running?)',
+                                       event_type, aggregate_type, aggregate_id, created_at)
+           from outbox_events
+          where published_at is null and created_at < now() - make_interval(secs => $1)",
     ),
     (
         "payment_shared",

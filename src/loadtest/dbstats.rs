@@ -73,6 +73,11 @@ pub struct DbLatencies {
     pub step_pickup: Vec<Percentiles>,
     /// Orders of this run by status, as the database has them.
     pub orders_by_status: BTreeMap<String, i64>,
+    /// The run's orders' events: written -> published by the relay (only the published).
+    pub event_publish_lag: Percentiles,
+    /// The run's orders' events, and how many of them the relay has published.
+    pub events_written: i64,
+    pub events_published: i64,
 }
 
 /// Latencies of the orders of users `lt-{run_id}-*`. (The first webhook per order is
@@ -124,6 +129,20 @@ pub async fn latencies(pool: &PgPool, run_id: &str) -> sqlx::Result<DbLatencies>
     for row in statuses {
         orders_by_status.insert(row.try_get::<String, _>(0)?, row.try_get::<i64, _>(1)?);
     }
+    let events = sqlx::query(
+        "select (extract(epoch from (e.published_at - e.created_at)) * 1000)::float8
+           from orders o join users u on u.id = o.user_id
+           join outbox_events e on e.aggregate_type = 'order' and e.aggregate_id = o.id
+          where u.email like $1",
+    )
+    .bind(&pattern)
+    .fetch_all(pool)
+    .await?;
+    let events_written = events.len() as i64;
+    let lags: Vec<f64> = events
+        .iter()
+        .filter_map(|row| row.try_get::<Option<f64>, _>(0).ok().flatten())
+        .collect();
     Ok(DbLatencies {
         webhook_to_enrolled: from_millis("webhook received -> enrolled", webhook),
         step_pickup: by_step
@@ -131,5 +150,8 @@ pub async fn latencies(pool: &PgPool, run_id: &str) -> sqlx::Result<DbLatencies>
             .map(|(step, v)| from_millis(&step, v))
             .collect(),
         orders_by_status,
+        events_written,
+        events_published: lags.len() as i64,
+        event_publish_lag: from_millis("event written -> published", lags),
     })
 }

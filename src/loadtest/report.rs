@@ -189,13 +189,20 @@ pub fn render(r: &Report) -> String {
     table(&mut out, &r.latency);
     if let Some(db) = &r.database {
         let _ = writeln!(out, "\nfrom the database (ms):");
-        let mut rows = vec![db.webhook_to_enrolled.clone()];
+        let mut rows = vec![db.webhook_to_enrolled.clone(), db.event_publish_lag.clone()];
         rows.extend(db.step_pickup.iter().map(|p| Percentiles {
             name: format!("pickup: {}", p.name),
             ..p.clone()
         }));
         table(&mut out, &rows);
         let _ = writeln!(out, "  orders by status: {:?}", db.orders_by_status);
+        let _ = writeln!(
+            out,
+            "  events: {} written, {} published ({:.1}/s over the run)",
+            db.events_written,
+            db.events_published,
+            db.events_published as f64 / r.elapsed_s.max(0.001)
+        );
     }
     let _ = writeln!(out, "\nterminal status (client): {:?}", r.terminal_share);
     if r.errors.is_empty() {

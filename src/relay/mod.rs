@@ -37,6 +37,9 @@ use crate::store::outbox::{self, Stored};
 /// Unpublished events counted at most, for the lag gauge (the count stays bounded).
 const LAG_CAP: i64 = 100_000;
 
+/// Messages the example queue keeps at most.
+const EXAMPLE_QUEUE_MAX_LENGTH: i64 = 100_000;
+
 /// Runs until `shutdown`: connects (with backoff), declares the topology, and relays.
 pub async fn run(
     pool: PgPool,
@@ -105,6 +108,12 @@ async fn connect(settings: &EventsSettings) -> anyhow::Result<(Connection, Chann
     dead_lettered.insert(
         "x-dead-letter-exchange".into(),
         AMQPValue::LongString(settings.dead_letter_exchange.as_str().into()),
+    );
+    // Nobody may read the example queue (a developer's `dev`): its oldest messages go
+    // rather than the broker's memory and disk.
+    dead_lettered.insert(
+        "x-max-length".into(),
+        AMQPValue::LongLongInt(EXAMPLE_QUEUE_MAX_LENGTH),
     );
     let bindings = [
         (&settings.example_queue, &settings.exchange, dead_lettered),

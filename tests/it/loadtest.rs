@@ -78,6 +78,11 @@ async fn smoke_run_enrolls_every_checkout_and_the_check_is_clean() {
     assert_eq!(report.terminal.get("enrolled"), Some(&15), "{report:#?}");
     assert!(report.errors.is_empty(), "{:?}", report.errors);
     assert!(report.achieved_checkouts_per_s > 2.0, "{report:#?}");
+    let db_view = report.database.as_ref().unwrap();
+    assert!(
+        db_view.events_written > 0 && db_view.events_published > 0,
+        "{db_view:#?}"
+    );
     for endpoint in [
         "cart",
         "cart_items",
@@ -180,8 +185,20 @@ async fn checker_reports_each_planted_violation() {
         report.latency.iter().all(|p| p.name != "register"),
         "{report:#?}"
     );
-    dev.terminate();
     let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    // dev's relay publishes every event (RabbitMQ on 127.0.0.1:5672)
+    let published = crate::helpers::eventually(std::time::Duration::from_secs(20), || async {
+        let mut conn = PgConnection::connect(&db.url).await.unwrap();
+        let left: i64 =
+            sqlx::query_scalar("select count(*) from outbox_events where published_at is null")
+                .fetch_one(&mut conn)
+                .await
+                .unwrap();
+        (left == 0).then_some(())
+    })
+    .await;
+    assert!(published.is_some(), "dev's relay left events unpublished");
+    dev.terminate();
     let owned_from_the_start: i64 = sqlx::query_scalar(
         "select count(*) from orders o join carts c on c.token = o.cart_token
           join users u on u.id = o.user_id
@@ -303,6 +320,14 @@ async fn checker_reports_each_planted_violation() {
             ),
             // the second order also holds money it should not
             vec!["money_mismatch", "payment_shared"],
+        ),
+        (
+            "an event the relay never published",
+            format!(
+                "update outbox_events set published_at = null, created_at = now() - interval '1 hour'
+                  where aggregate_type = 'order' and aggregate_id = {order} and sequence = 1;"
+            ),
+            vec!["event_unpublished"],
         ),
         (
             "one webhook event stored twice",
