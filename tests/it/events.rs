@@ -168,8 +168,8 @@ async fn a_checkout_a_cancellation_and_an_abandoned_cart_write_valid_events_in_o
     );
 }
 
-/// docs/events.md lists every type that has a schema, and the envelope's type list is
-/// exactly those.
+/// docs/events.md and the AsyncAPI document list every type that has a schema, and the
+/// envelope's type list is exactly those.
 #[test]
 fn the_catalog_page_lists_every_schema_and_the_envelope_every_type() {
     let mut files: Vec<String> = std::fs::read_dir(schemas_dir())
@@ -180,7 +180,13 @@ fn the_catalog_page_lists_every_schema_and_the_envelope_every_type() {
         .collect();
     files.sort();
     let page = std::fs::read_to_string(schemas_dir().with_extension("md")).unwrap();
+    let asyncapi = std::fs::read_to_string(schemas_dir().join("asyncapi.yaml")).unwrap();
     for t in &files {
+        assert!(
+            asyncapi.contains(&format!("name: {t}\n"))
+                && asyncapi.contains(&format!("'./{t}.schema.json'")),
+            "asyncapi.yaml lacks {t}"
+        );
         assert!(
             page.contains(&format!("`{t}`")),
             "docs/events.md lacks `{t}`"
