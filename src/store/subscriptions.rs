@@ -147,7 +147,7 @@ pub async fn note_failure(
     id: Uuid,
     threshold: i32,
 ) -> sqlx::Result<Option<String>> {
-    let reason = format!("{threshold} consecutive failed deliveries");
+    let reason = format!("{threshold} consecutive failed delivery attempts");
     sqlx::query_scalar(
         "update webhook_subscriptions
             set consecutive_failures = consecutive_failures + 1,

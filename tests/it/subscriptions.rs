@@ -271,7 +271,7 @@ async fn a_dead_delivery_disables_its_endpoint_and_is_redelivered_after_the_fix(
     assert_eq!(list[0]["status"], "disabled");
     let reason = list[0]["disabled_reason"].as_str().unwrap();
     assert!(
-        reason.contains("3 consecutive failed deliveries"),
+        reason.contains("3 consecutive failed delivery attempts"),
         "{reason}"
     );
 
