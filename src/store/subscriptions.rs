@@ -76,6 +76,16 @@ pub async fn list(conn: &mut PgConnection) -> sqlx::Result<Vec<Subscription>> {
     .await
 }
 
+/// The subscription, unlocked.
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Subscription>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {SUBSCRIPTION_COLUMNS} from webhook_subscriptions where id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+}
+
 /// The subscription, locked for the caller's transaction.
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Subscription>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
