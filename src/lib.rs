@@ -22,7 +22,9 @@
 //!    given and knows no workflow), [`carts`] (cart operations over the store and the
 //!    pricing engine), [`auth`] (accounts and tokens), [`health`] (the readiness rule
 //!    and the metrics text, below the API), [`relay`] (publishes the outbox to
-//!    RabbitMQ).
+//!    RabbitMQ), [`webhooks_out`] (signed webhook deliveries of events to subscribed
+//!    endpoints: the job kind the relay enqueues, signing, the address check, the
+//!    sender).
 //! 4. [`workflows`]: the checkout saga (steps, compensation), job kinds and dispatch
 //!    ([`workflows::jobs`]), every job key ([`workflows::keys`]), cron jobs and the
 //!    scheduler's leadership.
@@ -50,5 +52,6 @@ pub mod shutdown;
 pub mod store;
 pub mod storefront;
 pub mod telemetry;
+pub mod webhooks_out;
 pub mod workers;
 pub mod workflows;

@@ -33,6 +33,10 @@ pub enum AdminCommand {
     /// Gateway webhook events: list, replay.
     #[command(subcommand)]
     Webhooks(super::webhooks::WebhooksCommand),
+    /// Webhook endpoints receiving the events: add, list, disable, enable,
+    /// rotate-secret, deliveries, redeliver.
+    #[command(subcommand)]
+    Subscriptions(super::subscriptions::SubscriptionsCommand),
     /// Coupons: list, create, disable.
     #[command(subcommand)]
     Coupons(super::coupons::CouponsCommand),

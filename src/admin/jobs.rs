@@ -16,7 +16,8 @@ pub enum JobsCommand {
         /// Killed; Running only on rows written before workers stopped marking it.
         #[arg(long)]
         status: Option<String>,
-        /// e.g. checkout.steps, checkout.compensate, checkout.refunds, system.cron
+        /// e.g. checkout.steps, checkout.compensate, checkout.refunds, system.cron,
+        /// events.deliveries
         #[arg(long)]
         queue: Option<String>,
         /// Only jobs due longer ago than this (90s, 15m, 2h, 7d).

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod orders;
 pub mod output;
 pub mod refund;
+pub mod subscriptions;
 pub mod users;
 pub mod webhooks;
 
@@ -61,6 +62,7 @@ pub async fn run(settings: Settings, pool: PgPool, args: AdminArgs) -> anyhow::R
         AdminCommand::Jobs(command) => jobs::run(&admin, command).await,
         AdminCommand::Orders(command) => orders::run(&admin, command).await,
         AdminCommand::Webhooks(command) => webhooks::run(&admin, command).await,
+        AdminCommand::Subscriptions(command) => subscriptions::run(&admin, command).await,
         AdminCommand::Coupons(command) => coupons::run(&admin, command).await,
         AdminCommand::Fx(command) => fx::run(&admin, command).await,
         AdminCommand::Users(command) => users::run(&admin, command).await,

@@ -32,6 +32,7 @@ mod ratelimit;
 mod refunds;
 mod scheduler;
 mod security;
+mod subscriptions;
 mod worker;
 
 pub use auth::{AuthSettings, LOGIN_PAIR_MEMORY_SECS, MIN_JWT_SECRET_BYTES};
@@ -51,6 +52,7 @@ pub use ratelimit::{IpNet, LIMITED_GROUPS, Quota, RateLimitSettings};
 pub use refunds::RefundSettings;
 pub use scheduler::{SchedulerSettings, parse_schedule};
 pub use security::SecuritySettings;
+pub use subscriptions::SubscriptionSettings;
 pub use worker::WorkerSettings;
 
 /// Environment variable prefix; `__` separates section and key.
@@ -81,6 +83,8 @@ pub struct Settings {
     pub refunds: RefundSettings,
     /// The relay publishing the outbox to RabbitMQ (`checkout relay`).
     pub events: EventsSettings,
+    /// Signed webhook deliveries of events to registered endpoints.
+    pub subscriptions: SubscriptionSettings,
     /// The local sandbox gateway (`checkout sandbox`, and inside `dev`).
     pub sandbox: SandboxSettings,
     pub idempotency: IdempotencySettings,
@@ -269,6 +273,7 @@ impl Settings {
         problems.extend(self.ratelimit.problems());
         problems.extend(self.refunds.problems());
         problems.extend(self.events.problems());
+        problems.extend(self.subscriptions.problems());
         problems.extend(self.cors.problems());
         if problems.is_empty() {
             Ok(())

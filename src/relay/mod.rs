@@ -10,6 +10,9 @@
 //! broker that goes away) leaves its rows unpublished and its claims released: another
 //! pass publishes them again, so consumers deduplicate by `message_id`.
 //!
+//! The same transaction creates the webhook deliveries of the events it marks published
+//! ([`crate::webhooks_out`]).
+//!
 //! The broker being unreachable is retried with backoff while the backlog waits in
 //! Postgres; the relay's `/readyz` says so meanwhile, and `outbox_unpublished` /
 //! `outbox_oldest_unpublished_seconds` show the lag.
@@ -33,6 +36,9 @@ use uuid::Uuid;
 use crate::config::EventsSettings;
 use crate::health::Dependency;
 use crate::store::outbox::{self, Stored};
+use crate::store::subscriptions;
+use crate::webhooks_out::DeliveryJob;
+use crate::workers::{EnqueueOptions, enqueue};
 
 /// Unpublished events counted at most, for the lag gauge (the count stays bounded).
 const LAG_CAP: i64 = 100_000;
@@ -206,6 +212,7 @@ async fn pass(
             confirmed.push(event.id);
         }
     }
+    deliver(&mut tx, &events, &confirmed).await?;
     outbox::mark_published(&mut tx, &confirmed).await?;
     tx.commit().await?;
     metrics::counter!("events_published_total").increment(confirmed.len() as u64);
@@ -217,6 +224,34 @@ async fn pass(
         );
     }
     Ok(confirmed.len())
+}
+
+/// The webhook deliveries of the confirmed events, and a job for each, in the pass's
+/// transaction: they exist if and only if the events are marked published, and a
+/// second publication of an event (after a failure) finds its deliveries made.
+pub async fn deliver(
+    tx: &mut sqlx::PgConnection,
+    events: &[Stored],
+    confirmed: &[i64],
+) -> anyhow::Result<()> {
+    let published: Vec<Stored> = events
+        .iter()
+        .filter(|e| confirmed.contains(&e.id))
+        .cloned()
+        .collect();
+    for delivery_id in subscriptions::create_deliveries(&mut *tx, &published).await? {
+        let job = DeliveryJob {
+            delivery_id,
+            attempt: 0,
+        };
+        // the delivery row is new in this transaction: no other job can exist for it
+        let options = EnqueueOptions {
+            fresh_key: true,
+            ..Default::default()
+        };
+        enqueue(&mut *tx, &job, options).await?;
+    }
+    Ok(())
 }
 
 /// A persistent JSON message: `message_id` the event id (consumers deduplicate by it),

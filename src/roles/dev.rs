@@ -70,6 +70,8 @@ pub async fn dev(global: GlobalArgs, args: DevArgs) -> anyhow::Result<()> {
     let public = format!("http://{local}");
     let sandbox = wire_sandbox(&mut settings, &public);
     allow_own_origin(&mut settings.checkout, local);
+    // webhook receivers in development run on this machine
+    settings.subscriptions.allow_loopback = true;
 
     let context = Arc::new(JobContext::new(pool.clone(), Arc::new(settings.clone()))?);
     let worker = tokio::spawn(run_workers(context, shutdown.clone()));

@@ -27,6 +27,7 @@ pub mod refunds;
 pub mod sagas;
 pub mod sales;
 pub mod sessions;
+pub mod subscriptions;
 pub mod users;
 pub mod webhooks;
 

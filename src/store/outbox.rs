@@ -13,6 +13,33 @@ use uuid::Uuid;
 /// raises it.
 pub const VERSION: u32 = 1;
 
+/// Every event type of the catalog (docs/events.md; a schema each in docs/events/), for
+/// what names a type, such as a webhook subscription's filter.
+pub const TYPES: &[&str] = &[
+    "order.created",
+    "order.priced",
+    "order.reserved",
+    "payment.session_created",
+    "payment.failed",
+    "payment.authorized",
+    "payment.captured",
+    "payment.voided",
+    "order.paid",
+    "order.enrolled",
+    "order.completed",
+    "order.failed",
+    "order.expired",
+    "order.cancelled",
+    "order.refunded",
+    "seat_hold.released",
+    "seat_hold.expired",
+    "order.compensated",
+    "refund.requested",
+    "refund.processed",
+    "refund.failed",
+    "cart.abandoned",
+];
+
 /// An event a saga step hands to its runner, which writes it with the step's timeline
 /// line in one statement ([`crate::store::sagas::log_run_and_advance`]).
 #[derive(Debug, Clone, PartialEq)]

@@ -15,6 +15,7 @@ use crate::config::Settings;
 use crate::domain::order::Step;
 use crate::gateways::Gateways;
 use crate::store;
+use crate::webhooks_out;
 use crate::workers::{EnqueueOptions, JobHandler, JobKind, enqueue, runtime};
 
 /// A job as stored in `apalis.jobs.job` (JSON). The tag is stable: renaming a variant
@@ -34,6 +35,9 @@ pub enum Job {
     /// One tick of a scheduler cron schedule (`workflows::cron`), scheduled for unix
     /// second `tick`; enqueued once per tick by the leader ([`keys::cron_tick`]).
     Cron { schedule: String, tick: i64 },
+    /// One attempt of a webhook delivery, expecting `attempt` earlier ones. The relay
+    /// enqueues the first as a [`webhooks_out::DeliveryJob`], the same JSON.
+    Deliver { delivery_id: Uuid, attempt: i32 },
 }
 
 impl JobKind for Job {
@@ -45,6 +49,7 @@ impl JobKind for Job {
             Job::Compensate { .. } => COMPENSATE_QUEUE,
             Job::Refund { .. } => REFUND_QUEUE,
             Job::Cron { .. } => CRON_QUEUE,
+            Job::Deliver { .. } => webhooks_out::QUEUE,
         }
     }
 }
@@ -62,6 +67,7 @@ pub const QUEUES: &[&str] = &[
     COMPENSATE_QUEUE,
     REFUND_QUEUE,
     CRON_QUEUE,
+    webhooks_out::QUEUE,
 ];
 
 /// What a running job can reach.
@@ -114,6 +120,12 @@ impl JobHandler<Job> for JobContext {
             Job::Cron { schedule, tick } => {
                 super::cron::run_tick(self, &schedule, tick).await?;
             }
+            Job::Deliver {
+                delivery_id,
+                attempt,
+            } => {
+                super::deliveries::deliver(self, delivery_id, attempt).await?;
+            }
         }
         Ok(())
     }
@@ -135,4 +147,31 @@ pub async fn enqueue_ping(pool: &PgPool, hold_ms: u64) -> anyhow::Result<Uuid> {
     .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// The relay enqueues `DeliveryJob` (it cannot name `Job`); the worker decodes `Job`.
+    #[test]
+    fn the_relays_delivery_job_is_a_deliver_job() {
+        let id = Uuid::new_v4();
+        let sent = webhooks_out::DeliveryJob {
+            delivery_id: id,
+            attempt: 0,
+        };
+        let text = serde_json::to_string(&sent).unwrap();
+        let read: Job = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            read,
+            Job::Deliver {
+                delivery_id: id,
+                attempt: 0
+            }
+        );
+        assert_eq!(read.queue(), sent.queue());
+        assert!(QUEUES.contains(&sent.queue()));
+    }
 }

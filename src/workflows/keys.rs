@@ -67,6 +67,17 @@ pub fn cron_tick(schedule: &str, tick: i64) -> String {
     format!("cron:{schedule}:{tick}")
 }
 
+/// An attempt of a webhook delivery that expects `attempt` earlier attempts:
+/// `delivery:{delivery}:{attempt}` for a scheduled retry, with a suffix for an
+/// operator's replay. (The first attempt is enqueued by the relay with the delivery it
+/// creates, in the same transaction, so it needs no key.)
+pub fn delivery(delivery_id: Uuid, attempt: i32, suffix: Option<&str>) -> String {
+    match suffix {
+        Some(s) => format!("delivery:{delivery_id}:{attempt}:{s}"),
+        None => format!("delivery:{delivery_id}:{attempt}"),
+    }
+}
+
 /// A ping job.
 pub fn ping(id: Uuid) -> String {
     format!("ping:{id}")
@@ -90,5 +101,6 @@ mod tests {
             format!("{id}:refund:check:0:3")
         );
         assert_eq!(cron_tick("expiry", 60), "cron:expiry:60");
+        assert_eq!(delivery(id, 2, None), format!("delivery:{id}:2"));
     }
 }

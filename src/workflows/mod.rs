@@ -4,6 +4,7 @@
 pub mod cart_pricing;
 pub mod checkout;
 pub mod cron;
+pub mod deliveries;
 pub mod error;
 pub mod jobs;
 pub mod keys;

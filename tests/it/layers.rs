@@ -20,6 +20,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("auth", 2),
     ("health", 2),
     ("relay", 2),
+    ("webhooks_out", 2),
     ("workflows", 3),
     ("api", 4),
     ("admin", 4),

@@ -28,5 +28,6 @@ mod relay;
 mod scheduler;
 mod shop;
 mod storefront;
+mod subscriptions;
 mod topology;
 mod worker;

@@ -24,7 +24,7 @@ const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 const T: Duration = Duration::from_secs(30);
 
 /// Names of its own for one test's exchange and queues.
-fn events_settings(shop: &Shop) -> EventsSettings {
+pub fn events_settings(shop: &Shop) -> EventsSettings {
     let base = format!("test.{}", shop.app.db.name);
     EventsSettings {
         exchange: format!("{base}.events"),
@@ -55,7 +55,7 @@ fn events_env(s: &EventsSettings) -> Vec<(&'static str, String)> {
     ]
 }
 
-fn spawn_relay(shop: &Shop, s: &EventsSettings, dependency: &Dependency) -> CancellationToken {
+pub fn spawn_relay(shop: &Shop, s: &EventsSettings, dependency: &Dependency) -> CancellationToken {
     let stop = CancellationToken::new();
     tokio::spawn(checkout::relay::run(
         shop.app.pool.clone(),
@@ -154,7 +154,7 @@ fn duplicates(received: &[Received]) -> usize {
     received.len() - unique.len()
 }
 
-async fn broker() -> (Connection, Channel) {
+pub async fn broker() -> (Connection, Channel) {
     let connection = Connection::connect(AMQP, ConnectionProperties::default())
         .await
         .expect("RabbitMQ on 127.0.0.1:5672 (scripts/test starts it)");
@@ -162,7 +162,7 @@ async fn broker() -> (Connection, Channel) {
     (connection, channel)
 }
 
-async fn delete_topology(channel: &Channel, s: &EventsSettings) {
+pub async fn delete_topology(channel: &Channel, s: &EventsSettings) {
     for q in [&s.example_queue, &s.dead_letter_queue] {
         let _ = channel
             .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
@@ -176,7 +176,7 @@ async fn delete_topology(channel: &Channel, s: &EventsSettings) {
 }
 
 /// Checkouts paid and enrolled, `n` students from `first`.
-async fn checkouts(shop: &Shop, first: usize, n: usize) {
+pub async fn checkouts(shop: &Shop, first: usize, n: usize) {
     for i in first..first + n {
         let token = shop.student(i).await;
         let cart = shop.cart(&token, &[(WEB, WEB_1M)], None).await;
