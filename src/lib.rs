@@ -21,13 +21,12 @@
 //! 3. [`workers`] (a generic job runtime on apalis-postgres: it runs the handler it is
 //!    given and knows no workflow), [`carts`] (cart operations over the store and the
 //!    pricing engine), [`auth`] (accounts and tokens), [`health`] (the readiness rule
-//!    and the metrics text, below the API), [`relay`] (publishes the outbox to
-//!    RabbitMQ), [`webhooks_out`] (signed webhook deliveries of events to subscribed
-//!    endpoints: the job kind the relay enqueues, signing, the address check, the
-//!    sender).
-//! 4. [`workflows`]: the checkout saga (steps, compensation), job kinds and dispatch
-//!    ([`workflows::jobs`]), every job key ([`workflows::keys`]), cron jobs and the
-//!    scheduler's leadership.
+//!    and the metrics text, below the API), [`webhooks_out`] (signing, the address check
+//!    and the sender of webhook deliveries to subscribed endpoints).
+//! 4. [`workflows`]: the checkout saga (steps, compensation), webhook deliveries, job
+//!    kinds and dispatch ([`workflows::jobs`]), every job key ([`workflows::keys`]), cron
+//!    jobs and the scheduler's leadership; [`relay`] (publishes the outbox to RabbitMQ
+//!    and makes the webhook deliveries of what it published).
 //! 5. [`api`] (`routes/` one file per resource, `layers/` the wiring), [`admin`]
 //!    (`checkout admin ...`), [`sandbox`] (a local gateway speaking both APIs),
 //!    [`storefront`] (the demo shop `dev` serves), [`loadtest`] (the load and chaos

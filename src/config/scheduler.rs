@@ -41,6 +41,9 @@ pub struct SchedulerSettings {
     /// Published outbox events are deleted this long after they were written (s); an
     /// unpublished one never is.
     pub outbox_retention_secs: u64,
+    /// Webhook deliveries that succeeded or are dead are deleted this long after they
+    /// were made (s); a pending or failing one never is.
+    pub delivery_retention_secs: u64,
     /// Login attempts are deleted this long after they were made (s); at least a day and
     /// at least `auth.login_window_secs`, or the login backoff would forget failures.
     pub login_attempt_retention_secs: u64,
@@ -65,6 +68,7 @@ impl Default for SchedulerSettings {
             job_retention_secs: 7 * 86_400,
             webhook_retention_secs: 90 * 86_400,
             outbox_retention_secs: 7 * 86_400,
+            delivery_retention_secs: 30 * 86_400,
             login_attempt_retention_secs: 86_400,
             refresh_token_retention_secs: 30 * 86_400,
         }

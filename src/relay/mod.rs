@@ -37,8 +37,7 @@ use crate::config::EventsSettings;
 use crate::health::Dependency;
 use crate::store::outbox::{self, Stored};
 use crate::store::subscriptions;
-use crate::webhooks_out::DeliveryJob;
-use crate::workers::{EnqueueOptions, enqueue};
+use crate::workflows::deliveries::enqueue_attempt;
 
 /// Unpublished events counted at most, for the lag gauge (the count stays bounded).
 const LAG_CAP: i64 = 100_000;
@@ -234,22 +233,14 @@ pub async fn deliver(
     events: &[Stored],
     confirmed: &[i64],
 ) -> anyhow::Result<()> {
+    let confirmed: HashSet<i64> = confirmed.iter().copied().collect();
     let published: Vec<Stored> = events
         .iter()
         .filter(|e| confirmed.contains(&e.id))
         .cloned()
         .collect();
     for delivery_id in subscriptions::create_deliveries(&mut *tx, &published).await? {
-        let job = DeliveryJob {
-            delivery_id,
-            attempt: 0,
-        };
-        // the delivery row is new in this transaction: no other job can exist for it
-        let options = EnqueueOptions {
-            fresh_key: true,
-            ..Default::default()
-        };
-        enqueue(&mut *tx, &job, options).await?;
+        enqueue_attempt(&mut *tx, delivery_id, 0, None, None).await?;
     }
     Ok(())
 }

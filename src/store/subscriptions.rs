@@ -192,13 +192,15 @@ pub struct Delivery {
     pub last_error: Option<String>,
     pub last_response: Option<String>,
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// An attempt is under way until then (see [`lease`]).
+    pub sending_until: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
 
 const DELIVERY_COLUMNS: &str = "id, subscription_id, event_id, event_type, payload, status,
     attempts, last_status_code, last_latency_ms, last_error, last_response, next_attempt_at,
-    created_at, updated_at";
+    sending_until, created_at, updated_at";
 
 /// Inside the relay's transaction: one pending delivery per event of `events` and
 /// active subscription that wants its type. A (subscription, event) pair gets one
@@ -243,6 +245,21 @@ pub async fn lock_delivery(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Op
     .await
 }
 
+/// Takes the delivery (locked by the caller) for one attempt lasting at most
+/// `secs`: the attempt then runs outside any transaction, and another run of its job
+/// finds the lease and leaves it alone. Returns false when a live lease exists.
+pub async fn lease(conn: &mut PgConnection, id: Uuid, secs: f64) -> sqlx::Result<bool> {
+    let taken = sqlx::query(
+        "update webhook_deliveries set sending_until = now() + make_interval(secs => $2)
+          where id = $1 and (sending_until is null or sending_until < now())",
+    )
+    .bind(id)
+    .bind(secs)
+    .execute(conn)
+    .await?;
+    Ok(taken.rows_affected() == 1)
+}
+
 /// What one attempt found.
 #[derive(Debug, Clone, Default)]
 pub struct Attempt {
@@ -265,7 +282,7 @@ pub async fn record_attempt(
         "update webhook_deliveries
             set attempts = attempts + 1, status = $2, last_status_code = $3,
                 last_latency_ms = $4, last_error = $5, last_response = $6,
-                next_attempt_at = $7, updated_at = now()
+                next_attempt_at = $7, sending_until = null, updated_at = now()
           where id = $1",
     )
     .bind(id)
@@ -349,4 +366,25 @@ pub async fn delivery(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<
     .bind(id)
     .fetch_optional(conn)
     .await
+}
+
+/// Deletes up to `limit` deliveries that succeeded or are dead, made more than
+/// `age_secs` ago; returns how many. Oldest first by their `created_at` index.
+pub async fn prune_settled_batch(
+    conn: impl sqlx::PgExecutor<'_>,
+    age_secs: u64,
+    limit: i64,
+) -> sqlx::Result<u64> {
+    let done = sqlx::query!(
+        "delete from webhook_deliveries where id in (
+             select id from webhook_deliveries
+              where created_at < now() - make_interval(secs => $1)
+                and status in ('succeeded', 'dead')
+              order by created_at limit $2)",
+        age_secs as f64,
+        limit
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
 }

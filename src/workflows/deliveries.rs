@@ -5,8 +5,9 @@
 //! the delivery is `dead`. Operators replay with `admin subscriptions redeliver`.
 //!
 //! A job can run twice (at-least-once), and a replay can meet a scheduled retry: every
-//! run locks the delivery row and acts only if the delivery still has the attempt count
-//! the job was made for and is not done, so one attempt is made per count.
+//! run acts only if the delivery still has the attempt count the job was made for, is
+//! not done and is not leased by a run already attempting it, so one attempt is made per
+//! count (a run whose worker died leaves a lease that expires after the timeout).
 
 use std::time::{Duration, SystemTime};
 
@@ -16,24 +17,24 @@ use uuid::Uuid;
 
 use super::jobs::{Job, JobContext};
 use super::keys;
-use crate::store::subscriptions::{self, Attempt};
+use crate::store::subscriptions::{self, Attempt, Delivery};
 use crate::webhooks_out::send::{self, Message};
 use crate::workers::{EnqueueOptions, enqueue};
 
-/// One attempt of delivery `delivery_id`, if it is still due at attempt count `attempt`.
+/// One attempt of delivery `delivery_id`, if it is still due at attempt count `attempt`:
+/// taken under a short lease (no transaction or connection is held while the endpoint
+/// answers), then recorded if nothing else recorded that attempt meanwhile.
 pub async fn deliver(ctx: &JobContext, delivery_id: Uuid, attempt: i32) -> anyhow::Result<()> {
     let settings = &ctx.settings.subscriptions;
+    let timeout = Duration::from_millis(settings.timeout_ms);
     let mut tx = ctx.pool.begin().await?;
     let Some(delivery) = subscriptions::lock_delivery(&mut tx, delivery_id).await? else {
         return Ok(());
     };
-    let due = matches!(delivery.status.as_str(), "pending" | "failed");
-    if !due || delivery.attempts != attempt {
+    if !due(&delivery, attempt) {
         tracing::debug!(%delivery_id, attempt, status = %delivery.status, "delivery: nothing to do");
         return Ok(());
     }
-    // Not locked: attempts to one endpoint run side by side, and its failure count is
-    // updated by single statements.
     let Some(subscription) = subscriptions::get(&mut tx, delivery.subscription_id).await? else {
         anyhow::bail!("delivery {delivery_id}: its subscription is gone");
     };
@@ -42,6 +43,14 @@ pub async fn deliver(ctx: &JobContext, delivery_id: Uuid, attempt: i32) -> anyho
         tx.commit().await?;
         return Ok(());
     }
+    // the lease outlasts the attempt (its timeout) with a margin for the record
+    let lease_secs = timeout.as_secs_f64() + 5.0;
+    if !subscriptions::lease(&mut tx, delivery_id, lease_secs).await? {
+        tracing::debug!(%delivery_id, attempt, "delivery: another run is attempting it");
+        return Ok(());
+    }
+    tx.commit().await?;
+
     let body = serde_json::to_vec(&delivery.payload)?;
     let message = Message {
         url: &subscription.url,
@@ -49,9 +58,6 @@ pub async fn deliver(ctx: &JobContext, delivery_id: Uuid, attempt: i32) -> anyho
         body: &body,
         secrets: &subscription.signing_secrets(Utc::now()),
     };
-    // The row lock is held through the attempt (bounded by the timeout) so a duplicate
-    // run waits and then finds the attempt recorded.
-    let timeout = Duration::from_millis(settings.timeout_ms);
     let outcome = send::attempt(&message, timeout, settings.allow_loopback).await;
     let record = Attempt {
         status_code: outcome.status_code.map(i32::from),
@@ -59,6 +65,15 @@ pub async fn deliver(ctx: &JobContext, delivery_id: Uuid, attempt: i32) -> anyho
         error: outcome.error.clone(),
         response: outcome.response.clone(),
     };
+
+    let mut tx = ctx.pool.begin().await?;
+    let Some(now) = subscriptions::lock_delivery(&mut tx, delivery_id).await? else {
+        return Ok(());
+    };
+    if !due(&now, attempt) {
+        // recorded meanwhile (the lease ran out, or an operator acted): ours is late
+        return Ok(());
+    }
     let made = attempt + 1;
     let result = if outcome.succeeded() {
         subscriptions::record_attempt(&mut tx, delivery_id, &record, "succeeded", None).await?;
@@ -92,6 +107,11 @@ pub async fn deliver(ctx: &JobContext, delivery_id: Uuid, attempt: i32) -> anyho
         error = outcome.error.as_deref().unwrap_or(""), "webhook delivery attempt"
     );
     Ok(())
+}
+
+/// Whether the run made for `attempt` still has its attempt to make.
+fn due(delivery: &Delivery, attempt: i32) -> bool {
+    matches!(delivery.status.as_str(), "pending" | "failed") && delivery.attempts == attempt
 }
 
 /// +-20%, so endpoints that failed together are not retried together.

@@ -15,7 +15,6 @@ use crate::config::Settings;
 use crate::domain::order::Step;
 use crate::gateways::Gateways;
 use crate::store;
-use crate::webhooks_out;
 use crate::workers::{EnqueueOptions, JobHandler, JobKind, enqueue, runtime};
 
 /// A job as stored in `apalis.jobs.job` (JSON). The tag is stable: renaming a variant
@@ -35,8 +34,8 @@ pub enum Job {
     /// One tick of a scheduler cron schedule (`workflows::cron`), scheduled for unix
     /// second `tick`; enqueued once per tick by the leader ([`keys::cron_tick`]).
     Cron { schedule: String, tick: i64 },
-    /// One attempt of a webhook delivery, expecting `attempt` earlier ones. The relay
-    /// enqueues the first as a [`webhooks_out::DeliveryJob`], the same JSON.
+    /// One attempt of a webhook delivery, expecting `attempt` earlier ones (the relay
+    /// enqueues the first with the delivery; [`super::deliveries`]).
     Deliver { delivery_id: Uuid, attempt: i32 },
 }
 
@@ -49,7 +48,7 @@ impl JobKind for Job {
             Job::Compensate { .. } => COMPENSATE_QUEUE,
             Job::Refund { .. } => REFUND_QUEUE,
             Job::Cron { .. } => CRON_QUEUE,
-            Job::Deliver { .. } => webhooks_out::QUEUE,
+            Job::Deliver { .. } => DELIVERY_QUEUE,
         }
     }
 }
@@ -59,6 +58,7 @@ pub const STEP_QUEUE: &str = "checkout.steps";
 pub const COMPENSATE_QUEUE: &str = "checkout.compensate";
 pub const REFUND_QUEUE: &str = "checkout.refunds";
 pub const CRON_QUEUE: &str = "system.cron";
+pub const DELIVERY_QUEUE: &str = "events.deliveries";
 
 /// Every queue a `checkout worker` serves.
 pub const QUEUES: &[&str] = &[
@@ -67,7 +67,7 @@ pub const QUEUES: &[&str] = &[
     COMPENSATE_QUEUE,
     REFUND_QUEUE,
     CRON_QUEUE,
-    webhooks_out::QUEUE,
+    DELIVERY_QUEUE,
 ];
 
 /// What a running job can reach.
@@ -147,31 +147,4 @@ pub async fn enqueue_ping(pool: &PgPool, hold_ms: u64) -> anyhow::Result<Uuid> {
     .await?;
     tx.commit().await?;
     Ok(id)
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    /// The relay enqueues `DeliveryJob` (it cannot name `Job`); the worker decodes `Job`.
-    #[test]
-    fn the_relays_delivery_job_is_a_deliver_job() {
-        let id = Uuid::new_v4();
-        let sent = webhooks_out::DeliveryJob {
-            delivery_id: id,
-            attempt: 0,
-        };
-        let text = serde_json::to_string(&sent).unwrap();
-        let read: Job = serde_json::from_str(&text).unwrap();
-        assert_eq!(
-            read,
-            Job::Deliver {
-                delivery_id: id,
-                attempt: 0
-            }
-        );
-        assert_eq!(read.queue(), sent.queue());
-        assert!(QUEUES.contains(&sent.queue()));
-    }
 }

@@ -68,9 +68,8 @@ pub fn cron_tick(schedule: &str, tick: i64) -> String {
 }
 
 /// An attempt of a webhook delivery that expects `attempt` earlier attempts:
-/// `delivery:{delivery}:{attempt}` for a scheduled retry, with a suffix for an
-/// operator's replay. (The first attempt is enqueued by the relay with the delivery it
-/// creates, in the same transaction, so it needs no key.)
+/// `delivery:{delivery}:{attempt}` (the first, enqueued by the relay with the delivery,
+/// and each scheduled retry), with a suffix for an operator's replay.
 pub fn delivery(delivery_id: Uuid, attempt: i32, suffix: Option<&str>) -> String {
     match suffix {
         Some(s) => format!("delivery:{delivery_id}:{attempt}:{s}"),

@@ -19,7 +19,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("carts", 2),
     ("auth", 2),
     ("health", 2),
-    ("relay", 2),
+    ("relay", 3),
     ("webhooks_out", 2),
     ("workflows", 3),
     ("api", 4),

@@ -339,8 +339,32 @@ async fn prune_deletes_what_is_past_retention() {
     .await
     .unwrap();
 
+    // deliveries: an old succeeded one and an old dead one go; an old failing one and a
+    // recent succeeded one stay
+    sqlx::query(
+        "with s as (insert into webhook_subscriptions (id, url, secret)
+                    values (gen_random_uuid(), 'https://example.com/hook', 'whsec_x') returning id)
+         insert into webhook_deliveries (id, subscription_id, event_id, event_type, payload, status, created_at)
+         select gen_random_uuid(), s.id, gen_random_uuid(), 'order.paid', '{}', v.status, now() - v.age
+           from s, (values ('succeeded', interval '31 days'), ('dead', interval '31 days'),
+                           ('failed', interval '31 days'), ('succeeded', interval '0')) v(status, age)",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+
     let stats = cron::prune::prune(&app.pool, &settings(1)).await.unwrap();
-    assert_eq!(stats.rows, 2 + 1 + 1 + 1 + 1 + 1, "{stats:?}");
+    assert_eq!(stats.rows, 2 + 1 + 1 + 1 + 1 + 1 + 2, "{stats:?}");
+    let deliveries: Vec<(String, bool)> = sqlx::query_as(
+        "select status, created_at > now() - interval '1 day' from webhook_deliveries order by status",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        deliveries,
+        [("failed".to_owned(), false), ("succeeded".to_owned(), true)]
+    );
     let outbox: Vec<String> =
         sqlx::query_scalar("select event_type from outbox_events order by sequence")
             .fetch_all(&app.pool)

@@ -1,13 +1,13 @@
 //! Pruning what nothing else deletes: done apalis jobs (apalis never prunes), old
 //! webhook events, expired idempotency records, old login attempts, used refresh
-//! tokens and published outbox events, each past its retention setting, in bounded
-//! batches.
+//! tokens, published outbox events and settled webhook deliveries, each past its
+//! retention setting, in bounded batches.
 
 use sqlx::PgPool;
 
 use super::batch::{Stats, repeat};
 use crate::config::SchedulerSettings;
-use crate::store::{idempotency, jobs, login_attempts, outbox, sessions, webhooks};
+use crate::store::{idempotency, jobs, login_attempts, outbox, sessions, subscriptions, webhooks};
 
 pub async fn prune(pool: &PgPool, s: &SchedulerSettings) -> sqlx::Result<Stats> {
     let n = s.batch_size;
@@ -28,8 +28,13 @@ pub async fn prune(pool: &PgPool, s: &SchedulerSettings) -> sqlx::Result<Stats> 
         sessions::prune_used_tokens_batch(pool, s.refresh_token_retention_secs, n)
     })
     .await?;
+    // a delivery keeps its own copy of the event, so the outbox row may go before it
     let published = repeat(n, || {
         outbox::prune_published_batch(pool, s.outbox_retention_secs, n)
+    })
+    .await?;
+    let deliveries = repeat(n, || {
+        subscriptions::prune_settled_batch(pool, s.delivery_retention_secs, n)
     })
     .await?;
     tracing::info!(
@@ -39,6 +44,7 @@ pub async fn prune(pool: &PgPool, s: &SchedulerSettings) -> sqlx::Result<Stats> 
         login_attempts = attempts.rows,
         refresh_tokens = tokens.rows,
         outbox_events = published.rows,
+        webhook_deliveries = deliveries.rows,
         "pruned"
     );
     Ok(done_jobs
@@ -46,5 +52,6 @@ pub async fn prune(pool: &PgPool, s: &SchedulerSettings) -> sqlx::Result<Stats> 
         .merge(keys)
         .merge(attempts)
         .merge(tokens)
-        .merge(published))
+        .merge(published)
+        .merge(deliveries))
 }
