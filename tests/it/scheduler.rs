@@ -182,6 +182,18 @@ async fn expiry_sweep_releases_orphaned_holds_and_wakes_expired_sessions() {
     };
     assert_eq!(held(failed).await, "released");
     assert_eq!(held(paid).await, "held");
+    // the release says the hold had run out, with its cohort
+    let expired: Vec<serde_json::Value> = sqlx::query_scalar(
+        "select payload from outbox_events
+          where aggregate_id = $1 and event_type = 'seat_hold.expired'",
+    )
+    .bind(failed)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(expired.len(), 1);
+    assert_eq!(expired[0]["cohort_id"], WEB_COHORT);
+    crate::events::assert_valid(&app.pool).await;
     assert_eq!(
         count(
             &app.pool,
