@@ -590,6 +590,24 @@ async fn a_session_ended_by_another_process_is_refused_without_waiting_for_the_c
 
 /// Revokes every session in the database without notifying anyone (triggers off for
 /// the statement), as if the notification were lost.
+/// Waits until the API's session-change listener is connected (its LISTEN is visible),
+/// plus a moment for the forget-all that follows the connect.
+async fn listening_for_session_changes(app: &TestApp) {
+    crate::helpers::eventually(Duration::from_secs(10), || async {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from pg_stat_activity
+              where datname = current_database() and query ilike '%listen%checkout_session_changed%'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+        (n > 0).then_some(())
+    })
+    .await
+    .expect("the session-change listener connects");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
 async fn revoke_silently(app: &TestApp) {
     let mut tx = app.pool.begin().await.unwrap();
     sqlx::query("set local session_replication_role = replica")
@@ -608,6 +626,9 @@ async fn a_remembered_session_serves_requests_for_at_most_the_cache_time() {
     let app = spawn_with(|s| s.auth.session_cache_ms = 3_000).await;
     let asha = register(&app, "asha@example.com").await;
     let a = asha["access_token"].as_str().unwrap();
+    // The cache forgets everything when its listener (re)connects, since it may have
+    // missed a change meanwhile: remember the session only after that first connect.
+    listening_for_session_changes(&app).await;
     assert_eq!(me_code(&app, a).await.0, 200);
     let revoked = std::time::Instant::now();
     revoke_silently(&app).await;
