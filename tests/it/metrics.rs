@@ -10,7 +10,7 @@ use checkout::workflows::jobs::{Job, QUEUES, enqueue_ping};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::fixtures::{DS, DS_1M, WEB, WEB_1M};
+use crate::fixtures::{DS, DS_1M, WEB, WEB_1M, WEB_COHORT};
 use crate::helpers::{Proc, TestApp, TestDb, eventually};
 use crate::shop::Shop;
 
@@ -389,6 +389,7 @@ async fn one_checkout_counts_once() {
         0.0
     );
     assert_eq!(moved("compensations_total", &[("reason", "failed")]), 0.0);
+    assert_eq!(moved("reconciliation_recovered_total", &razorpay), 0.0);
     for step in ["price", "reserve", "payment_session", "enroll", "complete"] {
         assert!(
             moved(
@@ -453,4 +454,154 @@ async fn jobs_ready_counts_due_jobs_not_yet_taken() {
         ),
         0.0
     );
+}
+
+/// A student's order: the cart of one web program, ordered, with its payment session;
+/// returns (access token, order token, the session's gateway order id).
+async fn ordered(shop: &Shop) -> (String, String, String) {
+    let token = shop.student(1).await;
+    let cart = shop.cart(&token, &[(WEB, WEB_1M)], None).await;
+    let (status, body) = shop.order(&token, &cart, None).await;
+    assert!(status == 201 || status == 202, "{status} {body}");
+    let order = body["data"]["order_token"].as_str().unwrap().to_owned();
+    let o = shop.wait_session(&token, &order).await;
+    let session = o["payment"]["gateway_order_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (token, order, session)
+}
+
+/// Waits until each of `want` (name, labels, by how much) moved by at least its amount
+/// since `before`, lets a late duplicate arrive, then asserts each moved by exactly that.
+async fn assert_moved(before: &str, want: &[(&str, &[(&str, &str)], f64)]) {
+    let delta = |after: &str, name: &str, labels: &[(&str, &str)]| {
+        value(after, name, labels) - value(before, name, labels)
+    };
+    eventually(T, || async {
+        let after = own();
+        want.iter()
+            .all(|(name, labels, n)| delta(&after, name, labels) >= *n)
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = own();
+    for (name, labels, n) in want {
+        assert_eq!(delta(&after, name, labels), *n, "{name}{labels:?}\n{after}");
+    }
+}
+
+/// A payment that came after the seat went to someone else: paid, not enrolled,
+/// compensated as refunded, refunded for a full cohort.
+#[tokio::test]
+async fn a_refused_enrollment_counts_its_compensation_and_refund() {
+    let shop = Shop::start(true, |_| {}).await;
+    let (token, order, session) = ordered(&shop).await;
+    let before = own();
+    for sql in [
+        "update seat_holds set status = 'released' where status = 'held'",
+        &format!(
+            "update cohorts set seats_held = 0, seats_taken = capacity where id = '{WEB_COHORT}'"
+        ),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()))
+            .execute(&shop.app.pool)
+            .await
+            .unwrap();
+    }
+    shop.pay(&session, "captured").await;
+    shop.wait_status(&token, &order, &["refunded"], T).await;
+    let razorpay: &[(&str, &str)] = &[("gateway", "razorpay")];
+    assert_moved(
+        &before,
+        &[
+            ("payments_succeeded_total", razorpay, 1.0),
+            ("enrollments_total", &[], 0.0),
+            ("compensations_total", &[("reason", "refunded")], 1.0),
+            (
+                "refunds_requested_total",
+                &[("gateway", "razorpay"), ("reason", "cohort_full")],
+                1.0,
+            ),
+            ("refunds_processed_total", razorpay, 1.0),
+            ("refunds_failed_total", razorpay, 0.0),
+        ],
+    )
+    .await;
+}
+
+/// A student cancels an order awaiting payment: one compensation, one payment that
+/// will not come.
+#[tokio::test]
+async fn a_cancel_counts_its_compensation_and_the_cancelled_payment() {
+    let shop = Shop::start(true, |_| {}).await;
+    let (token, order, _) = ordered(&shop).await;
+    let before = own();
+    let (status, body) = shop
+        .call(
+            Method::POST,
+            &format!("/api/v1/order/{order}/cancel"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    shop.wait_count("select count(*) from sagas where state = 'compensated'", 1)
+        .await;
+    assert_moved(
+        &before,
+        &[
+            ("compensations_total", &[("reason", "cancelled")], 1.0),
+            (
+                "payments_failed_total",
+                &[("gateway", "razorpay"), ("reason", "cancelled")],
+                1.0,
+            ),
+            (
+                "refunds_requested_total",
+                &[("gateway", "razorpay"), ("reason", "cancelled")],
+                0.0,
+            ),
+        ],
+    )
+    .await;
+}
+
+/// A payment whose webhooks never came, found by reconciliation: counted as recovered.
+#[tokio::test]
+async fn reconciliation_counts_a_payment_no_webhook_reported() {
+    let shop = Shop::start(true, |s| s.checkout.reconcile_after_secs = 0).await;
+    shop.control(
+        Method::PUT,
+        "/faults/razorpay",
+        Some(json!({"webhook_drop_rate": 1.0})),
+    )
+    .await;
+    let (token, order, session) = ordered(&shop).await;
+    let before = own();
+    shop.pay(&session, "captured").await;
+    let woken = checkout::workflows::checkout::reconcile::sweep(
+        &shop.app.pool,
+        Duration::ZERO,
+        Duration::from_secs(60),
+        100,
+    )
+    .await
+    .unwrap();
+    assert_eq!(woken, 1);
+    shop.wait_status(&token, &order, &["enrolled"], T).await;
+    assert_moved(
+        &before,
+        &[
+            (
+                "reconciliation_recovered_total",
+                &[("gateway", "razorpay")],
+                1.0,
+            ),
+            ("payments_succeeded_total", &[("gateway", "razorpay")], 1.0),
+            ("enrollments_total", &[], 1.0),
+        ],
+    )
+    .await;
 }
