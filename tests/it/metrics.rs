@@ -472,9 +472,12 @@ async fn ordered(shop: &Shop) -> (String, String, String) {
     (token, order, session)
 }
 
+/// A series (name, labels) and by how much it should move.
+type Moved<'a> = (&'a str, &'a [(&'a str, &'a str)], f64);
+
 /// Waits until each of `want` (name, labels, by how much) moved by at least its amount
 /// since `before`, lets a late duplicate arrive, then asserts each moved by exactly that.
-async fn assert_moved(before: &str, want: &[(&str, &[(&str, &str)], f64)]) {
+async fn assert_moved(before: &str, want: &[Moved<'_>]) {
     let delta = |after: &str, name: &str, labels: &[(&str, &str)]| {
         value(after, name, labels) - value(before, name, labels)
     };
