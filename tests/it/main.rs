@@ -22,6 +22,7 @@ mod idempotency;
 mod layers;
 mod limits;
 mod loadtest;
+mod metric_counts;
 mod metrics;
 mod money;
 mod ops_fixtures;

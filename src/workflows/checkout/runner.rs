@@ -115,7 +115,7 @@ pub async fn run_step(
         }
         Err(e) => {
             on_commit::discard();
-            retry(ctx, order_id, step, &e.to_string(), started).await?
+            retry(ctx, order_id, step, reconciling, &e.to_string(), started).await?
         }
     }
     Ok(())
@@ -282,12 +282,13 @@ async fn enqueue_keyed(
     enqueue(conn, &job, options).await
 }
 
-/// Schedules the step again after a backoff, or fails the order when its attempts
-/// are spent.
+/// Schedules the step again after a backoff (a reconciliation's run stays one), or
+/// fails the order when its attempts are spent.
 async fn retry(
     ctx: &JobContext,
     order_id: Uuid,
     step: Step,
+    reconciling: bool,
     error: &str,
     started: DateTime<Utc>,
 ) -> anyhow::Result<()> {
@@ -323,7 +324,7 @@ async fn retry(
             &mut tx,
             order_id,
             step,
-            false,
+            reconciling,
             Some(&format!("retry:{attempts}")),
             Some(SystemTime::now() + delay),
             false,
