@@ -84,7 +84,15 @@ async fn one_checkout_counts_once() {
             ("jobs_run_total", &enroll, 1.0),
         ],
     )
-    .await;
+    .await; // the student's requests after the first read their session from the cache
+    let lookups =
+        |text: &str, result| value(text, "session_cache_lookups_total", &[("result", result)]);
+    let after = own();
+    assert!(lookups(&after, "hit") > lookups(&before, "hit"), "{after}");
+    assert!(
+        lookups(&after, "miss") > lookups(&before, "miss"),
+        "{after}"
+    );
 }
 
 /// `jobs_ready` counts the jobs due and not taken, per queue; a job scheduled for later
