@@ -4,7 +4,9 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use apalis::prelude::{BoxDynError, Data, WorkerBuilder, WorkerBuilderExt, WorkerContext};
+use apalis::prelude::{
+    BoxDynError, Data, FromRequest, Task, WorkerBuilder, WorkerBuilderExt, WorkerContext,
+};
 use apalis_postgres::Config;
 use futures::FutureExt;
 use sqlx::PgPool;
@@ -14,6 +16,7 @@ use super::backend::JobStore;
 use super::wake::Wakeups;
 use super::{JobHandler, JobKind};
 use crate::config::WorkerSettings;
+use crate::telemetry::{Actor, with_actor};
 
 /// A name unique to this process and restart generation. apalis does not detect two
 /// workers sharing a name (they would heartbeat and ack as one), and a restarted worker
@@ -131,19 +134,43 @@ async fn supervise<J: JobKind, H: JobHandler<J>>(
     }
 }
 
+/// The job's id and idempotency key: the actor of what it changes (the ledger's
+/// `actor`). The key names the job's purpose (`{order}:confirm:wh:{webhook}` is a
+/// `confirm` a webhook woke).
+struct JobIdentity {
+    id: Option<String>,
+    key: Option<String>,
+}
+
+impl<Args: Sync> FromRequest<Task<Args>> for JobIdentity {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(task: &Task<Args>) -> Result<Self, Self::Error> {
+        Ok(JobIdentity {
+            id: task.ctx().task_id().map(ToString::to_string),
+            key: task.ctx().idempotency_key().map(str::to_owned),
+        })
+    }
+}
+
 /// The worker's one service: decoding happened in apalis (JSON codec); the handler runs
-/// the job. A panic is caught here and becomes an `Err` (apalis' catch-panic layer does
-/// not compose with spawning the worker on a multi-threaded runtime).
+/// the job as its [`Actor`]. A panic is caught here and becomes an `Err` (apalis'
+/// catch-panic layer does not compose with spawning the worker on a multi-threaded
+/// runtime).
 async fn handle<J: JobKind, H: JobHandler<J>>(
     job: J,
     handler: Data<Arc<H>>,
     worker: WorkerContext,
+    identity: JobIdentity,
 ) -> Result<(), BoxDynError> {
     let queue = job.queue();
-    match AssertUnwindSafe(handler.handle(job, &worker))
-        .catch_unwind()
-        .await
-    {
+    let actor = Actor::system(format!(
+        "{queue} job {} key {}",
+        identity.id.as_deref().unwrap_or("-"),
+        identity.key.as_deref().unwrap_or("-")
+    ));
+    let run = with_actor(actor, handler.handle(job, &worker));
+    match AssertUnwindSafe(run).catch_unwind().await {
         Ok(result) => result,
         Err(_) => {
             tracing::error!(queue, "job panicked");
