@@ -24,12 +24,20 @@ use apalis::prelude::{BoxDynError, WorkerContext};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::telemetry::Actor;
+
 pub use queue::{EnqueueOptions, enqueue};
 
 /// A kind of job: stored as JSON in `apalis.jobs.job`, each value on its own queue
 /// (apalis `job_type`).
 pub trait JobKind: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
     fn queue(&self) -> &'static str;
+
+    /// Who a run acts for (what the ledger records as its actor), given the run's name
+    /// (`{queue} job {id} key {key}`) and its idempotency key: by default the job itself.
+    fn actor(&self, run: String, _key: Option<&str>) -> Actor {
+        Actor::system(run)
+    }
 }
 
 /// What runs a job. An `Err` makes apalis mark the job Failed and refetch it at once, so

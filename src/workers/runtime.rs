@@ -16,7 +16,7 @@ use super::backend::JobStore;
 use super::wake::Wakeups;
 use super::{JobHandler, JobKind};
 use crate::config::WorkerSettings;
-use crate::telemetry::{Actor, with_actor};
+use crate::telemetry::with_actor;
 
 /// A name unique to this process and restart generation. apalis does not detect two
 /// workers sharing a name (they would heartbeat and ack as one), and a restarted worker
@@ -134,9 +134,9 @@ async fn supervise<J: JobKind, H: JobHandler<J>>(
     }
 }
 
-/// The job's id and idempotency key: the actor of what it changes (the ledger's
-/// `actor`). The key names the job's purpose (`{order}:confirm:wh:{webhook}` is a
-/// `confirm` a webhook woke).
+/// The job's id and idempotency key, which name the actor of what it changes (the
+/// ledger's `actor`): the key says what the job is for and what woke it, which the job
+/// kind reads ([`JobKind::actor`]).
 struct JobIdentity {
     id: Option<String>,
     key: Option<String>,
@@ -154,7 +154,7 @@ impl<Args: Sync> FromRequest<Task<Args>> for JobIdentity {
 }
 
 /// The worker's one service: decoding happened in apalis (JSON codec); the handler runs
-/// the job as its [`Actor`]. A panic is caught here and becomes an `Err` (apalis'
+/// the job as its [`JobKind::actor`]. A panic is caught here and becomes an `Err` (apalis'
 /// catch-panic layer does not compose with spawning the worker on a multi-threaded
 /// runtime).
 async fn handle<J: JobKind, H: JobHandler<J>>(
@@ -164,11 +164,13 @@ async fn handle<J: JobKind, H: JobHandler<J>>(
     identity: JobIdentity,
 ) -> Result<(), BoxDynError> {
     let queue = job.queue();
-    let actor = Actor::system(format!(
+    let key = identity.key.as_deref();
+    let name = format!(
         "{queue} job {} key {}",
         identity.id.as_deref().unwrap_or("-"),
-        identity.key.as_deref().unwrap_or("-")
-    ));
+        key.unwrap_or("-")
+    );
+    let actor = job.actor(name, key);
     let run = with_actor(actor, handler.handle(job, &worker));
     match AssertUnwindSafe(run).catch_unwind().await {
         Ok(result) => result,

@@ -80,13 +80,19 @@ async fn assert_actors(shop: &Shop, order: &str, rows: &[Row]) {
             Some(correlation.as_str()),
             "{r:?}"
         );
-        if r.actor_type == "system" {
-            assert!(
-                r.actor.starts_with("checkout.") && r.actor.contains(" job "),
+        match r.actor_type.as_str() {
+            "system" => assert!(r.actor.starts_with("checkout."), "{r:?}"),
+            // the stored event that woke the job, then the job
+            "webhook" => assert!(
+                r.actor.starts_with("webhook_events ") && r.actor.contains(" via checkout."),
                 "{r:?}"
-            );
+            ),
+            _ => {}
         }
-        assert_ne!(r.actor_type, "webhook", "{r:?}");
+        assert!(
+            !r.actor.contains("Bearer") && !r.actor.contains("eyJ"),
+            "{r:?}"
+        );
     }
     let created = &rows[0];
     assert_eq!(created.kind, "order_created");
@@ -158,17 +164,31 @@ async fn a_full_checkout_writes_each_change_once_in_order() {
     assert_eq!(rows[5].aggregate_type, "payment");
     assert_eq!(rows[4].before.as_ref().unwrap()["status"], "pending");
     assert_actors(&shop, &order, &rows).await;
-    let step = |i: usize, step: &str| {
+    let step = |i: usize, actor_type: &str, step: &str| {
         let r: &Row = &rows[i];
-        assert_eq!(r.actor_type, "system", "{r:?}");
-        assert!(r.actor.starts_with("checkout.steps job "), "{r:?}");
+        assert_eq!(r.actor_type, actor_type, "{r:?}");
+        assert!(r.actor.contains("checkout.steps job "), "{r:?}");
         assert!(r.actor.contains(&format!(":{step}")), "{r:?}");
     };
-    step(1, "price");
-    step(2, "reserve");
-    step(3, "payment_session");
-    step(5, "confirm");
-    step(7, "enroll");
+    step(1, "system", "price");
+    step(2, "system", "reserve");
+    step(3, "system", "payment_session");
+    // the gateway's webhook woke `confirm`: its changes are that webhook's
+    step(5, "webhook", "confirm:wh:");
+    step(6, "webhook", "confirm:wh:");
+    step(7, "system", "enroll");
+    let webhook = rows[5].actor["webhook_events ".len()..]
+        .split(' ')
+        .next()
+        .unwrap();
+    let stored: i64 = sqlx::query_scalar(
+        "select count(*) from webhook_events where id = $1::uuid and status = 'processed'",
+    )
+    .bind(webhook)
+    .fetch_one(&shop.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, 1, "{:?}", rows[5]);
 
     // honest data: the ledger agrees with payments and refunds
     let found = violations(&shop).await;
@@ -218,7 +238,8 @@ async fn a_failed_payment_records_no_money_and_a_cancel_is_the_callers() {
     );
     assert!(rows.iter().all(|r| r.amount_minor == 0), "{rows:#?}");
     assert_eq!(rows[4].aggregate_type, "payment");
-    assert!(rows[4].actor.contains(":confirm"), "{:?}", rows[4]);
+    assert_eq!(rows[4].actor_type, "webhook", "{:?}", rows[4]);
+    assert!(rows[4].actor.contains(":confirm:wh:"), "{:?}", rows[4]);
 
     let (status, body) = shop
         .call(
