@@ -379,9 +379,10 @@ pub async fn upsert(conn: &mut PgConnection, c: &StoredCoupon) -> sqlx::Result<(
         v["listed"] = s.listed.into();
         v
     };
-    let after = definition(c);
+    // compared as stored (rates and times in the database's precision), not as given
+    let after = find(conn, &c.coupon.code).await?.as_ref().map(definition);
     let before = before.as_ref().map(definition);
-    if before.as_ref() != Some(&after) {
+    if let Some(after) = after.filter(|a| before.as_ref() != Some(a)) {
         let code = normalize_code(&c.coupon.code);
         let mut entry = Entry::about("coupon", code, Kind::CouponChanged).after(after);
         entry.before = before;

@@ -462,3 +462,86 @@ async fn the_ledger_refuses_update_delete_and_truncate() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+/// Catalog prices and coupon definitions: a new or changed one is a row (an import run
+/// again writes none), by whoever ran the command.
+#[tokio::test]
+async fn catalog_prices_and_coupons_changed_by_import_or_admin_are_recorded() {
+    let app = TestApp::spawn().await;
+    crate::fixtures::load_catalog(&app).await;
+    let count = |kind: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("select count(*) from ledger where kind = $1")
+                .bind(kind)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    // every plan and coupon of the file is new
+    assert_eq!(count("price_changed").await, 5);
+    assert_eq!(count("coupon_changed").await, 7);
+    crate::fixtures::load_catalog(&app).await;
+    assert_eq!(count("price_changed").await, 5, "an unchanged import");
+    assert_eq!(count("coupon_changed").await, 7, "an unchanged import");
+
+    let mut file = crate::fixtures::catalog();
+    file["programs"][0]["plans"][1]["price_minor"] = 549_900.into();
+    let path = std::env::temp_dir().join(format!("ledger-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(&path, file.to_string()).unwrap();
+    let out = crate::helpers::admin(
+        &app.db,
+        &[
+            "--actor",
+            "bob",
+            "catalog",
+            "import",
+            path.to_str().unwrap(),
+        ],
+    );
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = crate::helpers::admin(&app.db, &["--actor", "bob", "coupons", "disable", "save10"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let changed: Vec<(String, String, String, Value, Value, String, String)> = sqlx::query_as(
+        "select kind, aggregate_type, aggregate_id, before, after, actor_type, actor
+           from ledger where actor_type = 'admin' order by id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(changed.len(), 2, "{changed:#?}");
+    let (kind, aggregate, id, before, after, actor_type, actor) = &changed[0];
+    assert_eq!(
+        (kind.as_str(), aggregate.as_str(), id.as_str()),
+        ("price_changed", "plan", WEB_1M)
+    );
+    assert_eq!(
+        (
+            before["price_minor"].as_i64(),
+            after["price_minor"].as_i64()
+        ),
+        (Some(499_900), Some(549_900))
+    );
+    assert_eq!((actor_type.as_str(), actor.as_str()), ("admin", "bob"));
+    let (kind, aggregate, id, before, after, _, actor) = &changed[1];
+    assert_eq!(
+        (kind.as_str(), aggregate.as_str(), id.as_str()),
+        ("coupon_changed", "coupon", "SAVE10")
+    );
+    assert_eq!(
+        (before["active"].as_bool(), after["active"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert_eq!(actor, "bob");
+}
