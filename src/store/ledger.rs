@@ -98,6 +98,13 @@ impl Entry {
         }
     }
 
+    /// A row about a refund of the order, in its currency.
+    pub fn refund(refund_id: Uuid, order_id: Uuid, kind: Kind, currency: &str) -> Self {
+        Entry::about("refund", refund_id.to_string(), kind)
+            .for_order(order_id)
+            .currency(Some(currency))
+    }
+
     pub fn for_order(mut self, order_id: Uuid) -> Self {
         self.order_id = Some(order_id);
         self

@@ -103,10 +103,7 @@ pub async fn decide(conn: &mut PgConnection, r: &NewRefund<'_>) -> sqlx::Result<
     let after = serde_json::json!({"status": "requested", "amount": r.amount,
         "gateway": r.gateway, "gateway_payment_id": r.gateway_payment_id,
         "payment_id": r.payment_id, "reason": r.reason});
-    let entry = Entry::about("refund", id.to_string(), Kind::RefundRequested)
-        .for_order(r.order_id)
-        .currency(Some(r.currency))
-        .after(after);
+    let entry = Entry::refund(id, r.order_id, Kind::RefundRequested, r.currency).after(after);
     ledger::append(conn, &entry).await?;
     Ok(Some(id))
 }
@@ -188,9 +185,7 @@ pub async fn mark_pending(
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(m) = moved.filter(|m| m.before_status == "requested") {
-        let entry = Entry::about("refund", id.to_string(), Kind::RefundPending)
-            .for_order(m.order_id)
-            .currency(Some(&m.currency))
+        let entry = Entry::refund(id, m.order_id, Kind::RefundPending, &m.currency)
             .before(serde_json::json!({"status": "requested"}))
             .after(serde_json::json!({"status": "pending", "amount": m.amount,
                 "gateway_refund_id": gateway_refund_id}));
@@ -230,14 +225,18 @@ pub async fn mark_processed(
         .await?;
     }
     if moved {
-        let entry = Entry::about("refund", refund.id.to_string(), Kind::RefundProcessed)
-            .for_order(refund.order_id)
-            .money(-refund.amount, Some(&refund.currency))
-            .before(serde_json::json!({"status": refund.status}))
-            .after(
-                serde_json::json!({"status": "processed", "amount": refund.amount,
+        let entry = Entry::refund(
+            refund.id,
+            refund.order_id,
+            Kind::RefundProcessed,
+            &refund.currency,
+        )
+        .money(-refund.amount, Some(&refund.currency))
+        .before(serde_json::json!({"status": refund.status}))
+        .after(
+            serde_json::json!({"status": "processed", "amount": refund.amount,
                 "gateway_refund_id": gateway_refund_id, "payment_id": refund.payment_id}),
-            );
+        );
         ledger::append(conn, &entry).await?;
     }
     Ok(moved)
@@ -273,9 +272,7 @@ pub async fn mark_failed(
     let Some(m) = moved else {
         return Ok(false);
     };
-    let entry = Entry::about("refund", id.to_string(), Kind::RefundFailed)
-        .for_order(m.order_id)
-        .currency(Some(&m.currency))
+    let entry = Entry::refund(id, m.order_id, Kind::RefundFailed, &m.currency)
         .before(serde_json::json!({"status": m.before_status}))
         .after(serde_json::json!({"status": m.status, "amount": m.amount,
             "generation": m.generation, "reason": reason}));
@@ -307,9 +304,7 @@ pub async fn call_failed(
     .fetch_one(&mut *conn)
     .await?;
     if permanent && row.before_status != "failed" {
-        let entry = Entry::about("refund", id.to_string(), Kind::RefundFailed)
-            .for_order(row.order_id)
-            .currency(Some(&row.currency))
+        let entry = Entry::refund(id, row.order_id, Kind::RefundFailed, &row.currency)
             .before(serde_json::json!({"status": row.before_status}))
             .after(serde_json::json!({"status": "failed", "amount": row.amount,
                 "generation": row.generation, "reason": error}));
@@ -371,9 +366,7 @@ pub async fn reopen_failed(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Op
     let Some(r) = reopened else {
         return Ok(None);
     };
-    let entry = Entry::about("refund", id.to_string(), Kind::RefundRetried)
-        .for_order(r.order_id)
-        .currency(Some(&r.currency))
+    let entry = Entry::refund(id, r.order_id, Kind::RefundRetried, &r.currency)
         .before(serde_json::json!({"status": "failed"}))
         .after(
             serde_json::json!({"status": "requested", "amount": r.amount,
