@@ -70,3 +70,59 @@ pub fn correlation_id() -> String {
 pub async fn with_correlation_id<F: std::future::Future>(id: String, work: F) -> F::Output {
     CORRELATION_ID.scope(id, work).await
 }
+
+/// Who a change is made by, as the ledger records it: a job (queue, id, key), a
+/// webhook event, an operator, or an API caller. Never a token or a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// `system`, `webhook`, `admin` or `api` (the ledger's `actor_type`).
+    pub kind: &'static str,
+    pub name: String,
+}
+
+impl Actor {
+    pub fn system(name: impl Into<String>) -> Self {
+        Actor {
+            kind: "system",
+            name: name.into(),
+        }
+    }
+
+    pub fn webhook(event: impl Into<String>) -> Self {
+        Actor {
+            kind: "webhook",
+            name: event.into(),
+        }
+    }
+
+    pub fn admin(name: impl Into<String>) -> Self {
+        Actor {
+            kind: "admin",
+            name: name.into(),
+        }
+    }
+
+    pub fn api(caller: impl Into<String>) -> Self {
+        Actor {
+            kind: "api",
+            name: caller.into(),
+        }
+    }
+}
+
+tokio::task_local! {
+    static ACTOR: Actor;
+}
+
+/// The actor this task works for. Outside any scope (a test calling the store, a tool)
+/// it is the system, named by the process, so a row is never written without one.
+pub fn actor() -> Actor {
+    ACTOR
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| Actor::system(format!("process {}", std::process::id())))
+}
+
+/// Runs `work` with `actor` as its [`actor`].
+pub async fn with_actor<F: std::future::Future>(actor: Actor, work: F) -> F::Output {
+    ACTOR.scope(actor, work).await
+}

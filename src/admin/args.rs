@@ -48,6 +48,10 @@ pub enum AdminCommand {
     Users(super::users::UsersCommand),
     /// Consistency check of orders, seats, coupons, money and webhooks; violations -> exit 1.
     Check(super::check::CheckArgs),
+    /// An order's whole story in time order: its ledger rows (money and states, with
+    /// their actors) and the operator commands run on it; with --events, its outbox
+    /// events too.
+    Audit(super::story::AuditArgs),
 }
 
 #[derive(Debug, Subcommand)]

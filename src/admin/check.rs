@@ -15,6 +15,12 @@
 //! - `coupon_count_mismatch`, `coupon_user_count_mismatch`: counters equal redemptions.
 //! - `money_mismatch`: captured - refunded = total for an enrolled order, else 0 once
 //!   its refunds are processed (a requested refund is waiting, not a violation).
+//! - `ledger_mismatch`: an order's ledger (the sum of its `amount_minor`) differs from
+//!   what its payments and refunds say it holds: captured (plus captures only a refund
+//!   recorded) minus processed refunds. Both sides move in the same transactions, so
+//!   any difference is a write that bypassed the store or a tampered ledger. One
+//!   aggregate over the ledger's order index and the order's payments and refunds,
+//!   like `money_mismatch`.
 //! - `refund_failed`: a refund the gateway failed and nobody retried (the student has
 //!   not got the money back); `refund_overdue`: one not settled after
 //!   `refunds.pending_alert_secs` (`--refund-alert-secs`).
@@ -163,6 +169,22 @@ const VIOLATIONS: &[(&str, &str)] = &[
             and captured - refunded <> case when status = 'enrolled' then total else 0 end
             and not (status in ('pending', 'awaiting_payment', 'paid') and refunded = 0
                      and captured in (0, total))",
+    ),
+    (
+        "ledger_mismatch",
+        "with l as (select order_id, sum(amount_minor) amount from ledger
+                     where order_id is not null group by order_id),
+              m as (
+            select o.id,
+                   coalesce((select sum(captured_amount) from payments p where p.order_id = o.id), 0)
+                 + coalesce((select sum(amount) from refunds r where r.order_id = o.id and r.payment_id is null), 0) captured,
+                   coalesce((select sum(amount) from refunds r where r.order_id = o.id and r.status = 'processed'), 0) refunded
+              from orders o)
+         select coalesce(m.id, l.order_id)::text,
+                format('ledger %s <> captured %s - refunded %s', coalesce(l.amount, 0),
+                       coalesce(m.captured, 0), coalesce(m.refunded, 0))
+           from m full join l on l.order_id = m.id
+          where coalesce(l.amount, 0) <> coalesce(m.captured, 0) - coalesce(m.refunded, 0)",
     ),
     (
         "refund_failed",

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod orders;
 pub mod output;
 pub mod refund;
+pub mod story;
 pub mod subscriptions;
 pub mod users;
 pub mod webhooks;
@@ -51,22 +52,29 @@ impl Admin {
 /// Runs one admin command against the database of `pool`, which the caller checked is
 /// reachable and migrated (`roles::admin`).
 pub async fn run(settings: Settings, pool: PgPool, args: AdminArgs) -> anyhow::Result<()> {
+    let actor = crate::telemetry::Actor::admin(args.actor.clone());
     let admin = Admin {
         pool,
         settings,
         json: args.json,
         actor: args.actor,
     };
-    match args.command {
+    // what the command changes is recorded in the ledger as done by this operator
+    crate::telemetry::with_actor(actor, dispatch(&admin, args.command)).await
+}
+
+async fn dispatch(admin: &Admin, command: AdminCommand) -> anyhow::Result<()> {
+    match command {
         AdminCommand::Catalog(command) => run_catalog(&admin.pool, command).await,
-        AdminCommand::Jobs(command) => jobs::run(&admin, command).await,
-        AdminCommand::Orders(command) => orders::run(&admin, command).await,
-        AdminCommand::Webhooks(command) => webhooks::run(&admin, command).await,
-        AdminCommand::Subscriptions(command) => subscriptions::run(&admin, command).await,
-        AdminCommand::Coupons(command) => coupons::run(&admin, command).await,
-        AdminCommand::Fx(command) => fx::run(&admin, command).await,
-        AdminCommand::Users(command) => users::run(&admin, command).await,
+        AdminCommand::Jobs(command) => jobs::run(admin, command).await,
+        AdminCommand::Orders(command) => orders::run(admin, command).await,
+        AdminCommand::Webhooks(command) => webhooks::run(admin, command).await,
+        AdminCommand::Subscriptions(command) => subscriptions::run(admin, command).await,
+        AdminCommand::Coupons(command) => coupons::run(admin, command).await,
+        AdminCommand::Fx(command) => fx::run(admin, command).await,
+        AdminCommand::Users(command) => users::run(admin, command).await,
         AdminCommand::Check(args) => check::run(&admin.pool, &args, &admin.settings).await,
+        AdminCommand::Audit(args) => story::run(admin, &args).await,
     }
 }
 

@@ -30,3 +30,26 @@ pub async fn record(conn: &mut PgConnection, e: &Entry<'_>) -> sqlx::Result<bool
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A recorded operator command.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Recorded {
+    pub id: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The commands run on `target` (an order token, a coupon code, ...), oldest first.
+pub async fn for_target(conn: &mut PgConnection, target: &str) -> sqlx::Result<Vec<Recorded>> {
+    sqlx::query_as(
+        "select id, actor, action, target, before, after, created_at
+           from admin_audit where target = $1 order by id",
+    )
+    .bind(target)
+    .fetch_all(conn)
+    .await
+}

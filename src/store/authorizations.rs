@@ -4,6 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::ledger::{self, Entry, Kind};
+
 pub struct NewRelease<'a> {
     pub order_id: Uuid,
     pub payment_id: Option<Uuid>,
@@ -27,7 +29,8 @@ pub struct Release {
     pub created_at: DateTime<Utc>,
 }
 
-/// Records a release once per gateway payment; returns whether it is new.
+/// Records a release once per gateway payment, with its ledger row (no money moved: an
+/// authorization is never ours until captured); returns whether it is new.
 pub async fn record(conn: &mut PgConnection, r: &NewRelease<'_>) -> sqlx::Result<bool> {
     let done = sqlx::query!(
         "insert into authorization_releases (id, order_id, payment_id, gateway,
@@ -44,9 +47,22 @@ pub async fn record(conn: &mut PgConnection, r: &NewRelease<'_>) -> sqlx::Result
         r.outcome,
         r.reason,
     )
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if done {
+        let after = serde_json::json!({"status": r.outcome, "gateway": r.gateway,
+            "gateway_payment_id": r.gateway_payment_id, "amount": r.amount,
+            "session": r.payment_id, "reason": r.reason});
+        let entry = Entry::about("payment", r.gateway_payment_id, Kind::PaymentVoided)
+            .for_order(r.order_id)
+            .currency(Some(r.currency))
+            .before(serde_json::json!({"status": "authorized"}))
+            .after(after);
+        ledger::append(conn, &entry).await?;
+    }
+    Ok(done)
 }
 
 pub async fn for_order(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Vec<Release>> {

@@ -7,6 +7,8 @@ use sqlx::{FromRow, PgConnection};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::ledger::{self, Entry, Kind};
+
 #[derive(Debug, Clone, FromRow)]
 pub struct ProgramRow {
     pub id: Uuid,
@@ -222,14 +224,21 @@ pub async fn upsert_program(conn: &mut PgConnection, p: &ProgramRow) -> sqlx::Re
     Ok(())
 }
 
+/// Inserts or updates a plan; a new price (a new plan, or a changed amount, currency or
+/// tax treatment) is a `price_changed` ledger row.
 pub async fn upsert_plan(conn: &mut PgConnection, p: &PlanRow) -> sqlx::Result<()> {
-    sqlx::query!(
-        "insert into plans (id, program_id, period_value, period_unit, price_minor, currency,
+    // the CTE reads the row as it was before this statement
+    let old = sqlx::query!(
+        "with old as (select price_minor, currency, tax_inclusive from plans where id = $1)
+         insert into plans (id, program_id, period_value, period_unit, price_minor, currency,
              tax_inclusive)
          values ($1, $2, $3, $4, $5, $6, $7)
          on conflict (id) do update set period_value = excluded.period_value,
              period_unit = excluded.period_unit, price_minor = excluded.price_minor,
-             currency = excluded.currency, tax_inclusive = excluded.tax_inclusive",
+             currency = excluded.currency, tax_inclusive = excluded.tax_inclusive
+         returning (select price_minor from old) as old_price,
+                   (select currency from old) as old_currency,
+                   (select tax_inclusive from old) as old_tax_inclusive",
         p.id,
         p.program_id,
         p.period_value,
@@ -238,8 +247,29 @@ pub async fn upsert_plan(conn: &mut PgConnection, p: &PlanRow) -> sqlx::Result<(
         p.currency,
         p.tax_inclusive,
     )
-    .execute(conn)
+    .fetch_one(&mut *conn)
     .await?;
+    let price = |amount: Option<i64>, currency: Option<&str>, tax_inclusive: Option<bool>| {
+        serde_json::json!({"price_minor": amount, "currency": currency,
+                           "tax_inclusive": tax_inclusive})
+    };
+    let before = price(
+        old.old_price,
+        old.old_currency.as_deref(),
+        old.old_tax_inclusive,
+    );
+    let after = price(
+        Some(p.price_minor),
+        Some(&p.currency),
+        Some(p.tax_inclusive),
+    );
+    if before != after {
+        let entry = Entry::about("plan", p.id.to_string(), Kind::PriceChanged)
+            .currency(Some(&p.currency))
+            .before(before)
+            .after(after);
+        ledger::append(conn, &entry).await?;
+    }
     Ok(())
 }
 

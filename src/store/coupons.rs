@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::ledger::{self, Entry, Kind};
 use crate::domain::coupon::normalize_code;
 use crate::domain::{Coupon, CouponInput, CouponRefusal, CouponUsage, DiscountKind};
 
@@ -334,8 +335,10 @@ pub enum UseError {
     Database(#[from] sqlx::Error),
 }
 
-/// Inserts or updates a coupon definition by code; the usage counters are kept.
+/// Inserts or updates a coupon definition by code; the usage counters are kept. A new
+/// or changed definition is a `coupon_changed` ledger row (before and after).
 pub async fn upsert(conn: &mut PgConnection, c: &StoredCoupon) -> sqlx::Result<()> {
+    let before = find(conn, &c.coupon.code).await?;
     let (kind, percent, fixed) = discount_columns(&c.coupon.kind);
     let limit = |v: Option<u32>| v.map(|v| i32::try_from(v).unwrap_or(i32::MAX));
     sqlx::query!(
@@ -368,21 +371,50 @@ pub async fn upsert(conn: &mut PgConnection, c: &StoredCoupon) -> sqlx::Result<(
         c.coupon.active,
         c.listed,
     )
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    let definition = |s: &StoredCoupon| {
+        let mut v = serde_json::to_value(&s.coupon).unwrap_or_default();
+        v["description"] = s.description.clone().into();
+        v["listed"] = s.listed.into();
+        v
+    };
+    // compared as stored (rates and times in the database's precision), not as given
+    let after = find(conn, &c.coupon.code).await?.as_ref().map(definition);
+    let before = before.as_ref().map(definition);
+    if let Some(after) = after.filter(|a| before.as_ref() != Some(a)) {
+        let code = normalize_code(&c.coupon.code);
+        let mut entry = Entry::about("coupon", code, Kind::CouponChanged).after(after);
+        entry.before = before;
+        ledger::append(conn, &entry).await?;
+    }
     Ok(())
 }
 
-/// Switches a coupon on or off; false when no coupon has this (normalised) code.
+/// Switches a coupon on or off (a `coupon_changed` ledger row when it changes); false
+/// when no coupon has this (normalised) code.
 pub async fn set_active(conn: &mut PgConnection, code: &str, active: bool) -> sqlx::Result<bool> {
-    let done = sqlx::query!(
-        "update coupons set active = $2 where code = $1",
-        normalize_code(code),
+    let code = normalize_code(code);
+    let was = sqlx::query_scalar!(
+        "update coupons c set active = $2
+           from (select code, active from coupons where code = $1) old
+          where c.code = old.code
+          returning old.active",
+        code,
         active
     )
-    .execute(conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let Some(was) = was else {
+        return Ok(false);
+    };
+    if was != active {
+        let entry = Entry::about("coupon", code, Kind::CouponChanged)
+            .before(serde_json::json!({"active": was}))
+            .after(serde_json::json!({"active": active}));
+        ledger::append(conn, &entry).await?;
+    }
+    Ok(true)
 }
 
 /// Uses one `code` for `order_id` (see [`use_one`]) and records that the order holds
@@ -396,7 +428,7 @@ pub async fn redeem_for_order(
     user: Uuid,
 ) -> Result<(), UseError> {
     // the order's own row first, the shared counters last (see `use_one`)
-    sqlx::query!(
+    let redeemed = sqlx::query!(
         "insert into coupon_redemptions (order_id, code, user_id) values ($1, $2, $3)
          on conflict (order_id) do nothing",
         order_id,
@@ -404,7 +436,15 @@ pub async fn redeem_for_order(
         user
     )
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected()
+        == 1;
+    if redeemed {
+        let entry = Entry::about("coupon", code, Kind::CouponRedeemed)
+            .for_order(order_id)
+            .after(serde_json::json!({"status": "used", "user_id": user}));
+        ledger::append(conn, &entry).await?;
+    }
     use_one(conn, code, Some(user)).await
 }
 
@@ -419,6 +459,11 @@ pub async fn give_back_for_order(conn: &mut PgConnection, order_id: Uuid) -> sql
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(r) = returned {
+        let entry = Entry::about("coupon", r.code.as_str(), Kind::CouponGivenBack)
+            .for_order(order_id)
+            .before(serde_json::json!({"status": "used"}))
+            .after(serde_json::json!({"status": "returned", "user_id": r.user_id}));
+        ledger::append(conn, &entry).await?;
         give_back(conn, &r.code, Some(r.user_id)).await?;
     }
     Ok(())

@@ -17,6 +17,7 @@ pub mod fx;
 pub mod holds;
 pub mod idempotency;
 pub mod jobs;
+pub mod ledger;
 pub mod listen;
 pub mod login_attempts;
 pub mod orders;

@@ -5,6 +5,7 @@ use sqlx::PgConnection;
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use super::ledger::{self, Entry, Kind};
 use crate::domain::BillingAddress;
 use crate::domain::order::{OrderStatus, Step};
 
@@ -85,6 +86,9 @@ pub async fn insert(conn: &mut PgConnection, o: &NewOrder<'_>) -> sqlx::Result<b
         )
         .execute(&mut *conn)
         .await?;
+        let after = serde_json::json!({"status": OrderStatus::Pending, "user_id": o.user_id,
+            "coupon_code": o.coupon_code, "gateway": o.gateway});
+        ledger::append(conn, &Entry::order(o.id, Kind::OrderCreated).after(after)).await?;
     }
     Ok(inserted)
 }
@@ -259,7 +263,7 @@ pub async fn by_cart(conn: &mut PgConnection, cart_token: &str) -> sqlx::Result<
 }
 
 /// Freezes the immutable price snapshot and the amounts copied from it. Only once: a
-/// second `price` run finds the snapshot and leaves it alone.
+/// second `price` run finds the snapshot and leaves it alone (and writes no ledger row).
 pub async fn freeze_price(
     conn: &mut PgConnection,
     id: Uuid,
@@ -267,7 +271,7 @@ pub async fn freeze_price(
 ) -> sqlx::Result<()> {
     let snapshot = serde_json::to_value(breakdown).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let t = &breakdown.totals;
-    sqlx::query!(
+    let frozen = sqlx::query!(
         "update orders set price_snapshot = $2, currency = $3, subtotal = $4, discount = $5,
                 tax = $6, total = $7
          where id = $1 and price_snapshot is null",
@@ -279,8 +283,19 @@ pub async fn freeze_price(
         t.tax.unwrap_or(0),
         t.total,
     )
-    .execute(conn)
-    .await?;
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if frozen {
+        let currency = breakdown.currency.code();
+        let after = serde_json::json!({"currency": currency, "subtotal": t.subtotal,
+            "discount": t.discount, "tax": t.tax.unwrap_or(0), "total": t.total});
+        let entry = Entry::order(id, Kind::PriceFrozen)
+            .currency(Some(currency))
+            .after(after);
+        ledger::append(conn, &entry).await?;
+    }
     Ok(())
 }
 
@@ -295,7 +310,7 @@ pub async fn transition(
     if !order.status().can_become(next) {
         return Ok(false);
     }
-    sqlx::query!(
+    let moved = sqlx::query!(
         "update orders set status = $2,
                 failure_code = coalesce($3, failure_code),
                 failure_reason = coalesce($4, failure_reason)
@@ -306,9 +321,23 @@ pub async fn transition(
         failure.map(|(_, r)| r),
         &order.status,
     )
-    .execute(conn)
-    .await
-    .map(|r| r.rows_affected() == 1)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if moved {
+        let mut after = serde_json::json!({"status": next});
+        if let Some((code, reason)) = failure {
+            after["failure_code"] = code.into();
+            after["failure_reason"] = reason.into();
+        }
+        let entry = Entry::order(order.id, Kind::OrderStatusChanged)
+            .currency(order.currency.as_deref())
+            .before(serde_json::json!({"status": order.status}))
+            .after(after);
+        ledger::append(conn, &entry).await?;
+    }
+    Ok(moved)
 }
 
 /// Orders waiting for payment longer than `older_than_secs` (reconciliation).

@@ -6,6 +6,8 @@ use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::ledger::{self, Entry, Kind};
+
 #[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub struct Payment {
     pub id: Uuid,
@@ -48,12 +50,13 @@ pub struct NewPayment<'a> {
 /// Records a session; a session already recorded (a re-run step got the same one back
 /// through the gateway's idempotency) is left as it is.
 pub async fn record_session(conn: &mut PgConnection, p: &NewPayment<'_>) -> sqlx::Result<()> {
-    sqlx::query!(
+    let id = Uuid::now_v7();
+    let recorded = sqlx::query!(
         "insert into payments (id, payment_token, order_id, gateway, gateway_order_id,
                                checkout_url, client_params, amount, currency, expires_at)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
          on conflict (gateway, gateway_order_id) do nothing",
-        Uuid::now_v7(),
+        id,
         p.payment_token,
         p.order_id,
         p.gateway,
@@ -64,8 +67,20 @@ pub async fn record_session(conn: &mut PgConnection, p: &NewPayment<'_>) -> sqlx
         p.currency,
         p.expires_at,
     )
-    .execute(conn)
-    .await?;
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    if recorded {
+        let after = serde_json::json!({"status": "created", "gateway": p.gateway,
+            "gateway_order_id": p.gateway_order_id, "amount": p.amount,
+            "expires_at": p.expires_at});
+        let entry = Entry::about("payment", id.to_string(), Kind::PaymentSessionCreated)
+            .for_order(p.order_id)
+            .currency(Some(p.currency))
+            .after(after);
+        ledger::append(conn, &entry).await?;
+    }
     Ok(())
 }
 
@@ -113,7 +128,8 @@ pub async fn by_gateway_order(
     .await
 }
 
-/// Records money taken on a session (the caller holds the order lock).
+/// Records money taken on a session (the caller holds the order lock), with its ledger
+/// row (+ the amount), once: a captured session is not captured again.
 pub async fn mark_captured(
     conn: &mut PgConnection,
     id: Uuid,
@@ -121,38 +137,52 @@ pub async fn mark_captured(
     amount: i64,
     flagged: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query!(
-        "update payments set status = 'captured', gateway_payment_id = $2, captured_amount = $3,
-                flagged = coalesce($4, flagged)
-         where id = $1 and status in ('created', 'failed', 'expired', 'cancelled')",
+    // `old` is the row as it was before this update: its status is the ledger's before
+    let captured = sqlx::query!(
+        "update payments p set status = 'captured', gateway_payment_id = $2,
+                captured_amount = $3, flagged = coalesce($4, p.flagged)
+           from (select id, status from payments where id = $1) old
+          where p.id = old.id and p.status in ('created', 'failed', 'expired', 'cancelled')
+          returning p.order_id, p.currency, p.gateway, old.status as before_status",
         id,
         gateway_payment_id,
         amount,
         flagged,
     )
-    .execute(conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    if let Some(c) = captured {
+        let after = serde_json::json!({"status": "captured", "gateway": c.gateway,
+            "gateway_payment_id": gateway_payment_id, "captured_amount": amount,
+            "flagged": flagged});
+        let entry = Entry::about("payment", id.to_string(), Kind::PaymentCaptured)
+            .for_order(c.order_id)
+            .money(amount, Some(&c.currency))
+            .before(serde_json::json!({"status": c.before_status, "captured_amount": 0}))
+            .after(after);
+        ledger::append(conn, &entry).await?;
+    }
     Ok(())
 }
 
-/// Marks still-open sessions of an order (after expiry, cancellation or failure).
+/// Marks still-open sessions of an order (after expiry, cancellation or failure), each
+/// with its ledger row.
 pub async fn close_open(conn: &mut PgConnection, order_id: Uuid, status: &str) -> sqlx::Result<()> {
-    sqlx::query!(
-        "update payments set status = $2 where order_id = $1 and status = 'created'",
+    let closed = sqlx::query!(
+        "update payments set status = $2 where order_id = $1 and status = 'created'
+         returning id, currency",
         order_id,
         status
     )
-    .execute(conn)
+    .fetch_all(&mut *conn)
     .await?;
-    Ok(())
-}
-
-pub async fn mark_failed(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
-    sqlx::query!(
-        "update payments set status = 'failed' where id = $1 and status = 'created'",
-        id
-    )
-    .execute(conn)
-    .await?;
+    for row in closed {
+        let entry = Entry::about("payment", row.id.to_string(), Kind::PaymentSessionClosed)
+            .for_order(order_id)
+            .currency(Some(&row.currency))
+            .before(serde_json::json!({"status": "created"}))
+            .after(serde_json::json!({"status": status}));
+        ledger::append(conn, &entry).await?;
+    }
     Ok(())
 }

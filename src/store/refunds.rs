@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::ledger::{self, Entry, Kind};
 use super::payments::Payment;
 
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
@@ -64,8 +65,12 @@ pub struct NewRefund<'a> {
 
 /// Decides a refund: writes its row (once per idempotency key) in the caller's
 /// transaction. Returns the row id when it is new (the caller enqueues its job).
+///
+/// A refund of a capture no session row holds (`payment_id` none: a second capture on
+/// one session) is where the ledger first learns of that money: the capture is
+/// appended before the request, so the order's ledger sum stays captured - refunded.
 pub async fn decide(conn: &mut PgConnection, r: &NewRefund<'_>) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar!(
+    let decided = sqlx::query_scalar!(
         "insert into refunds (id, order_id, payment_id, gateway, gateway_payment_id, amount,
                               currency, reason, idempotency_key)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -80,8 +85,27 @@ pub async fn decide(conn: &mut PgConnection, r: &NewRefund<'_>) -> sqlx::Result<
         r.reason,
         r.idempotency_key,
     )
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(id) = decided else {
+        return Ok(None);
+    };
+    if r.payment_id.is_none() {
+        let after = serde_json::json!({"status": "captured", "gateway": r.gateway,
+            "gateway_payment_id": r.gateway_payment_id, "captured_amount": r.amount,
+            "session": null});
+        let entry = Entry::about("payment", r.gateway_payment_id, Kind::PaymentCaptured)
+            .for_order(r.order_id)
+            .money(r.amount, Some(r.currency))
+            .after(after);
+        ledger::append(conn, &entry).await?;
+    }
+    let after = serde_json::json!({"status": "requested", "amount": r.amount,
+        "gateway": r.gateway, "gateway_payment_id": r.gateway_payment_id,
+        "payment_id": r.payment_id, "reason": r.reason});
+    let entry = Entry::refund(id, r.order_id, Kind::RefundRequested, r.currency).after(after);
+    ledger::append(conn, &entry).await?;
+    Ok(Some(id))
 }
 
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<RefundRow>> {
@@ -143,20 +167,30 @@ pub async fn unsettled_for(
     .await
 }
 
-/// The gateway accepted the refund and has not settled it.
+/// The gateway accepted the refund and has not settled it (the ledger row is written
+/// when it was `requested`: a read that finds it pending still changes nothing).
 pub async fn mark_pending(
     conn: &mut PgConnection,
     id: Uuid,
     gateway_refund_id: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query!(
-        "update refunds set status = 'pending', gateway_refund_id = $2
-         where id = $1 and status in ('requested', 'pending')",
+    let moved = sqlx::query!(
+        "update refunds r set status = 'pending', gateway_refund_id = $2
+           from (select id, status from refunds where id = $1) old
+          where r.id = old.id and r.status in ('requested', 'pending')
+          returning r.order_id, r.amount, r.currency, old.status as before_status",
         id,
         gateway_refund_id,
     )
-    .execute(conn)
+    .fetch_optional(&mut *conn)
     .await?;
+    if let Some(m) = moved.filter(|m| m.before_status == "requested") {
+        let entry = Entry::refund(id, m.order_id, Kind::RefundPending, &m.currency)
+            .before(serde_json::json!({"status": "requested"}))
+            .after(serde_json::json!({"status": "pending", "amount": m.amount,
+                "gateway_refund_id": gateway_refund_id}));
+        ledger::append(conn, &entry).await?;
+    }
     Ok(())
 }
 
@@ -187,8 +221,23 @@ pub async fn mark_processed(
             payment_id,
             refund.amount,
         )
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
+    }
+    if moved {
+        let entry = Entry::refund(
+            refund.id,
+            refund.order_id,
+            Kind::RefundProcessed,
+            &refund.currency,
+        )
+        .money(-refund.amount, Some(&refund.currency))
+        .before(serde_json::json!({"status": refund.status}))
+        .after(
+            serde_json::json!({"status": "processed", "amount": refund.amount,
+                "gateway_refund_id": gateway_refund_id, "payment_id": refund.payment_id}),
+        );
+        ledger::append(conn, &entry).await?;
     }
     Ok(moved)
 }
@@ -203,44 +252,65 @@ pub async fn mark_failed(
     retry: bool,
 ) -> sqlx::Result<bool> {
     let moved = sqlx::query!(
-        "update refunds
+        "update refunds r
             set status = case when $3 then 'requested' else 'failed' end,
-                generation = generation + case when $3 then 1 else 0 end,
-                gateway_refund_id = case when $3 then null else gateway_refund_id end,
+                generation = r.generation + case when $3 then 1 else 0 end,
+                gateway_refund_id = case when $3 then null else r.gateway_refund_id end,
                 failure_reason = $2, last_error = $2, next_check_at = null,
-                polls = case when $3 then 0 else polls end,
+                polls = case when $3 then 0 else r.polls end,
                 settled_at = case when $3 then null else now() end
-          where id = $1 and status in ('requested', 'pending')",
+           from (select id, status from refunds where id = $1) old
+          where r.id = old.id and r.status in ('requested', 'pending')
+          returning r.order_id, r.amount, r.currency, r.status, r.generation,
+                    old.status as before_status",
         id,
         reason,
         retry,
     )
-    .execute(conn)
-    .await?
-    .rows_affected()
-        == 1;
-    Ok(moved)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(m) = moved else {
+        return Ok(false);
+    };
+    let entry = Entry::refund(id, m.order_id, Kind::RefundFailed, &m.currency)
+        .before(serde_json::json!({"status": m.before_status}))
+        .after(serde_json::json!({"status": m.status, "amount": m.amount,
+            "generation": m.generation, "reason": reason}));
+    ledger::append(conn, &entry).await?;
+    Ok(true)
 }
 
 /// A gateway call for the refund failed (network, 5xx or a refusal); `permanent`: the
-/// gateway refused it, an operator must look. Returns the attempts so far.
+/// gateway refused it, an operator must look (the refund becomes `failed`, with its
+/// ledger row). Returns the attempts so far.
 pub async fn call_failed(
     conn: &mut PgConnection,
     id: Uuid,
     error: &str,
     permanent: bool,
 ) -> sqlx::Result<i32> {
-    sqlx::query_scalar!(
-        "update refunds set attempts = attempts + 1, last_error = $2,
-                status = case when $3 then 'failed' else status end,
-                settled_at = case when $3 then now() else settled_at end
-         where id = $1 returning attempts",
+    let row = sqlx::query!(
+        "update refunds r set attempts = r.attempts + 1, last_error = $2,
+                status = case when $3 then 'failed' else r.status end,
+                settled_at = case when $3 then now() else r.settled_at end
+           from (select id, status from refunds where id = $1) old
+          where r.id = old.id
+          returning r.attempts, r.order_id, r.amount, r.currency, r.generation,
+                    old.status as before_status",
         id,
         error,
         permanent,
     )
-    .fetch_one(conn)
-    .await
+    .fetch_one(&mut *conn)
+    .await?;
+    if permanent && row.before_status != "failed" {
+        let entry = Entry::refund(id, row.order_id, Kind::RefundFailed, &row.currency)
+            .before(serde_json::json!({"status": row.before_status}))
+            .after(serde_json::json!({"status": "failed", "amount": row.amount,
+                "generation": row.generation, "reason": error}));
+        ledger::append(conn, &entry).await?;
+    }
+    Ok(row.attempts)
 }
 
 /// A scheduled read of an unsettled refund.
@@ -283,16 +353,27 @@ pub async fn schedule_check(
 /// An operator retries a failed refund: the next generation, asked anew. Returns that
 /// generation, or `None` when the refund is not `failed`.
 pub async fn reopen_failed(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar!(
+    let reopened = sqlx::query!(
         "update refunds set status = 'requested', generation = generation + 1,
                 gateway_refund_id = null, next_check_at = null, polls = 0, attempts = 0,
                 settled_at = null
           where id = $1 and status = 'failed'
-          returning generation",
+          returning generation, order_id, amount, currency",
         id
     )
-    .fetch_optional(conn)
-    .await
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(r) = reopened else {
+        return Ok(None);
+    };
+    let entry = Entry::refund(id, r.order_id, Kind::RefundRetried, &r.currency)
+        .before(serde_json::json!({"status": "failed"}))
+        .after(
+            serde_json::json!({"status": "requested", "amount": r.amount,
+            "generation": r.generation}),
+        );
+    ledger::append(conn, &entry).await?;
+    Ok(Some(r.generation))
 }
 
 /// What is still refundable on a payment: captured minus refunds decided so far

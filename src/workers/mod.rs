@@ -25,6 +25,8 @@ use apalis::prelude::{BoxDynError, WorkerContext};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::telemetry::Actor;
+
 pub use queue::{EnqueueOptions, enqueue};
 
 /// A kind of job: stored as JSON in `apalis.jobs.job`, each value on its own queue
@@ -33,6 +35,12 @@ pub trait JobKind: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static 
     fn queue(&self) -> &'static str;
     /// What the job does, as the `job` label of `jobs_run_total` (a closed set).
     fn name(&self) -> &'static str;
+
+    /// Who a run acts for (what the ledger records as its actor), given the run's name
+    /// (`{queue} job {id} key {key}`) and its idempotency key: by default the job itself.
+    fn actor(&self, run: String, _key: Option<&str>) -> Actor {
+        Actor::system(run)
+    }
 }
 
 /// What runs a job. An `Err` makes apalis mark the job Failed and refetch it at once, so

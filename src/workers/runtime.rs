@@ -4,7 +4,9 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use apalis::prelude::{BoxDynError, Data, WorkerBuilder, WorkerBuilderExt, WorkerContext};
+use apalis::prelude::{
+    BoxDynError, Data, FromRequest, Task, WorkerBuilder, WorkerBuilderExt, WorkerContext,
+};
 use apalis_postgres::Config;
 use futures::FutureExt;
 use sqlx::PgPool;
@@ -14,7 +16,7 @@ use super::backend::JobStore;
 use super::wake::Wakeups;
 use super::{JobHandler, JobKind};
 use crate::config::WorkerSettings;
-use crate::telemetry::on_commit;
+use crate::telemetry::{on_commit, with_actor};
 
 /// A name unique to this process and restart generation. apalis does not detect two
 /// workers sharing a name (they would heartbeat and ack as one), and a restarted worker
@@ -132,18 +134,46 @@ async fn supervise<J: JobKind, H: JobHandler<J>>(
     }
 }
 
+/// The job's id and idempotency key, which name the actor of what it changes (the
+/// ledger's `actor`): the key says what the job is for and what woke it, which the job
+/// kind reads ([`JobKind::actor`]).
+struct JobIdentity {
+    id: Option<String>,
+    key: Option<String>,
+}
+
+impl<Args: Sync> FromRequest<Task<Args>> for JobIdentity {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(task: &Task<Args>) -> Result<Self, Self::Error> {
+        Ok(JobIdentity {
+            id: task.ctx().task_id().map(ToString::to_string),
+            key: task.ctx().idempotency_key().map(str::to_owned),
+        })
+    }
+}
+
 /// The worker's one service: decoding happened in apalis (JSON codec); the handler runs
-/// the job. A panic is caught here and becomes an `Err` (apalis' catch-panic layer does
-/// not compose with spawning the worker on a multi-threaded runtime). The job runs in a
-/// scope of its own for counts recorded at its commits ([`on_commit`]).
+/// the job as its [`JobKind::actor`]. A panic is caught here and becomes an `Err` (apalis'
+/// catch-panic layer does not compose with spawning the worker on a multi-threaded
+/// runtime). The job runs in a scope of its own for counts recorded at its commits
+/// ([`on_commit`]).
 async fn handle<J: JobKind, H: JobHandler<J>>(
     job: J,
     handler: Data<Arc<H>>,
     worker: WorkerContext,
+    identity: JobIdentity,
 ) -> Result<(), BoxDynError> {
-    let (queue, name) = (job.queue(), job.name());
+    let (queue, job_name) = (job.queue(), job.name());
+    let key = identity.key.as_deref();
+    let run_name = format!(
+        "{queue} job {} key {}",
+        identity.id.as_deref().unwrap_or("-"),
+        key.unwrap_or("-")
+    );
+    let actor = job.actor(run_name, key);
     let started = Instant::now();
-    let run = AssertUnwindSafe(handler.handle(job, &worker)).catch_unwind();
+    let run = AssertUnwindSafe(with_actor(actor, handler.handle(job, &worker))).catch_unwind();
     let (result, outcome) = match on_commit::scope(run).await {
         Ok(Ok(())) => (Ok(()), "ok"),
         Ok(Err(e)) => (Err(e), "error"),
@@ -152,9 +182,9 @@ async fn handle<J: JobKind, H: JobHandler<J>>(
             (Err(format!("{queue} job panicked").into()), "panic")
         }
     };
-    metrics::histogram!("job_duration_seconds", "queue" => queue, "job" => name)
+    metrics::histogram!("job_duration_seconds", "queue" => queue, "job" => job_name)
         .record(started.elapsed().as_secs_f64());
-    metrics::counter!("jobs_run_total", "queue" => queue, "job" => name, "outcome" => outcome)
+    metrics::counter!("jobs_run_total", "queue" => queue, "job" => job_name, "outcome" => outcome)
         .increment(1);
     result
 }

@@ -15,6 +15,7 @@ use crate::config::Settings;
 use crate::domain::order::Step;
 use crate::gateways::Gateways;
 use crate::store;
+use crate::telemetry::Actor;
 use crate::workers::{EnqueueOptions, JobHandler, JobKind, enqueue, runtime};
 
 /// A job as stored in `apalis.jobs.job` (JSON). The tag is stable: renaming a variant
@@ -67,6 +68,15 @@ impl JobKind for Job {
             Job::Refund { .. } => "refund",
             Job::Cron { .. } => "cron",
             Job::Deliver { .. } => "deliver",
+        }
+    }
+
+    /// A run a verified webhook woke acts for that webhook (its stored event), named
+    /// with the run; any other is the system's.
+    fn actor(&self, run: String, key: Option<&str>) -> Actor {
+        match key.and_then(keys::woken_by_webhook) {
+            Some(webhook) => Actor::webhook(format!("webhook_events {webhook} via {run}")),
+            None => Actor::system(run),
         }
     }
 }

@@ -39,6 +39,21 @@ pub fn refund_job(refund_id: Uuid, suffix: Option<&str>) -> String {
     }
 }
 
+/// The suffix of a job a verified webhook woke (`wh:{webhook}`: `confirm` or a refund's
+/// read), built here so [`woken_by_webhook`] reads what was written.
+pub fn webhook_suffix(webhook_row: Uuid) -> String {
+    format!("{WEBHOOK_MARK}{webhook_row}")
+}
+
+const WEBHOOK_MARK: &str = "wh:";
+
+/// The stored webhook event (its `webhook_events` row id) that woke the job with this
+/// key, if one did.
+pub fn woken_by_webhook(key: &str) -> Option<&str> {
+    key.split_once(&format!(":{WEBHOOK_MARK}"))
+        .map(|(_, row)| row)
+}
+
 /// The capture of one authorized gateway payment (Stripe takes it as the request's
 /// idempotency key): a re-run captures once.
 pub fn capture(gateway: &str, gateway_payment_id: &str) -> String {
@@ -101,5 +116,19 @@ mod tests {
         );
         assert_eq!(cron_tick("expiry", 60), "cron:expiry:60");
         assert_eq!(delivery(id, 2, None), format!("delivery:{id}:2"));
+    }
+
+    #[test]
+    fn a_job_a_webhook_woke_names_the_webhook() {
+        let (order, row) = (Uuid::nil(), Uuid::max());
+        let confirm = step(order, Step::Confirm, Some(&webhook_suffix(row)));
+        assert_eq!(woken_by_webhook(&confirm), Some(row.to_string().as_str()));
+        let read = refund_job(order, Some(&webhook_suffix(row)));
+        assert_eq!(woken_by_webhook(&read), Some(row.to_string().as_str()));
+        assert_eq!(
+            woken_by_webhook(&step(order, Step::Confirm, Some("cb:pay_1"))),
+            None
+        );
+        assert_eq!(woken_by_webhook(&step(order, Step::Price, None)), None);
     }
 }

@@ -276,7 +276,8 @@ async fn checker_reports_each_planted_violation() {
         (
             "captured more than the order total",
             format!("update payments set captured_amount = captured_amount + 100 where order_id = {order};"),
-            vec!["money_mismatch"],
+            // written behind the store's back: the ledger does not know that money either
+            vec!["ledger_mismatch", "money_mismatch"],
         ),
         (
             "enrolled but refunded",
@@ -285,7 +286,7 @@ async fn checker_reports_each_planted_violation() {
                    select gen_random_uuid(), order_id, id, gateway, gateway_payment_id, captured_amount, currency, 'planted', 'planted', 'processed'
                      from payments where order_id = {order};"
             ),
-            vec!["money_mismatch"],
+            vec!["ledger_mismatch", "money_mismatch"],
         ),
         (
             "a refund the gateway failed, not retried",
@@ -319,7 +320,16 @@ async fn checker_reports_each_planted_violation() {
                      from payments where order_id = {order};"
             ),
             // the second order also holds money it should not
-            vec!["money_mismatch", "payment_shared"],
+            vec!["ledger_mismatch", "money_mismatch", "payment_shared"],
+        ),
+        (
+            "a ledger row written by hand",
+            format!(
+                "insert into ledger (aggregate_type, aggregate_id, order_id, kind, amount_minor,
+                                     actor_type, actor)
+                   values ('order', {order}::text, {order}, 'refund_processed', -100, 'system', 'planted');"
+            ),
+            vec!["ledger_mismatch"],
         ),
         (
             "an event the relay never published",

@@ -20,6 +20,7 @@ mod fixtures;
 mod helpers;
 mod idempotency;
 mod layers;
+mod ledger;
 mod limits;
 mod loadtest;
 mod metric_counts;

@@ -365,6 +365,29 @@ async fn a_refund_that_fails_for_good_is_raised_and_an_operator_retries_it() {
     )
     .await;
     assert!(violations(&shop, 0).await.is_empty());
+    // the ledger: failed by the gateway, retried by the operator, then the money back
+    let refund_rows: Vec<(String, String, String, i64)> = sqlx::query_as(
+        "select kind, actor_type, actor, amount_minor from ledger
+          where aggregate_type = 'refund' and kind <> 'refund_pending' order by id",
+    )
+    .fetch_all(&shop.app.pool)
+    .await
+    .unwrap();
+    let kinds: Vec<&str> = refund_rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "refund_requested",
+            "refund_failed",
+            "refund_retried",
+            "refund_processed"
+        ]
+    );
+    assert_eq!(
+        (refund_rows[2].1.as_str(), refund_rows[2].2.as_str()),
+        ("admin", "tester")
+    );
+    assert!(refund_rows[3].3 < 0, "{refund_rows:?}");
     // nothing failed is left to retry
     let again = admin(&shop, &["orders", "refund", &order, "--retry"]);
     assert!(!again.status.success());

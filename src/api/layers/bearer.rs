@@ -127,8 +127,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
 
 /// Layer: tags a request carrying a valid bearer token with [`CallerScope`] (`user id`,
 /// or `issuer|subject` for external tokens), so the rate-limit and idempotency layers
-/// key by user rather than by token. Signature and claims only, no database: the
-/// handler's [`Caller`] extractor still checks the user and the session.
+/// key by user rather than by token, and runs the request as that caller's
+/// [`Actor`](crate::telemetry::Actor) (`user:{id}`, else `guest`), which the ledger
+/// records. Signature and claims only, no database: the handler's [`Caller`] extractor
+/// still checks the user and the session.
 pub async fn scope(
     axum::extract::State(auth): axum::extract::State<Arc<Auth>>,
     mut request: axum::extract::Request,
@@ -143,9 +145,13 @@ pub async fn scope(
         },
         _ => None,
     };
+    let actor = match &scope {
+        Some(scope) => crate::telemetry::Actor::api(format!("user:{scope}")),
+        None => crate::telemetry::Actor::api("guest"),
+    };
     if let Some(scope) = scope {
         parts.extensions.insert(CallerScope(scope));
     }
     request = axum::extract::Request::from_parts(parts, body);
-    next.run(request).await
+    crate::telemetry::with_actor(actor, next.run(request)).await
 }

@@ -29,6 +29,7 @@ use crate::gateways::{
     Gateway, GatewayKind, GatewayPayment, Money, PaymentStatus, SessionReport, VoidOutcome,
 };
 use crate::store::authorizations::{self, NewRelease};
+use crate::store::ledger::{self, Entry, Kind};
 use crate::store::orders::Order;
 use crate::store::payments::Payment;
 use crate::store::{holds, orders, outbox};
@@ -123,7 +124,14 @@ async fn record_authorized(
     let data = serde_json::json!({"gateway": gateway, "payment_id": payment.payment_id,
         "amount": payment.amount, "currency": payment.currency.to_ascii_uppercase()});
     let key = Some(payment.payment_id.as_str());
-    outbox::record_once(&mut tx, order_id, "payment.authorized", data, key).await?;
+    if outbox::record_once(&mut tx, order_id, "payment.authorized", data.clone(), key).await? {
+        let currency = payment.currency.to_ascii_uppercase();
+        let entry = Entry::about("payment", &payment.payment_id, Kind::PaymentAuthorized)
+            .for_order(order_id)
+            .currency(Some(&currency))
+            .after(data);
+        ledger::append(&mut tx, &entry).await?;
+    }
     tx.commit().await?;
     Ok(())
 }

@@ -32,6 +32,7 @@ use crate::domain::order::{OrderStatus, Step};
 use crate::gateways::{
     GatewayError, GatewayKind, GatewayPayment, Money, SessionReport, SessionStatus,
 };
+use crate::store::ledger::{self, Entry, Kind};
 use crate::store::orders::Order;
 use crate::store::payments::Payment;
 use crate::store::sagas::Saga;
@@ -209,7 +210,13 @@ async fn apply(
                 "payment_id": failed.payment_id, "amount": failed.amount,
                 "currency": failed.currency.to_ascii_uppercase(), "error": failed.error});
             let key = Some(failed.payment_id.as_str());
-            if outbox::record_once(tx, order_id, "payment.failed", data, key).await? {
+            if outbox::record_once(tx, order_id, "payment.failed", data.clone(), key).await? {
+                let currency = failed.currency.to_ascii_uppercase();
+                let entry = Entry::about("payment", &failed.payment_id, Kind::PaymentFailed)
+                    .for_order(order_id)
+                    .currency(Some(&currency))
+                    .after(data);
+                ledger::append(tx, &entry).await?;
                 payment_failed(report.gateway, "declined");
             }
             last_error = Some(

@@ -97,7 +97,8 @@ pub async fn webhook(
             Ok(Intake::Processed)
         }
         ("processed", Some(order_id)) => {
-            wake_confirm(conn, order_id, &format!("wh:{}", stored.id)).await?;
+            let suffix = crate::workflows::keys::webhook_suffix(stored.id);
+            wake_confirm(conn, order_id, &suffix).await?;
             Ok(Intake::Processed)
         }
         ("unmatched", _) => {

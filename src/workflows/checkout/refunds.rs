@@ -93,7 +93,8 @@ pub async fn wake_refunds(
     )
     .await?;
     for id in &ids {
-        enqueue_refund(conn, *id, Some(&format!("wh:{webhook_row}")), None).await?;
+        let suffix = keys::webhook_suffix(webhook_row);
+        enqueue_refund(conn, *id, Some(&suffix), None).await?;
     }
     Ok(ids.len())
 }
