@@ -1,6 +1,9 @@
 //! Logging (tracing, JSON or pretty), metrics (Prometheus text via the `metrics` crate)
 //! and the correlation id of the work in hand.
 
+pub mod catalog;
+pub mod on_commit;
+
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};

@@ -13,7 +13,9 @@ use crate::store::refunds::RefundRow;
 use crate::store::{authorizations, orders, refunds, sagas};
 use crate::workflows::checkout::Failure;
 use crate::workflows::checkout::orders::{OrderView, view};
-use crate::workflows::checkout::runner::{enqueue_compensation, enqueue_step, fail};
+use crate::workflows::checkout::runner::{
+    enqueue_compensation, enqueue_reconciling, enqueue_step, fail,
+};
 use crate::workflows::keys;
 
 #[derive(Debug, Subcommand)]
@@ -371,7 +373,7 @@ async fn reconcile(admin: &Admin, order: &orders::Order, dry_run: bool) -> anyho
     }
     let mut tx = admin.pool.begin().await?;
     let suffix = format!("admin-rc:{}", Uuid::new_v4().simple());
-    let woken = enqueue_step(&mut tx, order.id, Step::Confirm, Some(&suffix)).await?;
+    let woken = enqueue_reconciling(&mut tx, order.id, &suffix).await?;
     let key = audit::fresh_key("orders.reconcile", &order.order_token);
     let after = json!({"enqueued": keys::step(order.id, Step::Confirm, Some(&suffix))});
     audit::write(

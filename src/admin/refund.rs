@@ -71,6 +71,7 @@ pub async fn refund(
             reason: &reason,
             idempotency_key: &idempotency_key,
         },
+        "admin",
     )
     .await?;
     let Some(refund_id) = decided else {

@@ -106,11 +106,17 @@ impl SessionCache {
     /// The user of a remembered live session `session_id` of `user_id`.
     pub fn get(&self, user_id: Uuid, session_id: Uuid) -> Option<User> {
         let state = self.inner.state.lock().ok()?;
-        state
+        let found = state
             .entries
             .get(&session_id)
             .filter(|e| e.user.id == user_id && e.until > Instant::now())
-            .map(|e| e.user.clone())
+            .map(|e| e.user.clone());
+        // with the memory off there is no cache to hit or miss
+        if !self.inner.ttl.is_zero() {
+            let result = if found.is_some() { "hit" } else { "miss" };
+            metrics::counter!("session_cache_lookups_total", "result" => result).increment(1);
+        }
+        found
     }
 
     /// Call before reading a session from the database.

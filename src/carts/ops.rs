@@ -35,7 +35,7 @@ pub async fn create(
             .map_err(|e| anyhow::anyhow!("pricing.default_currency: {e}"))?,
     };
     check_device_id(req.device_id.as_deref())?;
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::store::begin(pool).await?;
     let sale_id = match &req.sale_slug {
         Some(slug) => {
             let stored =
@@ -74,6 +74,7 @@ pub async fn create(
     };
     let view = finish(&mut tx, cart, done, settings, now).await?;
     tx.commit().await?;
+    metrics::counter!("carts_created_total").increment(1);
     Ok(view)
 }
 
@@ -84,7 +85,7 @@ pub async fn get(
     token: &str,
     viewer: Option<Uuid>,
 ) -> Result<CartView, CartError> {
-    let mut conn = pool.acquire().await?;
+    let mut conn = crate::store::acquire(pool).await?;
     let cart = load_cart(&mut conn, token, Access::Read, viewer).await?;
     let items = carts::items(&mut conn, cart.id).await?;
     let currency = parse_currency(&cart.currency)?;
@@ -225,7 +226,7 @@ pub async fn estimate(
     req: EstimateRequest,
     viewer: Option<Uuid>,
 ) -> Result<Estimate, CartError> {
-    let mut conn = pool.acquire().await?;
+    let mut conn = crate::store::acquire(pool).await?;
     let cart = load_cart(&mut conn, &req.cart_token, Access::Read, viewer).await?;
     let currency = parse_currency(req.currency.as_deref().unwrap_or(&cart.currency))?;
     let items = carts::items(&mut conn, cart.id).await?;
@@ -366,7 +367,7 @@ pub(super) async fn locked<T>(
     viewer: Option<Uuid>,
     change: impl AsyncFnOnce(&mut PgConnection, CartRow) -> Result<T, CartError>,
 ) -> Result<T, CartError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::store::begin(pool).await?;
     let cart = load_cart(&mut tx, token, Access::Write, viewer).await?;
     let out = change(&mut tx, cart).await?;
     tx.commit().await?;

@@ -161,6 +161,11 @@ impl Settings {
             "must be between 10 and 60000",
         );
         check(
+            (1..=3600).contains(&self.worker.metrics_sample_secs),
+            "worker.metrics_sample_secs",
+            "must be between 1 and 3600",
+        );
+        check(
             self.http.request_timeout_ms >= 100,
             "http.request_timeout_ms",
             "must be at least 100",
@@ -378,6 +383,19 @@ mod tests {
             let s = Settings::load(None).unwrap();
             assert_eq!(s.worker.batch_size, 77);
             assert_eq!(s.log.format, LogFormat::Pretty);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn metrics_sample_period_is_set_and_checked() {
+        assert_eq!(Settings::default().worker.metrics_sample_secs, 5);
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("CHECKOUT__WORKER__METRICS_SAMPLE_SECS", "2");
+            assert_eq!(Settings::load(None).unwrap().worker.metrics_sample_secs, 2);
+            jail.set_env("CHECKOUT__WORKER__METRICS_SAMPLE_SECS", "0");
+            let err = Settings::load(None).unwrap_err().to_string();
+            assert!(err.contains("worker.metrics_sample_secs"), "{err}");
             Ok(())
         });
     }

@@ -22,6 +22,9 @@ pub struct WorkerSettings {
     pub wake_interval_ms: u64,
     /// Port of the worker's own `/healthz` and `/readyz`; 0 picks a free one (logged).
     pub health_port: u16,
+    /// Period (s) of the samplers behind `/metrics`: the queues' depth (scheduler and
+    /// `dev`) and the database pool (every role).
+    pub metrics_sample_secs: u64,
 }
 
 impl Default for WorkerSettings {
@@ -34,6 +37,7 @@ impl Default for WorkerSettings {
             job_timeout_secs: 60,
             wake_interval_ms: 500,
             health_port: 0,
+            metrics_sample_secs: 5,
         }
     }
 }

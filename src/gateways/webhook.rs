@@ -75,6 +75,39 @@ impl WebhookKind {
             (_, other) => WebhookKind::Other(other.to_owned()),
         }
     }
+
+    /// Every [`WebhookKind::label`]: the closed set of the webhook metrics' `kind`.
+    pub const LABELS: [&'static str; 11] = [
+        "payment_authorized",
+        "payment_captured",
+        "payment_failed",
+        "order_paid",
+        "refund_processed",
+        "refund_failed",
+        "refund_updated",
+        "checkout_session_completed",
+        "checkout_session_expired",
+        "charge_refunded",
+        "other",
+    ];
+
+    /// The kind as a metric label: its snake_case name; every type we do not act on is
+    /// `other` (a type name from outside must not open new series).
+    pub fn label(&self) -> &'static str {
+        match self {
+            WebhookKind::PaymentAuthorized => "payment_authorized",
+            WebhookKind::PaymentCaptured => "payment_captured",
+            WebhookKind::PaymentFailed => "payment_failed",
+            WebhookKind::OrderPaid => "order_paid",
+            WebhookKind::RefundProcessed => "refund_processed",
+            WebhookKind::RefundFailed => "refund_failed",
+            WebhookKind::RefundUpdated => "refund_updated",
+            WebhookKind::CheckoutSessionCompleted => "checkout_session_completed",
+            WebhookKind::CheckoutSessionExpired => "checkout_session_expired",
+            WebhookKind::ChargeRefunded => "charge_refunded",
+            WebhookKind::Other(_) => "other",
+        }
+    }
 }
 
 /// A verified webhook event.

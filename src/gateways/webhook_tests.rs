@@ -401,3 +401,30 @@ fn razorpay_refund_events_carry_the_refund_and_its_status() {
         assert_eq!(event.refund_status, Some(mapped));
     }
 }
+
+// ---- Metric labels ---------------------------------------------------------
+
+#[test]
+fn every_kind_is_labelled_by_its_snake_case_name_within_the_closed_set() {
+    let kinds = [
+        WebhookKind::PaymentAuthorized,
+        WebhookKind::PaymentCaptured,
+        WebhookKind::PaymentFailed,
+        WebhookKind::OrderPaid,
+        WebhookKind::RefundProcessed,
+        WebhookKind::RefundFailed,
+        WebhookKind::RefundUpdated,
+        WebhookKind::CheckoutSessionCompleted,
+        WebhookKind::CheckoutSessionExpired,
+        WebhookKind::ChargeRefunded,
+    ];
+    for kind in &kinds {
+        let serde_name = serde_json::to_value(kind).unwrap();
+        assert_eq!(serde_name.as_str(), Some(kind.label()));
+        assert!(WebhookKind::LABELS.contains(&kind.label()));
+    }
+    // a type name from outside never becomes a label of its own
+    let other = WebhookKind::parse(GatewayKind::Stripe, "customer.created");
+    assert_eq!(other.label(), "other");
+    assert_eq!(WebhookKind::LABELS.len(), kinds.len() + 1);
+}

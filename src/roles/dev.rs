@@ -64,6 +64,8 @@ pub async fn dev(global: GlobalArgs, args: DevArgs) -> anyhow::Result<()> {
     tracing::info!(%summary, "sample catalog loaded");
 
     let shutdown = super::shutdown_token();
+    super::start_metrics(&pool, &settings, &shutdown);
+    super::sample_queues(&pool, &settings, &shutdown);
     let port = listen.port.unwrap_or(settings.http.port);
     let listener = super::bind(SocketAddr::new(settings.http.host, port), "dev").await?;
     let local = listener.local_addr()?;

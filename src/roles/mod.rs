@@ -12,6 +12,7 @@ mod startup;
 mod worker;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use anyhow::Context;
 use secrecy::SecretString;
@@ -71,6 +72,38 @@ fn shutdown_token() -> CancellationToken {
     let token = CancellationToken::new();
     crate::shutdown::on_signal(token.clone());
     token
+}
+
+/// Every role with a pool at start: the metric catalog described and registered at zero
+/// (`telemetry::catalog`), and the pool's sampler (`store::pooled::sample`) until
+/// `shutdown`.
+fn start_metrics(pool: &PgPool, settings: &Settings, shutdown: &CancellationToken) {
+    use crate::workflows::jobs;
+    let groups = api::layers::groups::RouteGroup::RATE_LIMITED.map(|g| g.name());
+    let schedules = settings.scheduler.schedules().map(|(name, _)| name);
+    telemetry::catalog::register(&telemetry::catalog::Known {
+        jobs: &jobs::job_labels(),
+        queues: jobs::QUEUES,
+        webhook_kinds: &crate::gateways::WebhookKind::LABELS,
+        ratelimit_groups: &groups,
+        cron_schedules: &schedules,
+    });
+    tokio::spawn(store::pooled::sample(
+        pool.clone(),
+        Duration::from_secs(settings.worker.metrics_sample_secs),
+        shutdown.clone(),
+    ));
+}
+
+/// Runs the queues' depth sampler (`workers::depth`) until `shutdown`: the scheduler
+/// role and `dev`.
+fn sample_queues(pool: &PgPool, settings: &Settings, shutdown: &CancellationToken) {
+    tokio::spawn(crate::workers::depth::sample(
+        pool.clone(),
+        crate::workflows::jobs::QUEUES,
+        Duration::from_secs(settings.worker.metrics_sample_secs),
+        shutdown.clone(),
+    ));
 }
 
 /// Binds and announces an address on stdout (`listening on http://...`), which scripts

@@ -9,6 +9,7 @@ pub async fn relay(global: GlobalArgs) -> anyhow::Result<()> {
     let settings = super::load_settings(&global)?;
     let pool = super::checked_pool(&settings, super::startup::Schema::Needed).await?;
     let shutdown = super::shutdown_token();
+    super::start_metrics(&pool, &settings, &shutdown);
     let broker = Dependency::new("broker");
     let health = super::health_server(
         pool.clone(),

@@ -16,6 +16,8 @@ pub async fn scheduler(global: GlobalArgs) -> anyhow::Result<()> {
         .context("no database configured")?
         .to_owned();
     let shutdown = super::shutdown_token();
+    super::start_metrics(&pool, &settings, &shutdown);
+    super::sample_queues(&pool, &settings, &shutdown);
     let health = super::health_server(
         pool.clone(),
         None,

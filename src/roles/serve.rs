@@ -12,6 +12,7 @@ pub async fn serve(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()>
     let state = super::app_state(pool.clone(), &settings)?;
     store::migrate(&pool).await?;
     let shutdown = super::shutdown_token();
+    super::start_metrics(&pool, &settings, &shutdown);
     let port = listen.port.unwrap_or(settings.http.port);
     let listener = super::bind(SocketAddr::new(settings.http.host, port), "api").await?;
     let metrics = super::health_server(

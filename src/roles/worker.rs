@@ -10,6 +10,7 @@ pub async fn worker(global: GlobalArgs) -> anyhow::Result<()> {
     let settings = super::load_settings(&global)?;
     let pool = super::checked_pool(&settings, super::startup::Schema::Needed).await?;
     let shutdown = super::shutdown_token();
+    super::start_metrics(&pool, &settings, &shutdown);
     let health = super::health_server(
         pool.clone(),
         None,

@@ -210,3 +210,38 @@ pub async fn register_worker(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// `jobs_ready` counts at most this many jobs per queue: past it the number only says
+/// "a huge backlog", and counting on would read the whole backlog every sample.
+pub const READY_CAP: i64 = 100_000;
+
+/// A queue's jobs due to run and not yet taken.
+#[derive(Debug, Clone, FromRow)]
+pub struct Ready {
+    pub queue: String,
+    /// Counted up to [`READY_CAP`].
+    pub ready: i64,
+    /// Age of the oldest, in seconds; 0 when there is none.
+    pub oldest_secs: f64,
+}
+
+/// Per queue of `queues`: `Pending` jobs whose `run_at` has passed. Both subqueries
+/// read the `jobs_pending_run_at` index (pending jobs only, by queue and `run_at`), so
+/// done jobs cost nothing and the count stops at [`READY_CAP`].
+pub async fn ready(conn: &mut PgConnection, queues: &[&str]) -> sqlx::Result<Vec<Ready>> {
+    sqlx::query_as(
+        "select q.queue,
+                (select count(*) from (select 1 from apalis.jobs j
+                   where j.job_type = q.queue and j.status = 'Pending' and j.run_at <= now()
+                   limit $2) due) as ready,
+                coalesce(extract(epoch from now() - (
+                   select j.run_at from apalis.jobs j
+                    where j.job_type = q.queue and j.status = 'Pending' and j.run_at <= now()
+                    order by j.run_at limit 1))::float8, 0) as oldest_secs
+           from unnest($1::text[]) as q(queue)",
+    )
+    .bind(queues)
+    .bind(READY_CAP)
+    .fetch_all(conn)
+    .await
+}

@@ -23,6 +23,7 @@ pub mod orders;
 pub mod outbox;
 pub mod payments;
 pub mod pings;
+pub mod pooled;
 pub mod refunds;
 pub mod sagas;
 pub mod sales;
@@ -39,6 +40,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 
 use crate::config::DatabaseSettings;
+
+pub use pooled::{acquire, begin};
 
 /// Table that records our migrations.
 const MIGRATIONS_TABLE: &str = "_checkout_migrations";

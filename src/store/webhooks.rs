@@ -23,6 +23,23 @@ pub async fn insert_rejected(
     Ok(())
 }
 
+/// Whether a verified webhook about this gateway payment was stored (any event type or
+/// status but `rejected`); reads the `(gateway, gateway_payment_id, ...)` index.
+pub async fn heard_of_payment(
+    conn: &mut PgConnection,
+    gateway: &str,
+    gateway_payment_id: &str,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "select exists(select 1 from webhook_events
+                        where gateway = $1 and gateway_payment_id = $2 and status <> 'rejected')",
+    )
+    .bind(gateway)
+    .bind(gateway_payment_id)
+    .fetch_one(conn)
+    .await
+}
+
 /// A verified delivery to store; [`insert_verified`] works out its order and status in
 /// the same statement.
 pub struct VerifiedEvent<'a> {

@@ -14,6 +14,7 @@
 //!   backend died ([`runtime`]).
 
 mod backend;
+pub mod depth;
 pub mod queue;
 pub mod runtime;
 pub mod wake;
@@ -30,6 +31,8 @@ pub use queue::{EnqueueOptions, enqueue};
 /// (apalis `job_type`).
 pub trait JobKind: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
     fn queue(&self) -> &'static str;
+    /// What the job does, as the `job` label of `jobs_run_total` (a closed set).
+    fn name(&self) -> &'static str;
 }
 
 /// What runs a job. An `Err` makes apalis mark the job Failed and refetch it at once, so

@@ -2,7 +2,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use apalis::prelude::{BoxDynError, Data, WorkerBuilder, WorkerBuilderExt, WorkerContext};
 use apalis_postgres::Config;
@@ -14,6 +14,7 @@ use super::backend::JobStore;
 use super::wake::Wakeups;
 use super::{JobHandler, JobKind};
 use crate::config::WorkerSettings;
+use crate::telemetry::on_commit;
 
 /// A name unique to this process and restart generation. apalis does not detect two
 /// workers sharing a name (they would heartbeat and ack as one), and a restarted worker
@@ -133,21 +134,27 @@ async fn supervise<J: JobKind, H: JobHandler<J>>(
 
 /// The worker's one service: decoding happened in apalis (JSON codec); the handler runs
 /// the job. A panic is caught here and becomes an `Err` (apalis' catch-panic layer does
-/// not compose with spawning the worker on a multi-threaded runtime).
+/// not compose with spawning the worker on a multi-threaded runtime). The job runs in a
+/// scope of its own for counts recorded at its commits ([`on_commit`]).
 async fn handle<J: JobKind, H: JobHandler<J>>(
     job: J,
     handler: Data<Arc<H>>,
     worker: WorkerContext,
 ) -> Result<(), BoxDynError> {
-    let queue = job.queue();
-    match AssertUnwindSafe(handler.handle(job, &worker))
-        .catch_unwind()
-        .await
-    {
-        Ok(result) => result,
+    let (queue, name) = (job.queue(), job.name());
+    let started = Instant::now();
+    let run = AssertUnwindSafe(handler.handle(job, &worker)).catch_unwind();
+    let (result, outcome) = match on_commit::scope(run).await {
+        Ok(Ok(())) => (Ok(()), "ok"),
+        Ok(Err(e)) => (Err(e), "error"),
         Err(_) => {
             tracing::error!(queue, "job panicked");
-            Err(format!("{queue} job panicked").into())
+            (Err(format!("{queue} job panicked").into()), "panic")
         }
-    }
+    };
+    metrics::histogram!("job_duration_seconds", "queue" => queue, "job" => name)
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!("jobs_run_total", "queue" => queue, "job" => name, "outcome" => outcome)
+        .increment(1);
+    result
 }

@@ -27,7 +27,7 @@ use crate::workers::{EnqueueOptions, enqueue};
 pub async fn deliver(ctx: &JobContext, delivery_id: Uuid, attempt: i32) -> anyhow::Result<()> {
     let settings = &ctx.settings.subscriptions;
     let timeout = Duration::from_millis(settings.timeout_ms);
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = crate::store::begin(&ctx.pool).await?;
     let Some(delivery) = subscriptions::lock_delivery(&mut tx, delivery_id).await? else {
         return Ok(());
     };
@@ -66,7 +66,7 @@ pub async fn deliver(ctx: &JobContext, delivery_id: Uuid, attempt: i32) -> anyho
         response: outcome.response.clone(),
     };
 
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = crate::store::begin(&ctx.pool).await?;
     let Some(now) = subscriptions::lock_delivery(&mut tx, delivery_id).await? else {
         return Ok(());
     };

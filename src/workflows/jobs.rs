@@ -25,8 +25,15 @@ pub enum Job {
     /// Proves the path enqueue -> NOTIFY -> worker process -> database. `hold_ms` makes
     /// it last long enough to kill a worker in the middle (tests).
     Ping { id: Uuid, hold_ms: u64 },
-    /// One step of an order's checkout saga.
-    Step { order_id: Uuid, step: Step },
+    /// One step of an order's checkout saga; `reconciling` when reconciliation woke it
+    /// (a `confirm` that then finds a payment no webhook told us of counts it in
+    /// `reconciliation_recovered_total`).
+    Step {
+        order_id: Uuid,
+        step: Step,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reconciling: bool,
+    },
     /// Undo what a failed, expired, cancelled or refunded order holds.
     Compensate { order_id: Uuid },
     /// Execute a decided refund at its gateway.
@@ -51,6 +58,33 @@ impl JobKind for Job {
             Job::Deliver { .. } => DELIVERY_QUEUE,
         }
     }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Job::Step { step, .. } => step.as_str(),
+            Job::Ping { .. } => "ping",
+            Job::Compensate { .. } => "compensate",
+            Job::Refund { .. } => "refund",
+            Job::Cron { .. } => "cron",
+            Job::Deliver { .. } => "deliver",
+        }
+    }
+}
+
+/// `(queue, job)` of every job kind: the label sets of `jobs_run_total`.
+pub fn job_labels() -> Vec<(&'static str, &'static str)> {
+    let mut labels: Vec<_> = Step::ALL
+        .iter()
+        .map(|step| (STEP_QUEUE, step.as_str()))
+        .collect();
+    labels.extend([
+        (PING_QUEUE, "ping"),
+        (COMPENSATE_QUEUE, "compensate"),
+        (REFUND_QUEUE, "refund"),
+        (CRON_QUEUE, "cron"),
+        (DELIVERY_QUEUE, "deliver"),
+    ]);
+    labels
 }
 
 pub const PING_QUEUE: &str = "system.ping";
@@ -108,8 +142,12 @@ impl JobHandler<Job> for JobContext {
                 store::pings::finish(&self.pool, id, worker.name()).await?;
                 tracing::debug!(%id, worker = worker.name(), "ping ran");
             }
-            Job::Step { order_id, step } => {
-                checkout::run_step(self, order_id, step).await?;
+            Job::Step {
+                order_id,
+                step,
+                reconciling,
+            } => {
+                checkout::run_step(self, order_id, step, reconciling).await?;
             }
             Job::Compensate { order_id } => {
                 checkout::compensate::compensate(self, order_id).await?;

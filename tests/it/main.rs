@@ -23,6 +23,8 @@ mod idempotency;
 mod layers;
 mod limits;
 mod loadtest;
+mod metric_counts;
+mod metrics;
 mod money;
 mod ops_fixtures;
 mod promql;

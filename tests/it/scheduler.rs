@@ -231,6 +231,7 @@ async fn stuck_sweep_requeues_sagas_without_a_live_job() {
         &checkout::workflows::jobs::Job::Step {
             order_id: queued,
             step: checkout::domain::order::Step::Reserve,
+            reconciling: false,
         },
         &format!("{queued}:reserve"),
     )

@@ -28,6 +28,15 @@ pub enum RouteGroup {
 }
 
 impl RouteGroup {
+    /// The groups with a rate limit (`ratelimit_rejected_total{group}`): all but
+    /// `Webhook`.
+    pub const RATE_LIMITED: [RouteGroup; 4] = [
+        RouteGroup::Auth,
+        RouteGroup::CartWrite,
+        RouteGroup::Order,
+        RouteGroup::Default,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             RouteGroup::Auth => "auth",

@@ -177,6 +177,7 @@ async fn acquire(idem: &Idempotency, c: &Claim, f: &Fingerprint) -> sqlx::Result
 }
 
 fn replay(record: Record) -> Response {
+    metrics::counter!("idempotency_replays_total").increment(1);
     let status = record
         .response_status
         .and_then(|s| StatusCode::from_u16(s as u16).ok())

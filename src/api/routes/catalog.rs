@@ -61,7 +61,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/api/v1/internships", tag = "catalog",
     responses((status = 200, description = "active programs", body = inline(Envelope<Vec<ProgramView>>))))]
 async fn list(State(state): State<AppState>) -> ApiResult<Reply<Vec<ProgramView>>> {
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = crate::store::acquire(&state.pool).await?;
     let programs = catalog::programs(&mut conn, false).await?;
     Ok(Reply::ok(views(&mut conn, programs).await?))
 }
@@ -76,7 +76,7 @@ async fn show(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Reply<ProgramView>> {
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = crate::store::acquire(&state.pool).await?;
     let program = catalog::find_program(&mut conn, &id)
         .await?
         .ok_or(CartError::ProgramNotFound(id))?;

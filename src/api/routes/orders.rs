@@ -177,7 +177,7 @@ pub async fn cancel_order(
 }
 
 async fn owned(state: &AppState, caller: &Caller, token: &str) -> ApiResult<orders::Order> {
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = crate::store::acquire(&state.pool).await?;
     match orders::by_token(&mut conn, token).await? {
         Some(o) if o.user_id == caller.user_id() => Ok(o),
         _ => Err(ApiError::OrderNotFound),
@@ -199,7 +199,7 @@ pub async fn list_enrollments(
     State(state): State<AppState>,
     caller: Caller,
 ) -> ApiResult<Reply<EnrollmentList>> {
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = crate::store::acquire(&state.pool).await?;
     let enrollments = enrollments::for_user(&mut conn, caller.user_id()).await?;
     Ok(Reply::ok(EnrollmentList { enrollments }))
 }

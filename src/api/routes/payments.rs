@@ -18,6 +18,7 @@ use crate::domain::order::{OrderStatus, Step};
 use crate::gateways::signature::verify_razorpay_payment;
 use crate::gateways::{GatewayKind, WebhookError, webhook};
 use crate::store::{payments, webhooks};
+use crate::telemetry::catalog;
 use crate::workflows::checkout::intake::{self, Intake};
 use crate::workflows::checkout::orders as flow;
 use crate::workflows::checkout::runner::enqueue_step;
@@ -56,7 +57,7 @@ pub async fn verify_payment(
     ApiPath(token): ApiPath<String>,
     ApiJson(body): ApiJson<VerifyPayment>,
 ) -> ApiResult<Reply<flow::OrderView>> {
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::store::begin(&state.pool).await?;
     let payment = payments::by_token(&mut tx, &token)
         .await?
         .ok_or(ApiError::PaymentNotFound)?;
@@ -153,7 +154,28 @@ async fn accept(
     gateway: GatewayKind,
     verified: Result<crate::gateways::WebhookEvent, WebhookError>,
 ) -> ApiResult<Reply<WebhookReceipt>> {
-    let mut conn = state.pool.acquire().await?;
+    let started = std::time::Instant::now();
+    let kind = verified
+        .as_ref()
+        .map_or(catalog::UNKNOWN_KIND, |e| e.kind.label());
+    let result = take_in(state, gateway, verified).await;
+    let counter = if result.is_ok() {
+        "webhooks_processed_total"
+    } else {
+        "webhooks_failed_total"
+    };
+    metrics::counter!(counter, "gateway" => gateway.as_str(), "kind" => kind).increment(1);
+    metrics::histogram!("webhook_processing_seconds", "gateway" => gateway.as_str())
+        .record(started.elapsed().as_secs_f64());
+    result
+}
+
+async fn take_in(
+    state: &AppState,
+    gateway: GatewayKind,
+    verified: Result<crate::gateways::WebhookEvent, WebhookError>,
+) -> ApiResult<Reply<WebhookReceipt>> {
+    let mut conn = crate::store::acquire(&state.pool).await?;
     let event = match verified {
         Ok(event) => event,
         Err(e) => {

@@ -60,7 +60,7 @@ pub async fn settle_authorizations(
     if !reports.iter().any(|(_, r)| authorized(r)) {
         return Ok(settled);
     }
-    let mut conn = ctx.pool.acquire().await?;
+    let mut conn = crate::store::acquire(&ctx.pool).await?;
     let Some(order) = orders::get(&mut conn, order_id).await? else {
         return Ok(settled);
     };
@@ -118,7 +118,7 @@ async fn record_authorized(
     gateway: GatewayKind,
     payment: &GatewayPayment,
 ) -> Result<(), StepError> {
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = crate::store::begin(&ctx.pool).await?;
     orders::lock(&mut tx, order_id).await?;
     let data = serde_json::json!({"gateway": gateway, "payment_id": payment.payment_id,
         "amount": payment.amount, "currency": payment.currency.to_ascii_uppercase()});
@@ -175,7 +175,7 @@ async fn release_authorization(
         VoidOutcome::Voided => "voided",
         VoidOutcome::LeftToLapse => "left_to_lapse",
     };
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = crate::store::begin(&ctx.pool).await?;
     let release = NewRelease {
         order_id: r.order_id,
         payment_id: Some(r.session),

@@ -13,15 +13,17 @@ use uuid::Uuid;
 
 use super::refunds::decide_refund;
 use super::runner::{enqueue_compensation, enqueue_step, retry_delay};
+use crate::domain::codes::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
 use crate::gateways::{CancelOutcome, GatewayKind};
 use crate::store::refunds::{self, NewRefund};
 use crate::store::{carts, coupons, enrollments, holds, orders, outbox, payments, sagas};
+use crate::telemetry::on_commit;
 use crate::workflows::jobs::JobContext;
 use crate::workflows::keys;
 
 pub async fn compensate(ctx: &JobContext, order_id: Uuid) -> anyhow::Result<()> {
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = crate::store::begin(&ctx.pool).await?;
     let Some(order) = orders::lock(&mut tx, order_id).await? else {
         return Ok(());
     };
@@ -50,14 +52,16 @@ pub async fn compensate(ctx: &JobContext, order_id: Uuid) -> anyhow::Result<()> 
                 reason: &format!("order {status}"),
                 idempotency_key: &key,
             },
+            refund_reason(status, order.failure_code),
         )
         .await?;
     }
     carts::reopen(&mut tx, &order.cart_token).await?;
     tx.commit().await?;
+    on_commit::committed();
 
     // Outside the transaction: make open sessions unpayable where the gateway can.
-    let mut conn = ctx.pool.acquire().await?;
+    let mut conn = crate::store::acquire(&ctx.pool).await?;
     let open: Vec<_> = payments::for_order(&mut conn, order_id)
         .await?
         .into_iter()
@@ -72,17 +76,27 @@ pub async fn compensate(ctx: &JobContext, order_id: Uuid) -> anyhow::Result<()> 
             continue;
         };
         match gateway.cancel_session(&p.gateway_order_id).await {
+            // a cancelled order's open session is a payment that will not come
+            Ok(CancelOutcome::Cancelled | CancelOutcome::Unsupported)
+                if status == OrderStatus::Cancelled =>
+            {
+                on_commit::count(move || {
+                    metrics::counter!("payments_failed_total", "gateway" => kind.as_str(),
+                        "reason" => "cancelled")
+                    .increment(1)
+                });
+            }
             Ok(CancelOutcome::Cancelled | CancelOutcome::Unsupported) => {}
             // Paid after all: confirm records it and refunds it (the order has ended).
             Ok(CancelOutcome::AlreadyPaid) => {
-                let mut tx = ctx.pool.begin().await?;
+                let mut tx = crate::store::begin(&ctx.pool).await?;
                 enqueue_step(&mut tx, order_id, Step::Confirm, Some("late-capture")).await?;
                 tx.commit().await?;
             }
             Err(e) => return retry_compensation(ctx, order_id, &e.to_string()).await,
         }
     }
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = crate::store::begin(&ctx.pool).await?;
     payments::close_open(&mut tx, order_id, "cancelled").await?;
     sagas::set_state(&mut tx, order_id, "compensated").await?;
     outbox::record(
@@ -93,12 +107,29 @@ pub async fn compensate(ctx: &JobContext, order_id: Uuid) -> anyhow::Result<()> 
     )
     .await?;
     tx.commit().await?;
+    on_commit::committed();
     tracing::info!(%order_id, %status, "order compensated");
     Ok(())
 }
 
+/// Why compensation refunds a capture, as `refunds_requested_total{reason}`.
+fn refund_reason(status: OrderStatus, failure_code: Option<i32>) -> &'static str {
+    let code = failure_code.and_then(|c| u32::try_from(c).ok());
+    match status {
+        OrderStatus::Refunded if code == Some(ErrorCode::NoSeatAfterPayment.as_u32()) => {
+            "cohort_full"
+        }
+        OrderStatus::Refunded if code == Some(ErrorCode::AlreadyEnrolled.as_u32()) => {
+            "already_enrolled"
+        }
+        OrderStatus::Cancelled => "cancelled",
+        OrderStatus::Failed | OrderStatus::Expired => "order_ended",
+        _ => "other",
+    }
+}
+
 async fn retry_compensation(ctx: &JobContext, order_id: Uuid, error: &str) -> anyhow::Result<()> {
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = crate::store::begin(&ctx.pool).await?;
     let attempts = sagas::record_failure(&mut tx, order_id, error).await?;
     let delay = retry_delay(&ctx.settings.checkout, attempts);
     tracing::warn!(%order_id, attempts, ?delay, error, "compensation will be retried");

@@ -35,12 +35,15 @@ use crate::gateways::{
 use crate::store::orders::Order;
 use crate::store::payments::Payment;
 use crate::store::sagas::Saga;
-use crate::store::{orders, outbox, payments, sagas};
+use crate::store::{orders, outbox, payments, sagas, webhooks};
+use crate::telemetry::on_commit::count;
 use crate::workflows::jobs::JobContext;
 use crate::workflows::keys;
 
-pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
-    let mut conn = ctx.pool.acquire().await?;
+/// `reconciling`: reconciliation woke this run; a payment it finds that no webhook
+/// reported counts in `reconciliation_recovered_total`.
+pub async fn confirm(ctx: &JobContext, order_id: Uuid, reconciling: bool) -> StepResult<'static> {
+    let mut conn = crate::store::acquire(&ctx.pool).await?;
     let sessions = payments::for_order(&mut conn, order_id).await?;
     drop(conn);
     if sessions.is_empty() {
@@ -49,7 +52,7 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     let Some(mut reports) = ask_gateways(ctx, &sessions).await? else {
         // The session itself no longer matches what we created: never trust its
         // payments; they are refunded by compensation.
-        let tx = ctx.pool.begin().await?;
+        let tx = crate::store::begin(&ctx.pool).await?;
         return Ok((
             tx,
             Outcome::Fail(Failure::new(
@@ -62,12 +65,12 @@ pub async fn confirm(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
 
     let settled = settle_authorizations(ctx, order_id, &sessions, &mut reports).await?;
 
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = crate::store::begin(&ctx.pool).await?;
     let saga = sagas::lock(&mut tx, order_id).await?;
     let Some(mut order) = orders::lock(&mut tx, order_id).await? else {
         return Ok((tx, Outcome::Skip));
     };
-    let applied = apply(&mut tx, &mut order, &reports).await?;
+    let applied = apply(&mut tx, &mut order, &reports, reconciling).await?;
     let outcome = decide(
         &mut tx,
         &order,
@@ -124,6 +127,7 @@ async fn apply(
     tx: &mut PgConnection,
     order: &mut Order,
     reports: &[(Uuid, SessionReport)],
+    reconciling: bool,
 ) -> Result<Applied, StepError> {
     let order_id = order.id;
     let current = payments::for_order(tx, order_id).await?;
@@ -161,6 +165,18 @@ async fn apply(
                     "currency": order.currency});
                 outbox::record(tx, order_id, "payment.captured", paid.clone()).await?;
                 outbox::record(tx, order_id, "order.paid", paid).await?;
+                let gateway = report.gateway.as_str();
+                count(move || {
+                    metrics::counter!("payments_succeeded_total", "gateway" => gateway).increment(1)
+                });
+                if reconciling
+                    && !webhooks::heard_of_payment(tx, gateway, &captured.payment_id).await?
+                {
+                    count(move || {
+                        metrics::counter!("reconciliation_recovered_total", "gateway" => gateway)
+                            .increment(1)
+                    });
+                }
                 continue;
             }
             let reason = if !right_amount {
@@ -168,9 +184,16 @@ async fn apply(
             } else {
                 format!("order is {} already", order.status)
             };
+            let why = match order.status() {
+                _ if !right_amount => "amount_mismatch",
+                OrderStatus::Paid | OrderStatus::Enrolled => "duplicate_payment",
+                OrderStatus::Cancelled => "cancelled",
+                _ => "order_ended",
+            };
             let payment_row = first_on_session.then_some(*payment_row);
-            refund_capture(tx, order_id, payment_row, report, captured, &reason).await?;
+            refund_capture(tx, order_id, payment_row, report, captured, &reason, why).await?;
             if !right_amount && order.status().accepts_payment() {
+                payment_failed(report.gateway, "amount_mismatch");
                 return Ok(Applied {
                     paid_now,
                     mismatch: Some(reason),
@@ -186,7 +209,9 @@ async fn apply(
                 "payment_id": failed.payment_id, "amount": failed.amount,
                 "currency": failed.currency.to_ascii_uppercase(), "error": failed.error});
             let key = Some(failed.payment_id.as_str());
-            outbox::record_once(tx, order_id, "payment.failed", data, key).await?;
+            if outbox::record_once(tx, order_id, "payment.failed", data, key).await? {
+                payment_failed(report.gateway, "declined");
+            }
             last_error = Some(
                 failed
                     .error
@@ -250,6 +275,9 @@ async fn decide(
         .all(|s| s.expires_at <= Utc::now() || expired_at_gateway(s.id));
     if at_confirm && order.status().accepts_payment() && all_expired {
         payments::close_open(tx, order.id, "expired").await?;
+        if let Some(gateway) = sessions.last().and_then(|s| s.gateway.parse().ok()) {
+            payment_failed(gateway, "expired");
+        }
         return Ok(Outcome::FailKeeping(Failure::new(
             OrderStatus::Expired,
             ErrorCode::PaymentExpired.as_u32(),
@@ -263,6 +291,15 @@ async fn decide(
     })
 }
 
+/// Counts a failed payment when the step's transaction commits (`reason`: one of
+/// [`crate::telemetry::catalog::PAYMENT_FAILURES`]).
+fn payment_failed(gateway: GatewayKind, reason: &'static str) {
+    count(move || {
+        metrics::counter!("payments_failed_total", "gateway" => gateway.as_str(), "reason" => reason)
+            .increment(1)
+    });
+}
+
 /// Decides the refund of a capture the order cannot keep and enqueues its job.
 async fn refund_capture(
     conn: &mut PgConnection,
@@ -271,6 +308,7 @@ async fn refund_capture(
     report: &SessionReport,
     captured: &GatewayPayment,
     reason: &str,
+    why: &'static str,
 ) -> Result<(), StepError> {
     let amount = captured.amount - captured.amount_refunded;
     if amount <= 0 {
@@ -287,7 +325,7 @@ async fn refund_capture(
         reason,
         idempotency_key: &key,
     };
-    if decide_refund(conn, &refund).await?.is_some() {
+    if decide_refund(conn, &refund, why).await?.is_some() {
         tracing::warn!(%order_id, payment = %captured.payment_id, reason, "refunding a payment the order cannot keep");
     }
     Ok(())

@@ -55,6 +55,7 @@ pub async fn enroll(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
             ));
         }
     }
+    crate::telemetry::on_commit::count(|| metrics::counter!("enrollments_total").increment(1));
     let enrolled = Event::new(
         "order.enrolled",
         serde_json::json!({"user_id": order.user_id, "total": order.total, "currency": order.currency}),

@@ -16,6 +16,7 @@ use crate::domain::codes::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
 use crate::gateways::{GatewayKind, Gateways};
 use crate::store::{enrollments, holds, orders, sagas};
+use crate::telemetry::on_commit;
 use crate::workflows::cart_pricing;
 use crate::workflows::{FlowError, FlowResult};
 
@@ -67,7 +68,7 @@ pub async fn create(
         return Err(FlowError::Validation(problems));
     }
 
-    let mut tx = state.pool.begin().await?;
+    let mut tx = crate::store::begin(state.pool).await?;
     let Some(cart) = cart_pricing::lock_cart_for_order(&mut tx, &req.cart_token, user_id).await?
     else {
         let existing = orders::by_cart(&mut tx, &req.cart_token).await?;
@@ -124,6 +125,9 @@ pub async fn create(
     )
     .await?;
     tx.commit().await?;
+    // the cart froze and the order was inserted in that one transaction
+    metrics::counter!("orders_created_total").increment(1);
+    metrics::counter!("carts_converted_total").increment(1);
     tracing::info!(%order_id, "order created");
     Ok((order_id, true))
 }
@@ -131,7 +135,11 @@ pub async fn create(
 /// Cancels an order that is not paid yet: it fails as `cancelled` and its compensation
 /// gives back seats, coupon and sessions and reopens the cart.
 pub async fn cancel(pool: &PgPool, order_id: Uuid) -> FlowResult<()> {
-    let mut tx = pool.begin().await?;
+    on_commit::scope(cancel_counted(pool, order_id)).await
+}
+
+async fn cancel_counted(pool: &PgPool, order_id: Uuid) -> FlowResult<()> {
+    let mut tx = crate::store::begin(pool).await?;
     let Some(locked) = orders::lock(&mut tx, order_id).await? else {
         return Err(FlowError::OrderNotFound);
     };
@@ -149,6 +157,7 @@ pub async fn cancel(pool: &PgPool, order_id: Uuid) -> FlowResult<()> {
     )
     .await?;
     tx.commit().await?;
+    on_commit::committed();
     Ok(())
 }
 
@@ -249,7 +258,7 @@ pub async fn view(pool: &PgPool, order_id: Uuid) -> FlowResult<OrderView> {
         holds,
         enrollments,
         timeline,
-    } = orders::detail(&mut *pool.acquire().await?, order_id)
+    } = orders::detail(&mut *crate::store::acquire(pool).await?, order_id)
         .await?
         .ok_or(FlowError::OrderNotFound)?;
     let payments: Vec<PaymentView> = payments
@@ -331,7 +340,7 @@ pub async fn wait_while(
         loop {
             if status.is_none() {
                 watch.seen();
-                status = orders::status(&mut *pool.acquire().await?, order_id).await?;
+                status = orders::status(&mut *crate::store::acquire(pool).await?, order_id).await?;
                 if status.is_none() {
                     break;
                 }

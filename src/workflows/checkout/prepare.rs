@@ -105,5 +105,5 @@ pub async fn reserve(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
 
 /// A no-op outcome for a stale job, with a transaction the runner can commit.
 pub async fn skip(ctx: &JobContext) -> StepResult<'static> {
-    Ok((ctx.pool.begin().await?, Outcome::Skip))
+    Ok((crate::store::begin(&ctx.pool).await?, Outcome::Skip))
 }

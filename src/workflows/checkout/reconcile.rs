@@ -8,23 +8,29 @@ use std::time::Duration;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::runner::enqueue_step;
+use super::runner::{enqueue_reconciling, enqueue_step};
 use crate::domain::order::Step;
 use crate::store::orders;
 use crate::workflows::cron::Stats;
 use crate::workflows::cron::batch::Pages;
 
 /// Wakes `confirm` of each order in `order_ids` with the key suffix `suffix` (a sweep's
-/// tick or time bucket, so a repeated sweep wakes nobody twice). Returns how many jobs
-/// were new.
+/// tick or time bucket, so a repeated sweep wakes nobody twice), marked as
+/// reconciliation's when `reconciling`. Returns how many jobs were new.
 pub async fn wake_confirms(
     conn: &mut PgConnection,
     order_ids: &[Uuid],
     suffix: &str,
+    reconciling: bool,
 ) -> anyhow::Result<u64> {
     let mut woken = 0;
     for order_id in order_ids {
-        if enqueue_step(conn, *order_id, Step::Confirm, Some(suffix)).await? {
+        let new = if reconciling {
+            enqueue_reconciling(conn, *order_id, suffix).await?
+        } else {
+            enqueue_step(conn, *order_id, Step::Confirm, Some(suffix)).await?
+        };
+        if new {
             woken += 1;
         }
     }
@@ -40,10 +46,10 @@ pub async fn sweep(
     bucket: Duration,
     limit: i64,
 ) -> anyhow::Result<usize> {
-    let mut tx = pool.begin().await?;
+    let mut tx = crate::store::begin(pool).await?;
     let due = orders::awaiting_payment_since(&mut tx, older_than.as_secs() as i64, limit).await?;
     let bucket_id = chrono::Utc::now().timestamp() / bucket.as_secs().max(1) as i64;
-    let woken = wake_confirms(&mut tx, &due, &format!("rc:{bucket_id}")).await?;
+    let woken = wake_confirms(&mut tx, &due, &format!("rc:{bucket_id}"), true).await?;
     tx.commit().await?;
     if woken > 0 {
         tracing::info!(woken, "reconciliation woke orders waiting for payment");
@@ -62,10 +68,10 @@ pub async fn sweep_tick(
     let suffix = format!("rc:{tick}");
     let mut pages = Pages::new(Uuid::nil(), batch);
     while let Some(after) = pages.next_after() {
-        let mut tx = pool.begin().await?;
+        let mut tx = crate::store::begin(pool).await?;
         let page =
             orders::awaiting_payment_page(&mut tx, older_than_secs as i64, after, batch).await?;
-        let woken = wake_confirms(&mut tx, &page, &suffix).await?;
+        let woken = wake_confirms(&mut tx, &page, &suffix, true).await?;
         tx.commit().await?;
         if woken > 0 {
             tracing::info!(woken, "reconciliation woke orders waiting for payment");

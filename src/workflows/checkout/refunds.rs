@@ -26,18 +26,26 @@ use super::runner::retry_delay;
 use crate::gateways::{GatewayError, GatewayKind, Refund, RefundRequest, RefundStatus};
 use crate::store::refunds::{self, NewRefund, RefundRow};
 use crate::store::{orders, outbox};
+use crate::telemetry::on_commit;
 use crate::workers::{EnqueueOptions, enqueue};
 use crate::workflows::jobs::{Job, JobContext};
 use crate::workflows::keys;
 
 /// Decides a refund (once per key) and enqueues the job that executes it, in the
-/// caller's transaction. Returns the refund's id when it is new.
+/// caller's transaction. Returns the refund's id when it is new. `why` is the
+/// decision's metric label (one of [`crate::telemetry::catalog::REFUND_REASONS`]).
 pub async fn decide_refund(
     conn: &mut PgConnection,
     refund: &NewRefund<'_>,
+    why: &'static str,
 ) -> anyhow::Result<Option<Uuid>> {
     let decided = refunds::decide(conn, refund).await?;
     if let Some(refund_id) = decided {
+        let gateway = refund.gateway.to_owned();
+        on_commit::count(move || {
+            metrics::counter!("refunds_requested_total", "gateway" => gateway, "reason" => why)
+                .increment(1)
+        });
         enqueue_refund(conn, refund_id, None, None).await?;
         outbox::record(
             conn,
@@ -108,7 +116,7 @@ pub async fn retry_failed(
 /// One run of a refund's job: asks the gateway (a new refund while `requested`, a read
 /// while `pending`) and records the answer under the row lock.
 pub async fn refund(ctx: &JobContext, refund_id: Uuid) -> anyhow::Result<()> {
-    let mut conn = ctx.pool.acquire().await?;
+    let mut conn = crate::store::acquire(&ctx.pool).await?;
     let Some(row) = refunds::get(&mut conn, refund_id).await? else {
         return Ok(());
     };
@@ -137,7 +145,7 @@ pub async fn refund(ctx: &JobContext, refund_id: Uuid) -> anyhow::Result<()> {
         }
     };
 
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = crate::store::begin(&ctx.pool).await?;
     // the order first, as every other path takes them (its event counter is written)
     orders::lock(&mut tx, row.order_id).await?;
     let Some(now) = refunds::lock(&mut tx, refund_id).await? else {
@@ -152,6 +160,7 @@ pub async fn refund(ctx: &JobContext, refund_id: Uuid) -> anyhow::Result<()> {
         Err(e) => call_failed(ctx, &mut tx, &now, &e).await?,
     }
     tx.commit().await?;
+    on_commit::committed();
     Ok(())
 }
 
@@ -182,6 +191,10 @@ async fn record(
     match refund.status {
         RefundStatus::Processed => {
             if refunds::mark_processed(tx, row, &refund.refund_id).await? {
+                let gateway = row.gateway.clone();
+                on_commit::count(move || {
+                    metrics::counter!("refunds_processed_total", "gateway" => gateway).increment(1)
+                });
                 outbox::record(
                     tx,
                     row.order_id,
@@ -225,7 +238,10 @@ async fn raise(tx: &mut PgConnection, row: &RefundRow, reason: &str) -> anyhow::
     if refunds::mark_failed(tx, row.id, reason, false).await? {
         tracing::error!(refund_id = %row.id, order_id = %row.order_id, reason,
             "refund failed and will not be retried by itself; needs an operator");
-        metrics::counter!("refunds_failed_total", "gateway" => row.gateway.clone()).increment(1);
+        let gateway = row.gateway.clone();
+        on_commit::count(move || {
+            metrics::counter!("refunds_failed_total", "gateway" => gateway).increment(1)
+        });
         outbox::record(
             tx,
             row.order_id,
@@ -251,7 +267,10 @@ async fn call_failed(
     let attempts = refunds::call_failed(tx, row.id, &error.to_string(), permanent).await?;
     if permanent {
         tracing::error!(refund_id = %row.id, %error, "refund refused by the gateway; needs an operator");
-        metrics::counter!("refunds_failed_total", "gateway" => row.gateway.clone()).increment(1);
+        let gateway = row.gateway.clone();
+        on_commit::count(move || {
+            metrics::counter!("refunds_failed_total", "gateway" => gateway).increment(1)
+        });
     } else {
         schedule_check(tx, row.id, retry_delay(&ctx.settings.checkout, attempts)).await?;
     }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::domain::order::{OrderStatus, Step, backoff};
 use crate::store::outbox::{self, Event};
 use crate::store::{orders, sagas};
+use crate::telemetry::on_commit;
 use crate::workers::{EnqueueOptions, enqueue};
 use crate::workflows::jobs::{Job, JobContext, STEP_QUEUE};
 use crate::workflows::keys;
@@ -75,17 +76,23 @@ pub async fn begin(
     order_id: Uuid,
     step: Step,
 ) -> Result<Option<(Transaction<'static, Postgres>, orders::Order)>, StepError> {
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = crate::store::begin(&ctx.pool).await?;
     Ok(orders::at_step(&mut tx, order_id, step, true)
         .await?
         .map(|order| (tx, order)))
 }
 
-/// Runs `step` of `order_id` once, as a worker job.
-pub async fn run_step(ctx: &JobContext, order_id: Uuid, step: Step) -> anyhow::Result<()> {
+/// Runs `step` of `order_id` once, as a worker job (`reconciling`: see [`Job::Step`]).
+pub async fn run_step(
+    ctx: &JobContext,
+    order_id: Uuid,
+    step: Step,
+    reconciling: bool,
+) -> anyhow::Result<()> {
     let started = Utc::now();
     let timeout = Duration::from_secs(ctx.settings.checkout.step_timeout_secs);
-    let result = match tokio::time::timeout(timeout, dispatch(ctx, order_id, step)).await {
+    let run = dispatch(ctx, order_id, step, reconciling);
+    let result = match tokio::time::timeout(timeout, run).await {
         Ok(r) => r,
         Err(_) => Err(StepError::Other(anyhow::anyhow!(
             "step timed out after {timeout:?}"
@@ -94,26 +101,37 @@ pub async fn run_step(ctx: &JobContext, order_id: Uuid, step: Step) -> anyhow::R
     match result {
         Ok((tx, Outcome::Fail(failure))) => {
             tx.rollback().await?;
-            let mut tx = ctx.pool.begin().await?;
+            on_commit::discard();
+            let mut tx = crate::store::begin(&ctx.pool).await?;
             finish(&mut tx, order_id, step, Outcome::Fail(failure), started).await?;
             tx.commit().await?;
+            on_commit::committed();
         }
         Ok((mut tx, outcome)) => {
             finish(&mut tx, order_id, step, outcome, started).await?;
             tx.commit().await?;
+            on_commit::committed();
             crash_test_pause(ctx).await;
         }
-        Err(e) => retry(ctx, order_id, step, &e.to_string(), started).await?,
+        Err(e) => {
+            on_commit::discard();
+            retry(ctx, order_id, step, reconciling, &e.to_string(), started).await?
+        }
     }
     Ok(())
 }
 
-async fn dispatch(ctx: &JobContext, order_id: Uuid, step: Step) -> StepResult<'static> {
+async fn dispatch(
+    ctx: &JobContext,
+    order_id: Uuid,
+    step: Step,
+    reconciling: bool,
+) -> StepResult<'static> {
     match step {
         Step::Price => super::prepare::price(ctx, order_id).await,
         Step::Reserve => super::prepare::reserve(ctx, order_id).await,
         Step::PaymentSession => super::session::create(ctx, order_id).await,
-        Step::Confirm => super::confirm::confirm(ctx, order_id).await,
+        Step::Confirm => super::confirm::confirm(ctx, order_id, reconciling).await,
         Step::Enroll => super::fulfil::enroll(ctx, order_id).await,
         Step::Complete => super::fulfil::complete(ctx, order_id).await,
     }
@@ -188,7 +206,25 @@ pub async fn enqueue_step(
     step: Step,
     key_suffix: Option<&str>,
 ) -> anyhow::Result<bool> {
-    enqueue_keyed(conn, order_id, step, key_suffix, None, false).await
+    enqueue_keyed(conn, order_id, step, false, key_suffix, None, false).await
+}
+
+/// Wakes `confirm` for reconciliation ([`enqueue_step`] with the job marked so).
+pub async fn enqueue_reconciling(
+    conn: &mut PgConnection,
+    order_id: Uuid,
+    key_suffix: &str,
+) -> anyhow::Result<bool> {
+    enqueue_keyed(
+        conn,
+        order_id,
+        Step::Confirm,
+        true,
+        Some(key_suffix),
+        None,
+        false,
+    )
+    .await
 }
 
 /// [`enqueue_step`] for a key only the caller's transaction can write (a new order, a
@@ -201,7 +237,7 @@ pub async fn enqueue_fresh_step(
     key_suffix: Option<&str>,
     run_at: Option<SystemTime>,
 ) -> anyhow::Result<()> {
-    enqueue_keyed(conn, order_id, step, key_suffix, run_at, true).await?;
+    enqueue_keyed(conn, order_id, step, false, key_suffix, run_at, true).await?;
     Ok(())
 }
 
@@ -227,29 +263,36 @@ async fn enqueue_keyed(
     conn: &mut PgConnection,
     order_id: Uuid,
     step: Step,
+    reconciling: bool,
     key_suffix: Option<&str>,
     run_at: Option<SystemTime>,
     fresh_key: bool,
 ) -> anyhow::Result<bool> {
+    let job = Job::Step {
+        order_id,
+        step,
+        reconciling,
+    };
     let options = EnqueueOptions {
         idempotency_key: Some(keys::step(order_id, step, key_suffix)),
         run_at,
         max_attempts: Some(3),
         fresh_key,
     };
-    enqueue(conn, &Job::Step { order_id, step }, options).await
+    enqueue(conn, &job, options).await
 }
 
-/// Schedules the step again after a backoff, or fails the order when its attempts
-/// are spent.
+/// Schedules the step again after a backoff (a reconciliation's run stays one), or
+/// fails the order when its attempts are spent.
 async fn retry(
     ctx: &JobContext,
     order_id: Uuid,
     step: Step,
+    reconciling: bool,
     error: &str,
     started: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = crate::store::begin(&ctx.pool).await?;
     let Some(saga) = sagas::lock(&mut tx, order_id).await? else {
         return Ok(());
     };
@@ -281,13 +324,18 @@ async fn retry(
             &mut tx,
             order_id,
             step,
+            reconciling,
             Some(&format!("retry:{attempts}")),
             Some(SystemTime::now() + delay),
             false,
         )
         .await?;
+        on_commit::count(move || {
+            metrics::counter!("saga_step_retries_total", "step" => step.as_str()).increment(1)
+        });
     }
     tx.commit().await?;
+    on_commit::committed();
     Ok(())
 }
 
@@ -307,6 +355,10 @@ pub async fn fail(
         return Ok(());
     }
     sagas::set_state(conn, order_id, "compensating").await?;
+    let reason = failure.status.as_str();
+    on_commit::count(move || {
+        metrics::counter!("compensations_total", "reason" => reason).increment(1)
+    });
     outbox::record(
         conn,
         order_id,

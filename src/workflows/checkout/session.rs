@@ -32,7 +32,7 @@ async fn free(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
 
 pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     // Read without locks: the gateway call must not run inside a transaction.
-    let mut conn = ctx.pool.acquire().await?;
+    let mut conn = crate::store::acquire(&ctx.pool).await?;
     let Some(order) = orders::at_step(&mut conn, order_id, Step::PaymentSession, false).await?
     else {
         return skip(ctx).await;
@@ -74,7 +74,7 @@ pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     // (then only record): a payment on any of them must be seen. When the saga is still
     // here, recording and advancing share one transaction.
     let Some((mut tx, order)) = begin(ctx, order_id, Step::PaymentSession).await? else {
-        let mut tx = ctx.pool.begin().await?;
+        let mut tx = crate::store::begin(&ctx.pool).await?;
         orders::lock(&mut tx, order_id).await?;
         for session in report.created() {
             record(&mut tx, order_id, session, expires_at).await?;
@@ -89,20 +89,30 @@ pub async fn create(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     }
     let Some(session) = report.session().cloned() else {
         tx.commit().await?;
+        let last_gateway = report.attempts.last().map(|a| a.gateway);
         return match report.into_result() {
             // an outage (timeouts, 5xx, open breakers): retry later with backoff
             Err(e) if e.is_retryable() || matches!(e, GatewayError::CircuitOpen { .. }) => {
                 Err(StepError::Gateway(e.to_string()))
             }
             // refused for good (bad request, auth, no gateway): retrying cannot help
-            Err(e) => Ok((
-                ctx.pool.begin().await?,
-                Outcome::Fail(Failure::new(
-                    OrderStatus::Failed,
-                    ErrorCode::GatewayRefused.as_u32(),
-                    format!("the payment gateway refused the session: {e}"),
-                )),
-            )),
+            Err(e) => {
+                // a payment that could not even start; counted after the commit above
+                // (the order's failure is written in a transaction of the runner's)
+                if let Some(gateway) = last_gateway {
+                    metrics::counter!("payments_failed_total",
+                        "gateway" => gateway.as_str(), "reason" => "error")
+                    .increment(1);
+                }
+                Ok((
+                    crate::store::begin(&ctx.pool).await?,
+                    Outcome::Fail(Failure::new(
+                        OrderStatus::Failed,
+                        ErrorCode::GatewayRefused.as_u32(),
+                        format!("the payment gateway refused the session: {e}"),
+                    )),
+                ))
+            }
             Ok(_) => Err(StepError::Gateway("no session created".into())),
         };
     };

@@ -48,7 +48,7 @@ async fn wake_expired_sessions(pool: &PgPool, batch: i64, tick: i64) -> anyhow::
     while let Some(after) = pages.next_after() {
         let mut tx = pool.begin().await?;
         let page = orders::sessions_expired_page(&mut tx, after, batch).await?;
-        let woken = wake_confirms(&mut tx, &page, &suffix).await?;
+        let woken = wake_confirms(&mut tx, &page, &suffix, false).await?;
         tx.commit().await?;
         if woken > 0 {
             tracing::info!(woken, "woke confirm of orders whose sessions expired");
