@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::helpers::{Proc, TestDb, eventually};
+use crate::metrics::parse;
 use crate::promql::metric_names;
 
 #[derive(Deserialize)]
@@ -200,15 +201,6 @@ fn every_panel_queries_the_chosen_prometheus() {
     }
 }
 
-/// The names of the samples in a Prometheus text exposition.
-fn exported(text: &str) -> BTreeSet<String> {
-    text.lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .filter_map(|l| l.split(['{', ' ']).next())
-        .map(str::to_owned)
-        .collect()
-}
-
 /// A name is checked as written: a histogram's `_bucket` must be exported as such (a
 /// summary would not do for `histogram_quantile`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,7 +259,7 @@ async fn every_metric_a_rule_or_panel_queries_is_exported_by_dev_after_a_checkou
     let url = format!("http://{metrics_addr}/metrics");
     let missing = || async {
         let text = client.get(&url).send().await.ok()?.text().await.ok()?;
-        let exported = exported(&text);
+        let exported: BTreeSet<String> = parse(&text).into_iter().map(|s| s.name).collect();
         Some(
             wanted
                 .iter()
