@@ -24,7 +24,7 @@ const NO_RATE_LIMITS: &[(&str, &str)] = &[
     ("CHECKOUT__RATELIMIT__DEFAULT_BURST", "10000"),
 ];
 
-fn loadtest_args(extra: &[&str]) -> LoadtestArgs {
+pub fn loadtest_args(extra: &[&str]) -> LoadtestArgs {
     let mut argv = vec!["checkout", "loadtest"];
     argv.extend_from_slice(extra);
     match Cli::parse_from(argv).command {

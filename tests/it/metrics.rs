@@ -15,13 +15,13 @@ pub const T: Duration = Duration::from_secs(20);
 
 /// One sample of the exposition text: family name, labels, value.
 #[derive(Debug)]
-struct Sample {
-    name: String,
+pub struct Sample {
+    pub name: String,
     labels: BTreeMap<String, String>,
     value: f64,
 }
 
-fn parse(text: &str) -> Vec<Sample> {
+pub fn parse(text: &str) -> Vec<Sample> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .map(|line| {
