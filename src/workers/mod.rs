@@ -11,9 +11,12 @@
 //!   fetches only after such a wake-up, each fetch and ack one statement ([`backend`]);
 //! - names workers uniquely per process and generation, sets heartbeat, orphan timeout and
 //!   a per-job timeout explicitly, catches a handler's panic, and restarts a worker whose
-//!   backend died ([`runtime`]).
+//!   backend died ([`runtime`]);
+//! - carries the enqueuer's trace and correlation id in the job's metadata and runs the
+//!   job in a span continuing them ([`origin`]).
 
 mod backend;
+pub mod origin;
 pub mod queue;
 pub mod runtime;
 pub mod wake;
@@ -30,6 +33,11 @@ pub use queue::{EnqueueOptions, enqueue};
 /// (apalis `job_type`).
 pub trait JobKind: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static {
     fn queue(&self) -> &'static str;
+
+    /// What a run of this job is called in traces and logs (`step.confirm`).
+    fn kind(&self) -> String {
+        self.queue().to_owned()
+    }
 }
 
 /// What runs a job. An `Err` makes apalis mark the job Failed and refetch it at once, so

@@ -5,15 +5,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::{BoxDynError, Data, WorkerBuilder, WorkerBuilderExt, WorkerContext};
+use apalis_core::task::attempt::Attempt;
+use apalis_core::task::metadata::MetadataStore;
+use apalis_core::task::task_id::TaskId;
 use apalis_postgres::Config;
 use futures::FutureExt;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::backend::JobStore;
+use super::origin::Origin;
 use super::wake::Wakeups;
 use super::{JobHandler, JobKind};
 use crate::config::WorkerSettings;
+use crate::telemetry::{self, traces};
 
 /// A name unique to this process and restart generation. apalis does not detect two
 /// workers sharing a name (they would heartbeat and ack as one), and a restarted worker
@@ -134,19 +140,49 @@ async fn supervise<J: JobKind, H: JobHandler<J>>(
 /// The worker's one service: decoding happened in apalis (JSON codec); the handler runs
 /// the job. A panic is caught here and becomes an `Err` (apalis' catch-panic layer does
 /// not compose with spawning the worker on a multi-threaded runtime).
+///
+/// Each run is a span continuing the trace that enqueued the job (its metadata,
+/// [`Origin`]), under the enqueuer's correlation id (a fresh one for a job enqueued
+/// outside any request or job), so every log line of the run carries it.
 async fn handle<J: JobKind, H: JobHandler<J>>(
     job: J,
     handler: Data<Arc<H>>,
     worker: WorkerContext,
+    metadata: MetadataStore,
+    attempt: Attempt,
+    task_id: TaskId,
 ) -> Result<(), BoxDynError> {
     let queue = job.queue();
-    match AssertUnwindSafe(handler.handle(job, &worker))
-        .catch_unwind()
-        .await
-    {
-        Ok(result) => result,
+    let origin = Origin::from_metadata(&metadata);
+    let correlation_id = origin
+        .correlation_id
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let kind = job.kind();
+    let span = tracing::info_span!(
+        "job",
+        otel.name = %kind,
+        otel.kind = "consumer",
+        correlation_id = %correlation_id,
+        queue,
+        job = %kind,
+        job_id = %task_id,
+        // 1 for the first run; more after apalis failures and orphan rescues (a run whose
+        // worker died), all continuing the same trace
+        attempt = attempt.current(),
+    );
+    traces::set_parent(&span, origin.traceparent.as_deref());
+    let started = std::time::Instant::now();
+    let run = AssertUnwindSafe(handler.handle(job, &worker)).catch_unwind();
+    match telemetry::with_correlation_id(correlation_id, run.instrument(span.clone())).await {
+        Ok(result) => {
+            span.in_scope(|| {
+                let elapsed_ms = started.elapsed().as_millis() as u64;
+                tracing::debug!(elapsed_ms, ok = result.is_ok(), "job ran");
+            });
+            result
+        }
         Err(_) => {
-            tracing::error!(queue, "job panicked");
+            span.in_scope(|| tracing::error!(queue, "job panicked"));
             Err(format!("{queue} job panicked").into())
         }
     }

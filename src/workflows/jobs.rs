@@ -51,6 +51,17 @@ impl JobKind for Job {
             Job::Deliver { .. } => DELIVERY_QUEUE,
         }
     }
+
+    fn kind(&self) -> String {
+        match self {
+            Job::Ping { .. } => "ping".into(),
+            Job::Step { step, .. } => format!("step.{}", step.as_str()),
+            Job::Compensate { .. } => "compensate".into(),
+            Job::Refund { .. } => "refund".into(),
+            Job::Cron { schedule, .. } => format!("cron.{schedule}"),
+            Job::Deliver { .. } => "deliver".into(),
+        }
+    }
 }
 
 pub const PING_QUEUE: &str = "system.ping";

@@ -9,14 +9,15 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::runner::enqueue_step;
+use super::trace::in_order;
 use crate::domain::order::Step;
 use crate::store::orders;
 use crate::workflows::cron::Stats;
 use crate::workflows::cron::batch::Pages;
 
 /// Wakes `confirm` of each order in `order_ids` with the key suffix `suffix` (a sweep's
-/// tick or time bucket, so a repeated sweep wakes nobody twice). Returns how many jobs
-/// were new.
+/// tick or time bucket, so a repeated sweep wakes nobody twice), each in its order's
+/// trace and under its correlation id. Returns how many jobs were new.
 pub async fn wake_confirms(
     conn: &mut PgConnection,
     order_ids: &[Uuid],
@@ -24,7 +25,11 @@ pub async fn wake_confirms(
 ) -> anyhow::Result<u64> {
     let mut woken = 0;
     for order_id in order_ids {
-        if enqueue_step(conn, *order_id, Step::Confirm, Some(suffix)).await? {
+        let scope = in_order(conn, *order_id).await?;
+        let enqueued = scope
+            .run(enqueue_step(conn, *order_id, Step::Confirm, Some(suffix)))
+            .await?;
+        if enqueued {
             woken += 1;
         }
     }
