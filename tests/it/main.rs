@@ -30,4 +30,5 @@ mod shop;
 mod storefront;
 mod subscriptions;
 mod topology;
+mod traces;
 mod worker;
