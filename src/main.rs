@@ -21,6 +21,7 @@ async fn main() -> ExitCode {
         Command::Sandbox(args) => roles::sandbox(global, args).await,
         Command::Loadtest(args) => roles::loadtest(global, *args).await,
     };
+    checkout::telemetry::traces::shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

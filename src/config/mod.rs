@@ -33,6 +33,7 @@ mod refunds;
 mod scheduler;
 mod security;
 mod subscriptions;
+mod telemetry;
 mod worker;
 
 pub use auth::{AuthSettings, LOGIN_PAIR_MEMORY_SECS, MIN_JWT_SECRET_BYTES};
@@ -53,6 +54,7 @@ pub use refunds::RefundSettings;
 pub use scheduler::{SchedulerSettings, parse_schedule};
 pub use security::SecuritySettings;
 pub use subscriptions::SubscriptionSettings;
+pub use telemetry::{Sampling, TelemetrySettings, TraceExport};
 pub use worker::WorkerSettings;
 
 /// Environment variable prefix; `__` separates section and key.
@@ -67,6 +69,8 @@ pub struct Settings {
     pub worker: WorkerSettings,
     pub scheduler: SchedulerSettings,
     pub log: LogSettings,
+    /// OpenTelemetry traces (`OTEL_*` variables win).
+    pub telemetry: TelemetrySettings,
     /// The checkout workflow (session TTL, retries, redirect allow-list).
     pub checkout: CheckoutSettings,
     pub cart: CartSettings,
@@ -176,6 +180,7 @@ impl Settings {
             "must be at least 1024",
         );
         self.auth.problems(&mut check);
+        self.telemetry.problems(&mut check);
         self.scheduler.problems(&mut check);
         check(
             self.scheduler.login_attempt_retention_secs

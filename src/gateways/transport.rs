@@ -11,13 +11,15 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use rand::Rng;
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 use super::breaker::Breaker;
 use super::error::GatewayError;
 use super::types::GatewayKind;
 use crate::config::PaymentsSettings;
+use crate::telemetry::traces;
 
 /// Exponential backoff with "equal jitter": half the delay is fixed, half
 /// random, so many workers retrying after one outage do not arrive together.
@@ -137,7 +139,20 @@ impl Transport {
                 });
             }
             let started = Instant::now();
-            let result = self.once(build(&self.http)).await;
+            let span = tracing::info_span!(
+                "gateway call",
+                otel.name = %format_args!("{} {op}", self.gateway),
+                otel.kind = "client",
+                gateway = %self.gateway,
+                op,
+                attempt,
+                method = tracing::field::Empty,
+                status = tracing::field::Empty,
+            );
+            let result = self
+                .once(build(&self.http), &span)
+                .instrument(span.clone())
+                .await;
             metrics::histogram!("gateway_request_seconds", "gateway" => self.gateway.as_str(), "op" => op)
                 .record(started.elapsed().as_secs_f64());
             match &result {
@@ -166,14 +181,31 @@ impl Transport {
         }
     }
 
-    async fn once(&self, request: reqwest::RequestBuilder) -> Result<Reply, GatewayError> {
+    /// One HTTP exchange as the client span `span`: the gateway (the sandbox, a test's
+    /// mock) sees the span as the caller in its `traceparent` header.
+    async fn once(
+        &self,
+        request: reqwest::RequestBuilder,
+        span: &tracing::Span,
+    ) -> Result<Reply, GatewayError> {
         let gateway = self.gateway;
-        let response = request
+        let mut request = request
             .timeout(self.timeout)
-            .send()
+            .build()
+            .map_err(|e| transport_error(gateway, e))?;
+        span.record("method", request.method().as_str());
+        if let Some(parent) = traces::traceparent_of(span)
+            && let Ok(value) = HeaderValue::from_str(&parent)
+        {
+            request.headers_mut().insert(traces::TRACEPARENT, value);
+        }
+        let response = self
+            .http
+            .execute(request)
             .await
             .map_err(|e| transport_error(gateway, e))?;
         let status = response.status();
+        span.record("status", status.as_u16());
         let retry_after = retry_after(response.headers());
         let body = response
             .bytes()

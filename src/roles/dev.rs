@@ -38,7 +38,7 @@ pub async fn dev(global: GlobalArgs, args: DevArgs) -> anyhow::Result<()> {
             settings.log.level = "warn,sqlx::postgres::notice=error".into();
         }
     }
-    crate::telemetry::init_logging(&settings.log);
+    crate::telemetry::init_logging(&settings.log, &settings.telemetry, Some("dev"));
     if settings.auth.jwt_secret.is_none() {
         let random: [u8; 32] = rand::random();
         settings.auth.jwt_secret = Some(SecretString::from(hex::encode(random)));

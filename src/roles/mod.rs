@@ -32,10 +32,10 @@ use crate::config::Settings;
 use crate::{api, store, telemetry};
 
 /// Settings from file and environment, with `--database-url`/`DATABASE_URL` on top;
-/// starts logging.
-pub fn load_settings(global: &GlobalArgs) -> anyhow::Result<Settings> {
+/// starts logging, and exports traces as `role` (`checkout-<role>`) when configured.
+pub fn load_settings(global: &GlobalArgs, role: Option<&str>) -> anyhow::Result<Settings> {
     let settings = settings_only(global)?;
-    telemetry::init_logging(&settings.log);
+    telemetry::init_logging(&settings.log, &settings.telemetry, role);
     Ok(settings)
 }
 
@@ -152,7 +152,7 @@ fn app_state(pool: PgPool, settings: &Settings) -> anyhow::Result<api::AppState>
 
 /// `checkout admin ...` against the configured database.
 pub async fn admin(global: GlobalArgs, args: crate::admin::args::AdminArgs) -> anyhow::Result<()> {
-    let settings = load_settings(&global)?;
+    let settings = load_settings(&global, None)?;
     let pool = checked_pool(&settings, startup::Schema::Needed).await?;
     crate::admin::run(settings, pool, args).await
 }
@@ -163,7 +163,7 @@ pub async fn loadtest(
     args: crate::loadtest::LoadtestArgs,
 ) -> anyhow::Result<()> {
     let database_url = global.database_url.clone().or_else(|| {
-        load_settings(&global)
+        load_settings(&global, None)
             .ok()
             .and_then(|s| s.database_url().map(str::to_owned))
     });
@@ -172,7 +172,7 @@ pub async fn loadtest(
 
 /// `checkout migrate`.
 pub async fn migrate(global: GlobalArgs) -> anyhow::Result<()> {
-    let settings = load_settings(&global)?;
+    let settings = load_settings(&global, None)?;
     let pool = checked_pool(&settings, startup::Schema::Applies).await?;
     store::migrate(&pool).await?;
     println!("migrations applied");

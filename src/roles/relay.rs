@@ -6,7 +6,7 @@ use crate::health::Dependency;
 /// `checkout relay`: publishes the outbox to RabbitMQ (`crate::relay`); any number may
 /// run. Its health port's `/readyz` also says whether the broker answers.
 pub async fn relay(global: GlobalArgs) -> anyhow::Result<()> {
-    let settings = super::load_settings(&global)?;
+    let settings = super::load_settings(&global, Some("relay"))?;
     let pool = super::checked_pool(&settings, super::startup::Schema::Needed).await?;
     let shutdown = super::shutdown_token();
     super::start_metrics(&pool, &settings, &shutdown);
@@ -27,7 +27,7 @@ pub async fn relay(global: GlobalArgs) -> anyhow::Result<()> {
 /// `checkout consume`: the example consumer (`crate::relay::consume`) on the configured
 /// broker and database.
 pub async fn consume(global: GlobalArgs, args: ConsumeArgs) -> anyhow::Result<()> {
-    let settings = super::load_settings(&global)?;
+    let settings = super::load_settings(&global, None)?;
     let pool = super::checked_pool(&settings, super::startup::Schema::Needed).await?;
     let options = crate::relay::consume::ConsumeOptions {
         queue: args.queue.unwrap_or(settings.events.example_queue.clone()),

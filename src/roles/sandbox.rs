@@ -5,7 +5,7 @@ use crate::sandbox::Sandbox;
 
 /// `checkout sandbox`: the local gateway on its own port (no database needed).
 pub async fn sandbox(global: GlobalArgs, args: SandboxArgs) -> anyhow::Result<()> {
-    let settings = super::load_settings(&global)?;
+    let settings = super::load_settings(&global, Some("sandbox"))?;
     let shutdown = super::shutdown_token();
     let sandbox = Sandbox::bind(
         settings.sandbox.clone(),

@@ -9,7 +9,7 @@ use crate::workflows::{cron, leader};
 /// `checkout scheduler`: competes for leadership; only the leader enqueues cron ticks,
 /// which workers run (`system.cron`).
 pub async fn scheduler(global: GlobalArgs) -> anyhow::Result<()> {
-    let settings = super::load_settings(&global)?;
+    let settings = super::load_settings(&global, Some("scheduler"))?;
     let pool = super::checked_pool(&settings, super::startup::Schema::Needed).await?;
     let url = settings
         .database_url()

@@ -6,7 +6,7 @@ use crate::{api, store};
 
 /// `checkout serve`: migrate, then serve the API until shutdown.
 pub async fn serve(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
-    let settings = super::load_settings(&global)?;
+    let settings = super::load_settings(&global, Some("api"))?;
     let pool = super::checked_pool(&settings, super::startup::Schema::Applies).await?;
     // Before migrating or binding, so a missing secret stops start-up at once.
     let state = super::app_state(pool.clone(), &settings)?;

@@ -7,7 +7,7 @@ use crate::workflows::jobs::{JobContext, run_workers};
 
 /// `checkout worker`: run every queue until shutdown; a database outage only pauses it.
 pub async fn worker(global: GlobalArgs) -> anyhow::Result<()> {
-    let settings = super::load_settings(&global)?;
+    let settings = super::load_settings(&global, Some("worker"))?;
     let pool = super::checked_pool(&settings, super::startup::Schema::Needed).await?;
     let shutdown = super::shutdown_token();
     super::start_metrics(&pool, &settings, &shutdown);

@@ -53,6 +53,25 @@ pub struct NewOrder<'a> {
     pub return_url: Option<&'a str>,
     pub cancel_url: Option<&'a str>,
     pub correlation_id: &'a str,
+    /// The creating request's `traceparent`, when traces are exported.
+    pub trace_context: Option<&'a str>,
+}
+
+/// What later work about an order continues: the `traceparent` of the request that
+/// created it (if it was traced) and its correlation id.
+pub struct Origin {
+    pub trace_context: Option<String>,
+    pub correlation_id: Option<String>,
+}
+
+pub async fn origin(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Option<Origin>> {
+    sqlx::query_as!(
+        Origin,
+        "select trace_context, correlation_id from orders where id = $1",
+        order_id
+    )
+    .fetch_optional(&mut *conn)
+    .await
 }
 
 /// Inserts an order and its saga row at `price`. Returns false when the cart already
@@ -60,8 +79,8 @@ pub struct NewOrder<'a> {
 pub async fn insert(conn: &mut PgConnection, o: &NewOrder<'_>) -> sqlx::Result<bool> {
     let inserted = sqlx::query!(
         "insert into orders (id, order_token, user_id, cart_token, billing_address, coupon_code,
-                             gateway, return_url, cancel_url, correlation_id)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                             gateway, return_url, cancel_url, correlation_id, trace_context)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
          on conflict (cart_token) do nothing",
         o.id,
         o.order_token,
@@ -73,6 +92,7 @@ pub async fn insert(conn: &mut PgConnection, o: &NewOrder<'_>) -> sqlx::Result<b
         o.return_url,
         o.cancel_url,
         o.correlation_id,
+        o.trace_context,
     )
     .execute(&mut *conn)
     .await?

@@ -11,10 +11,13 @@
 //!   fetches only after such a wake-up, each fetch and ack one statement ([`backend`]);
 //! - names workers uniquely per process and generation, sets heartbeat, orphan timeout and
 //!   a per-job timeout explicitly, catches a handler's panic, and restarts a worker whose
-//!   backend died ([`runtime`]).
+//!   backend died ([`runtime`]);
+//! - carries the enqueuer's trace and correlation id in the job's metadata and runs the
+//!   job in a span continuing them ([`origin`]).
 
 mod backend;
 pub mod depth;
+pub mod origin;
 pub mod queue;
 pub mod runtime;
 pub mod wake;
@@ -40,6 +43,11 @@ pub trait JobKind: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static 
     /// (`{queue} job {id} key {key}`) and its idempotency key: by default the job itself.
     fn actor(&self, run: String, _key: Option<&str>) -> Actor {
         Actor::system(run)
+    }
+
+    /// What a run of this job is called in traces and logs (`step.confirm`).
+    fn kind(&self) -> String {
+        self.queue().to_owned()
     }
 }
 

@@ -6,6 +6,7 @@ use apalis::prelude::TaskBuilder;
 use sqlx::PgConnection;
 
 use super::JobKind;
+use super::origin::Origin;
 
 #[derive(Debug, Default, Clone)]
 pub struct EnqueueOptions {
@@ -25,7 +26,8 @@ pub struct EnqueueOptions {
 }
 
 /// Inserts `job` on its queue within `conn`'s transaction. Returns false when a job with
-/// the same idempotency key already exists on that queue.
+/// the same idempotency key already exists on that queue. The job carries the current
+/// trace and correlation id ([`Origin`]), so its runs continue them.
 ///
 /// A duplicate key is a unique violation, which would abort the caller's whole
 /// transaction; the insert runs under a savepoint so only it is rolled back.
@@ -35,7 +37,7 @@ pub async fn enqueue<J: JobKind>(
     options: EnqueueOptions,
 ) -> anyhow::Result<bool> {
     let bytes = serde_json::to_vec(job)?;
-    let mut builder = TaskBuilder::new(bytes);
+    let mut builder = TaskBuilder::new(bytes).with_metadata(Origin::current().to_metadata());
     if let Some(key) = &options.idempotency_key {
         builder = builder.idempotency_key(key);
     }

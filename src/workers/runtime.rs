@@ -7,16 +7,20 @@ use std::time::{Duration, Instant};
 use apalis::prelude::{
     BoxDynError, Data, FromRequest, Task, WorkerBuilder, WorkerBuilderExt, WorkerContext,
 };
+use apalis_core::task::attempt::Attempt;
+use apalis_core::task::metadata::MetadataStore;
 use apalis_postgres::Config;
 use futures::FutureExt;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::backend::JobStore;
+use super::origin::Origin;
 use super::wake::Wakeups;
 use super::{JobHandler, JobKind};
 use crate::config::WorkerSettings;
-use crate::telemetry::{on_commit, with_actor};
+use crate::telemetry::{self, on_commit, traces, with_actor};
 
 /// A name unique to this process and restart generation. apalis does not detect two
 /// workers sharing a name (they would heartbeat and ack as one), and a restarted worker
@@ -158,32 +162,57 @@ impl<Args: Sync> FromRequest<Task<Args>> for JobIdentity {
 /// catch-panic layer does not compose with spawning the worker on a multi-threaded
 /// runtime). The job runs in a scope of its own for counts recorded at its commits
 /// ([`on_commit`]).
+///
+/// Each run is a span continuing the trace that enqueued the job (its metadata,
+/// [`Origin`]), under the enqueuer's correlation id (a fresh one for a job enqueued
+/// outside any request or job), so every log line of the run carries it.
 async fn handle<J: JobKind, H: JobHandler<J>>(
     job: J,
     handler: Data<Arc<H>>,
     worker: WorkerContext,
     identity: JobIdentity,
+    metadata: MetadataStore,
+    attempt: Attempt,
 ) -> Result<(), BoxDynError> {
-    let (queue, job_name) = (job.queue(), job.name());
+    let (queue, job_name, kind) = (job.queue(), job.name(), job.kind());
     let key = identity.key.as_deref();
-    let run_name = format!(
-        "{queue} job {} key {}",
-        identity.id.as_deref().unwrap_or("-"),
-        key.unwrap_or("-")
+    let job_id = identity.id.as_deref().unwrap_or("-");
+    let actor = job.actor(
+        format!("{queue} job {job_id} key {}", key.unwrap_or("-")),
+        key,
     );
-    let actor = job.actor(run_name, key);
+    let origin = Origin::from_metadata(&metadata);
+    let correlation_id = origin
+        .correlation_id
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let span = tracing::info_span!(
+        "job",
+        otel.name = %kind,
+        otel.kind = "consumer",
+        correlation_id = %correlation_id,
+        queue,
+        job = %kind,
+        job_id,
+        // 1 for the first run; more after apalis failures and orphan rescues (a run whose
+        // worker died), all continuing the same trace
+        attempt = attempt.current(),
+    );
+    traces::set_parent(&span, origin.traceparent.as_deref());
     let started = Instant::now();
     let run = AssertUnwindSafe(with_actor(actor, handler.handle(job, &worker))).catch_unwind();
+    let run = telemetry::with_correlation_id(correlation_id, run.instrument(span.clone()));
     let (result, outcome) = match on_commit::scope(run).await {
         Ok(Ok(())) => (Ok(()), "ok"),
         Ok(Err(e)) => (Err(e), "error"),
         Err(_) => {
-            tracing::error!(queue, "job panicked");
+            span.in_scope(|| tracing::error!(queue, "job panicked"));
             (Err(format!("{queue} job panicked").into()), "panic")
         }
     };
+    let elapsed = started.elapsed();
+    span.in_scope(|| tracing::debug!(elapsed_ms = elapsed.as_millis() as u64, outcome, "job ran"));
     metrics::histogram!("job_duration_seconds", "queue" => queue, "job" => job_name)
-        .record(started.elapsed().as_secs_f64());
+        .record(elapsed.as_secs_f64());
     metrics::counter!("jobs_run_total", "queue" => queue, "job" => job_name, "outcome" => outcome)
         .increment(1);
     result

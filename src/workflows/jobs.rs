@@ -79,6 +79,15 @@ impl JobKind for Job {
             None => Actor::system(run),
         }
     }
+
+    /// Its `name`, qualified where a queue runs several (`step.confirm`, `cron.expiry`).
+    fn kind(&self) -> String {
+        match self {
+            Job::Step { .. } => format!("step.{}", self.name()),
+            Job::Cron { schedule, .. } => format!("cron.{schedule}"),
+            _ => self.name().to_owned(),
+        }
+    }
 }
 
 /// `(queue, job)` of every job kind: the label sets of `jobs_run_total`.

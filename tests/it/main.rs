@@ -35,4 +35,5 @@ mod shop;
 mod storefront;
 mod subscriptions;
 mod topology;
+mod traces;
 mod worker;

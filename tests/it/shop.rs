@@ -81,6 +81,16 @@ impl Shop {
 
     /// A real `checkout worker` process pointed at this shop's sandbox.
     pub fn spawn_worker(&self, extra: &[(&str, &str)]) -> Proc {
+        self.worker(extra, false)
+    }
+
+    /// [`Shop::spawn_worker`] with its logs (stderr) captured in `Proc::log`.
+    #[allow(dead_code)]
+    pub fn spawn_logged_worker(&self, extra: &[(&str, &str)]) -> Proc {
+        self.worker(extra, true)
+    }
+
+    fn worker(&self, extra: &[(&str, &str)], logged: bool) -> Proc {
         let s = &self.app.settings;
         let rz_base = s.razorpay.base_url.clone();
         let st_base = s.stripe.base_url.clone();
@@ -105,7 +115,11 @@ impl Shop {
             ("CHECKOUT__WORKER__WAKE_INTERVAL_MS", "50"),
         ];
         env.extend_from_slice(extra);
-        Proc::spawn(&["worker"], &self.app.db.url, &env)
+        if logged {
+            Proc::spawn_logged(&["worker"], &self.app.db.url, &env)
+        } else {
+            Proc::spawn(&["worker"], &self.app.db.url, &env)
+        }
     }
 
     pub async fn call(

@@ -2,12 +2,17 @@
 //! echoed on the response, attached to the request's tracing span (so every log line of
 //! the request carries it) and readable anywhere in the request's task through
 //! [`current`] (error bodies, job payloads, gateway calls).
+//!
+//! The request's span is also its trace's server span: it continues an incoming W3C
+//! `traceparent` and records route, method and status.
 
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
+
+use crate::telemetry::traces;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-correlation-id");
 
@@ -33,14 +38,34 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&id) {
         request.headers_mut().insert(HEADER, v);
     }
+    // The route template, never the raw path (cart tokens), names the trace's span.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".into());
+    let method = request.method().clone();
     let span = tracing::info_span!(
         "request",
+        otel.name = %format_args!("{method} {route}"),
+        otel.kind = "server",
         correlation_id = %id,
-        method = %request.method(),
+        method = %method,
+        route = %route,
         path = %request.uri().path(),
+        status = tracing::field::Empty,
     );
-    let mut response =
-        crate::telemetry::with_correlation_id(id.clone(), next.run(request).instrument(span)).await;
+    let incoming = request
+        .headers()
+        .get(traces::TRACEPARENT)
+        .and_then(|v| v.to_str().ok());
+    traces::set_parent(&span, incoming);
+    let mut response = crate::telemetry::with_correlation_id(
+        id.clone(),
+        next.run(request).instrument(span.clone()),
+    )
+    .await;
+    span.record("status", response.status().as_u16());
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER, v);
     }

@@ -4,6 +4,7 @@
 
 use super::refunds::wake_refunds;
 use super::runner::wake_confirm;
+use super::trace::in_order;
 use crate::gateways::{WebhookEvent, WebhookKind};
 use crate::store::webhooks;
 
@@ -91,14 +92,24 @@ pub async fn webhook(
         return Ok(Intake::Duplicate);
     };
     match (stored.status.as_str(), stored.order_id) {
-        ("processed", Some(_)) if refund => {
+        ("processed", Some(order_id)) if refund => {
+            let scope = in_order(conn, order_id).await?;
             let (payment, refund_id) = (event.payment_id.as_deref(), event.refund_id.as_deref());
-            wake_refunds(conn, event.gateway, payment, refund_id, stored.id).await?;
+            scope
+                .run(wake_refunds(
+                    conn,
+                    event.gateway,
+                    payment,
+                    refund_id,
+                    stored.id,
+                ))
+                .await?;
             Ok(Intake::Processed)
         }
         ("processed", Some(order_id)) => {
             let suffix = crate::workflows::keys::webhook_suffix(stored.id);
-            wake_confirm(conn, order_id, &suffix).await?;
+            let scope = in_order(conn, order_id).await?;
+            scope.run(wake_confirm(conn, order_id, &suffix)).await?;
             Ok(Intake::Processed)
         }
         ("unmatched", _) => {

@@ -36,5 +36,6 @@ pub mod reconcile;
 pub mod refunds;
 pub mod runner;
 pub mod session;
+mod trace;
 
 pub use runner::{Failure, Outcome, StepError, run_step};

@@ -84,6 +84,7 @@ pub async fn create(
     // 192 bits in 32 characters: Razorpay's `receipt` holds at most 40
     let order_token = crate::carts::random_token(24);
     let correlation_id = crate::telemetry::correlation_id();
+    let trace_context = crate::telemetry::traces::current_traceparent();
     // A frontend cannot know the order token before this call; `{order_token}` in its
     // URLs stands for it (as Stripe's `{CHECKOUT_SESSION_ID}` does for sessions).
     let return_url = req
@@ -105,6 +106,7 @@ pub async fn create(
             return_url: return_url.as_deref(),
             cancel_url: cancel_url.as_deref(),
             correlation_id: &correlation_id,
+            trace_context: trace_context.as_deref(),
         },
     )
     .await?;

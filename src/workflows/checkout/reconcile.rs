@@ -9,6 +9,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::runner::{enqueue_reconciling, enqueue_step};
+use super::trace::in_order;
 use crate::domain::order::Step;
 use crate::store::orders;
 use crate::workflows::cron::Stats;
@@ -16,7 +17,8 @@ use crate::workflows::cron::batch::Pages;
 
 /// Wakes `confirm` of each order in `order_ids` with the key suffix `suffix` (a sweep's
 /// tick or time bucket, so a repeated sweep wakes nobody twice), marked as
-/// reconciliation's when `reconciling`. Returns how many jobs were new.
+/// reconciliation's when `reconciling`, each in its order's trace and under its
+/// correlation id. Returns how many jobs were new.
 pub async fn wake_confirms(
     conn: &mut PgConnection,
     order_ids: &[Uuid],
@@ -25,12 +27,15 @@ pub async fn wake_confirms(
 ) -> anyhow::Result<u64> {
     let mut woken = 0;
     for order_id in order_ids {
-        let new = if reconciling {
-            enqueue_reconciling(conn, *order_id, suffix).await?
-        } else {
-            enqueue_step(conn, *order_id, Step::Confirm, Some(suffix)).await?
+        let scope = in_order(conn, *order_id).await?;
+        let wake = async {
+            if reconciling {
+                enqueue_reconciling(conn, *order_id, suffix).await
+            } else {
+                enqueue_step(conn, *order_id, Step::Confirm, Some(suffix)).await
+            }
         };
-        if new {
+        if scope.run(wake).await? {
             woken += 1;
         }
     }

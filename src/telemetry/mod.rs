@@ -1,37 +1,61 @@
-//! Logging (tracing, JSON or pretty), metrics (Prometheus text via the `metrics` crate)
-//! and the correlation id of the work in hand.
+//! Logging (tracing, JSON or pretty), traces (OpenTelemetry through `tracing`,
+//! [`traces`]), metrics (Prometheus text via the `metrics` crate) and the correlation id
+//! of the work in hand.
 
 pub mod catalog;
 pub mod on_commit;
 
 use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::EnvFilter;
+pub mod traces;
 
-use crate::config::{LogFormat, LogSettings};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+use crate::config::{LogFormat, LogSettings, TelemetrySettings};
 
 /// Installs the global subscriber once; later calls (tests, `dev`) are no-ops.
 /// Logs go to stderr so stdout stays free for machine-readable output (admin `--json`,
-/// the `listening on` line).
-pub fn init_logging(settings: &LogSettings) {
+/// the `listening on` line). With `role` and an exporter configured
+/// ([`TelemetrySettings::export`]) spans are exported as OpenTelemetry traces too;
+/// otherwise no OpenTelemetry layer, thread or exporter exists.
+pub fn init_logging(settings: &LogSettings, telemetry: &TelemetrySettings, role: Option<&str>) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let result = match settings.format {
-        LogFormat::Json => builder
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = match settings.format {
+        LogFormat::Json => fmt
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .try_init(),
-        LogFormat::Pretty => builder.try_init(),
+            .boxed(),
+        LogFormat::Pretty => fmt.boxed(),
     };
+    let export = role.and_then(|role| telemetry.export(role, |k| std::env::var(k).ok()));
+    let (otel, exporter_error) = match export.as_ref().map(traces::layer) {
+        Some(Ok(layer)) => (Some(layer), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
+    // One filter for both: a span `log.level` (or `RUST_LOG`) turns off is neither
+    // logged nor exported. Ours are `info`.
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init();
     // Already installed (a second role in the same process): keep the first.
-    let _ = result;
+    if installed.is_ok() {
+        if let Some(e) = exporter_error {
+            tracing::error!(error = %e, "cannot start the trace exporter; traces are off");
+        } else if let Some(export) = &export {
+            tracing::info!(url = %export.traces_url, service = %export.service_name, "exporting traces");
+        }
+    }
 }
 
 /// The process-wide Prometheus recorder; installed on first use.
@@ -64,6 +88,11 @@ pub fn correlation_id() -> String {
     CORRELATION_ID
         .try_with(Clone::clone)
         .unwrap_or_else(|_| uuid::Uuid::new_v4().to_string())
+}
+
+/// The correlation id this task works for, None outside a request or job.
+pub fn current_correlation_id() -> Option<String> {
+    CORRELATION_ID.try_with(Clone::clone).ok()
 }
 
 /// Runs `work` with `id` as its [`correlation_id`].
