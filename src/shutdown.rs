@@ -26,3 +26,26 @@ pub fn on_signal(token: CancellationToken) {
         token.cancel();
     });
 }
+
+/// A periodic task's clock: ticks every `every` (the first at once; a late tick is
+/// delayed, not bunched up) until the shutdown token is cancelled.
+pub struct Ticks {
+    interval: tokio::time::Interval,
+    shutdown: CancellationToken,
+}
+
+impl Ticks {
+    pub fn new(every: std::time::Duration, shutdown: CancellationToken) -> Self {
+        let mut interval = tokio::time::interval(every);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Ticks { interval, shutdown }
+    }
+
+    /// Waits for the next tick: false once shut down.
+    pub async fn next(&mut self) -> bool {
+        tokio::select! {
+            _ = self.shutdown.cancelled() => false,
+            _ = self.interval.tick() => true,
+        }
+    }
+}

@@ -17,6 +17,8 @@ use sqlx::pool::PoolConnection;
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio_util::sync::CancellationToken;
 
+use crate::shutdown::Ticks;
+
 /// Tasks of this process inside [`acquire`] or [`begin`], not yet served.
 static WAITING: AtomicI64 = AtomicI64::new(0);
 
@@ -57,13 +59,8 @@ pub async fn begin(pool: &PgPool) -> sqlx::Result<Transaction<'static, Postgres>
 pub async fn sample(pool: PgPool, every: Duration, shutdown: CancellationToken) {
     metrics::gauge!("db_pool_max_connections").set(f64::from(pool.options().get_max_connections()));
     metrics::gauge!("db_pool_waiters").set(WAITING.load(Ordering::Relaxed) as f64);
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = ticks.tick() => {}
-        }
+    let mut ticks = Ticks::new(every, shutdown.clone());
+    while ticks.next().await {
         let size = pool.size() as usize;
         let idle = pool.num_idle().min(size);
         metrics::gauge!("db_pool_connections", "state" => "idle").set(idle as f64);

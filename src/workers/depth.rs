@@ -7,6 +7,7 @@ use std::time::Duration;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
+use crate::shutdown::Ticks;
 use crate::store;
 
 /// Until `shutdown`, every `every`: reads [`store::jobs::ready`] for `queues` and sets
@@ -18,13 +19,8 @@ pub async fn sample(
     shutdown: CancellationToken,
 ) {
     crate::telemetry::catalog::register_queue_gauges(queues);
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = ticks.tick() => {}
-        }
+    let mut ticks = Ticks::new(every, shutdown);
+    while ticks.next().await {
         if let Err(e) = once(&pool, queues).await {
             tracing::warn!(error = %e, "sampling the queues' depth failed");
         }

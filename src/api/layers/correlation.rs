@@ -6,7 +6,7 @@
 //! The request's span is also its trace's server span: it continues an incoming W3C
 //! `traceparent` and records route, method and status.
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -39,11 +39,7 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
         request.headers_mut().insert(HEADER, v);
     }
     // The route template, never the raw path (cart tokens), names the trace's span.
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
+    let route = super::middleware::route_of(&request);
     let method = request.method().clone();
     let span = tracing::info_span!(
         "request",

@@ -11,14 +11,20 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
 
-/// Counts requests and records latency by route template (never the raw path, which
-/// holds cart tokens and would explode label cardinality), method and status.
-pub async fn metrics(request: Request, next: Next) -> Response {
-    let route = request
+/// The request's route template (`/api/v1/order/{order_token}`), never the raw path
+/// (tokens), or `unmatched`: what names a request in metrics and traces.
+pub fn route_of(request: &Request) -> String {
+    request
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".into());
+        .unwrap_or_else(|| "unmatched".into())
+}
+
+/// Counts requests and records latency by route template (never the raw path, which
+/// holds cart tokens and would explode label cardinality), method and status.
+pub async fn metrics(request: Request, next: Next) -> Response {
+    let route = route_of(&request);
     let method = request.method().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
