@@ -175,6 +175,10 @@ fn print_order(s: &Shown) {
         opt(&s.attempts),
         opt(&s.last_error)
     );
+    if let Some(gstin) = &o.gstin {
+        let state = crate::domain::Gstin::parse(gstin).map_or("?", |g| g.state().name());
+        println!("gstin {gstin}  B2B, place of supply {state}");
+    }
     if let Some(f) = &o.failure {
         println!("failure: {} {}", f.code, f.reason);
     }

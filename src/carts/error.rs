@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::codes::ErrorCode;
 use crate::domain::tax::TaxError;
-use crate::domain::{CouponRefusal, Currency, FxError, PricingError, SaleRefusal};
+use crate::domain::{CouponRefusal, Currency, FxError, GstinError, PricingError, SaleRefusal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CartError {
@@ -50,6 +50,9 @@ pub enum CartError {
     Sale(SaleRefusal),
     #[error("billing address: {0}")]
     BillingAddress(TaxError),
+    /// `billing_address.gstin` breaks a rule of the format; refused before pricing.
+    #[error("{0}")]
+    Gstin(GstinError),
     /// A pricing failure that is our fault (overflow, inconsistent data).
     #[error("pricing failed: {0}")]
     Pricing(PricingError),
@@ -82,6 +85,7 @@ impl CartError {
             Coupon(r) => r.code(),
             Sale(r) => r.code(),
             BillingAddress(_) => ErrorCode::InvalidBillingAddress,
+            Gstin(_) => ErrorCode::InvalidGstin,
             Pricing(_) | Database(_) | Internal(_) => ErrorCode::Internal,
         }
     }

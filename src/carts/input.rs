@@ -6,7 +6,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::BillingAddress;
+use super::CartError;
+use crate::domain::{BillingAddress, Gstin};
 use crate::store::catalog::Period;
 
 fn one() -> i64 {
@@ -73,15 +74,35 @@ pub struct BillingAddressInput {
     pub state: Option<String>,
     #[serde(default)]
     pub postal_code: Option<String>,
+    /// The buyer's GSTIN, to buy as a registered business (B2B): the place of supply is
+    /// then the GSTIN's state (its first two digits), whatever `state` says. Checked in
+    /// full (state code, PAN, check character); a bad one is 2062.
+    #[serde(default)]
+    #[schema(
+        min_length = 15,
+        max_length = 15,
+        pattern = "^[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][1-9A-Z][0-9A-Z]{2}$",
+        examples("29AAKCT4821M1ZR")
+    )]
+    pub gstin: Option<String>,
 }
 
-impl From<BillingAddressInput> for BillingAddress {
-    fn from(a: BillingAddressInput) -> Self {
-        BillingAddress {
+/// The GSTIN is parsed here, so a bad one is refused before anything is read or written.
+impl TryFrom<BillingAddressInput> for BillingAddress {
+    type Error = CartError;
+    fn try_from(a: BillingAddressInput) -> Result<Self, CartError> {
+        let gstin = a
+            .gstin
+            .as_deref()
+            .map(Gstin::parse)
+            .transpose()
+            .map_err(CartError::Gstin)?;
+        Ok(BillingAddress {
             country: a.country,
             state: a.state,
             postal_code: a.postal_code,
-        }
+            gstin,
+        })
     }
 }
 

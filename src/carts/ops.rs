@@ -13,7 +13,7 @@ use super::view::{CartView, Estimate, cart_view};
 use super::{Access, CartError, load_cart, new_token};
 use crate::config::Settings;
 use crate::domain::coupon::normalize_code;
-use crate::domain::{CouponRefusal, SaleRefusal};
+use crate::domain::{BillingAddress, CouponRefusal, SaleRefusal};
 use crate::store::carts::{self, CartRow, ItemRow, NewCart};
 use crate::store::{catalog, coupons, sales};
 
@@ -226,6 +226,7 @@ pub async fn estimate(
     req: EstimateRequest,
     viewer: Option<Uuid>,
 ) -> Result<Estimate, CartError> {
+    let address = BillingAddress::try_from(req.billing_address)?;
     let mut conn = crate::store::acquire(pool).await?;
     let cart = load_cart(&mut conn, &req.cart_token, Access::Read, viewer).await?;
     let currency = parse_currency(req.currency.as_deref().unwrap_or(&cart.currency))?;
@@ -239,7 +240,7 @@ pub async fn estimate(
         Utc::now(),
     )
     .await?;
-    let priced = ctx.price(Some(req.billing_address.into()), CouponMode::Lenient)?;
+    let priced = ctx.price(Some(address), CouponMode::Lenient)?;
     Ok(Estimate {
         cart_token: cart.token,
         status: cart.status,

@@ -68,6 +68,8 @@ codes! {
     SaleUnknown = 2051,
     SaleNotActive = 2052,
     InvalidBillingAddress = 2061,
+    /// A GSTIN that breaks a rule of the format (`domain::gstin`).
+    InvalidGstin = 2062,
     PaymentFailed = 3001,
     InsufficientBalance = 3002,
     /// A capture whose amount or currency differs from the order's (refunded).
@@ -136,6 +138,7 @@ impl ErrorCode {
             self,
             MalformedRequest
                 | ValidationFailed
+                | InvalidGstin
                 | RouteNotFound
                 | MethodNotAllowed
                 | UnsupportedMediaType

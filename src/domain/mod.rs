@@ -32,7 +32,8 @@
 //!    no older than the staleness limit passed in; otherwise an error.
 //! 5. Tax per line on the converted net amount ([`tax`]): 18 % GST; CGST+SGST
 //!    for the supplier's state, IGST for another Indian state, zero-rated for
-//!    export. Tax-exclusive: tax = round(net x 18 %), added on top.
+//!    export; with a GSTIN (B2B) the GSTIN's state is the place of supply.
+//!    Tax-exclusive: tax = round(net x 18 %), added on top.
 //!    Tax-inclusive: tax = round(net x 18/118) is backed out; the total stays the
 //!    net price. CGST = round(tax / 2), SGST = tax - CGST, so components always
 //!    sum to the line's tax. Without a billing address no tax is computed:
@@ -64,6 +65,7 @@ pub mod coupon;
 pub mod discount;
 pub mod fx;
 pub mod gateway;
+pub mod gstin;
 pub mod india;
 pub mod money;
 pub mod order;
@@ -80,6 +82,7 @@ pub use coupon::{
 pub use discount::DiscountKind;
 pub use fx::{FxError, FxRate, latest_rate};
 pub use gateway::GatewayKind;
+pub use gstin::{Gstin, GstinError};
 pub use india::IndianState;
 pub use money::{Currency, Money, MoneyError};
 pub use pricing::{

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::allocation::AllocationError;
 use super::coupon::{Coupon, CouponLine, CouponRefusal, CouponUsage, evaluate};
 use super::fx::{FxError, FxRate, convert_minor};
+use super::gstin::Gstin;
 use super::india::IndianState;
 use super::money::{Currency, MoneyError, checked_sum};
 use super::sale::{Sale, SaleRefusal, evaluate_sale};
@@ -178,6 +179,11 @@ pub struct Totals {
 pub struct TaxSummary {
     /// Intra-state, inter-state or export.
     pub place_of_supply: PlaceOfSupply,
+    /// The buyer's GSTIN when it bought as a registered business (B2B); its state is
+    /// the place of supply. Frozen here so an invoice never looks it up again; absent
+    /// from the JSON for a sale to a consumer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gstin: Option<Gstin>,
     /// Sum of line taxable values.
     pub taxable_value: i64,
     /// Sum of line taxes (= sum of the components).
@@ -352,6 +358,7 @@ pub fn price(input: &PricingInput) -> Result<PriceBreakdown, PricingError> {
     let tax = match place {
         Some(place_of_supply) => Some(TaxSummary {
             place_of_supply,
+            gstin: input.billing_address.as_ref().and_then(|a| a.gstin.clone()),
             taxable_value: totals.taxable_value.unwrap_or(0),
             tax: totals.tax.unwrap_or(0),
             components: sum_components(&lines)?,
@@ -479,6 +486,7 @@ mod tests {
             country: country.into(),
             state: state.map(Into::into),
             postal_code: None,
+            gstin: None,
         }
     }
 

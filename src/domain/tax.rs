@@ -6,6 +6,10 @@
 //! - Place of supply is the billing address. Same state as the supplier ->
 //!   intra-state, CGST 9 % + SGST 9 %. Another Indian state or union territory ->
 //!   inter-state, IGST 18 %. Outside India -> export of services, zero-rated (0 %).
+//! - A buyer who gives a GSTIN is a registered business (B2B): the place of supply is
+//!   the state of its registration, the GSTIN's first two digits (IGST Act s. 12(2)(a)),
+//!   whatever state or country the address gives. The address is still checked as
+//!   above: it stays the recipient's address on the invoice.
 //! - Tax-exclusive price: tax = round(net x 18 %), total = net + tax.
 //! - Tax-inclusive price: the total is the price. tax = round(net x 18 / 118),
 //!   taxable value = net - tax. Backing out with one rounding keeps
@@ -19,6 +23,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::gstin::Gstin;
 use super::india::{IndianState, UnknownState};
 use super::money::{MoneyError, apply_rate, round_half_up};
 
@@ -44,6 +49,10 @@ pub struct BillingAddress {
     /// Postal code; for India, a 6-digit PIN if given.
     #[serde(default)]
     pub postal_code: Option<String>,
+    /// The buyer's GSTIN, for a B2B purchase: it decides the place of supply.
+    /// Left out of the JSON when absent, so addresses without one read as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gstin: Option<Gstin>,
 }
 
 /// Why an address cannot decide the tax.
@@ -133,8 +142,31 @@ fn is_india(country: &str) -> bool {
 }
 
 /// Decides the place of supply for a billing address, given the supplier's state
-/// (from configuration).
+/// (from configuration): the GSTIN's state when the address has one, else the
+/// address's state or country. The address is checked either way.
 pub fn place_of_supply(
+    address: &BillingAddress,
+    supplier_state: IndianState,
+) -> Result<PlaceOfSupply, TaxError> {
+    let by_address = address_place(address, supplier_state)?;
+    Ok(match &address.gstin {
+        Some(gstin) => within_india(gstin.state(), supplier_state),
+        None => by_address,
+    })
+}
+
+fn within_india(state: IndianState, supplier_state: IndianState) -> PlaceOfSupply {
+    if state == supplier_state {
+        PlaceOfSupply::IntraState { state }
+    } else {
+        PlaceOfSupply::InterState {
+            supplier_state,
+            state,
+        }
+    }
+}
+
+fn address_place(
     address: &BillingAddress,
     supplier_state: IndianState,
 ) -> Result<PlaceOfSupply, TaxError> {
@@ -156,14 +188,7 @@ pub fn place_of_supply(
         .filter(|s| !s.trim().is_empty())
         .ok_or(TaxError::MissingState)?;
     let state = IndianState::parse(raw_state)?;
-    if state == supplier_state {
-        Ok(PlaceOfSupply::IntraState { state })
-    } else {
-        Ok(PlaceOfSupply::InterState {
-            supplier_state,
-            state,
-        })
-    }
+    Ok(within_india(state, supplier_state))
 }
 
 /// The kind of a tax component on an invoice.
@@ -295,6 +320,14 @@ mod tests {
             country: country.into(),
             state: state.map(Into::into),
             postal_code: pin.map(Into::into),
+            gstin: None,
+        }
+    }
+
+    fn b2b(address: BillingAddress, gstin: &str) -> BillingAddress {
+        BillingAddress {
+            gstin: Some(Gstin::parse(gstin).unwrap()),
+            ..address
         }
     }
 
@@ -332,6 +365,35 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&p).unwrap(),
             r#"{"kind":"export","country":"SG"}"#
+        );
+    }
+
+    #[test]
+    fn a_gstin_decides_the_place_of_supply_whatever_the_address_says() {
+        // a Karnataka GSTIN with a Maharashtra address: intra-state for a KA supplier
+        let p = place_of_supply(&b2b(addr("IN", Some("MH"), None), "29AAKCT4821M1ZR"), ka());
+        assert_eq!(p.unwrap(), intra());
+        // a Maharashtra GSTIN with a Karnataka address: inter-state
+        let p = place_of_supply(&b2b(addr("IN", Some("KA"), None), "27BQWPS7305K1ZY"), ka());
+        assert_eq!(p.unwrap(), inter());
+        // an address abroad does not make a registered Indian buyer an export
+        let p = place_of_supply(&b2b(addr("SG", None, None), "27BQWPS7305K1ZY"), ka());
+        assert_eq!(p.unwrap(), inter());
+        // the address is still checked
+        let p = place_of_supply(&b2b(addr("IN", None, None), "27BQWPS7305K1ZY"), ka());
+        assert_eq!(p, Err(TaxError::MissingState));
+    }
+
+    #[test]
+    fn gstin_is_left_out_of_the_json_without_one() {
+        let plain = serde_json::to_value(addr("IN", Some("KA"), None)).unwrap();
+        assert!(plain.get("gstin").is_none());
+        let with = b2b(addr("IN", Some("KA"), None), "29AAKCT4821M1ZR");
+        let json = serde_json::to_value(&with).unwrap();
+        assert_eq!(json["gstin"], "29AAKCT4821M1ZR");
+        assert_eq!(
+            serde_json::from_value::<BillingAddress>(json).unwrap(),
+            with
         );
     }
 

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::coupon::{Coupon, CouponUsage};
 use super::discount::DiscountKind;
 use super::fx::FxRate;
+use super::gstin::Gstin;
 use super::india::IndianState;
 use super::money::Currency;
 use super::pricing::{CouponInput, LineInput, PricingInput, price};
@@ -54,6 +55,7 @@ fn base(lines: Vec<LineInput>, state: Option<&str>, country: &str) -> PricingInp
             country: country.into(),
             state: state.map(Into::into),
             postal_code: None,
+            gstin: None,
         }),
         currency: Currency::INR,
         fx_rate: None,
@@ -324,7 +326,66 @@ fn examples() -> Vec<Example> {
             components: vec![],
             totals: (617_900, 0, None, None, 617_900),
         },
+        // 9. B2B: example 2's lines bought with a Karnataka GSTIN, the address in
+        //    Maharashtra. The GSTIN's state (29, KA) is the place of supply, the
+        //    supplier's: CGST + SGST, exactly example 2's figures.
+        Example {
+            name: "B2B, GSTIN of the supplier's state beats the address",
+            input: b2b(
+                base(
+                    vec![line(1, 499_900, false), line(2, 149_950, false)],
+                    Some("MH"),
+                    "IN",
+                ),
+                "29AAKCT4821M1ZR",
+            ),
+            lines: vec![
+                (499_900, 0, 0, 499_900, Some(499_900), Some(89_982), 589_882),
+                (149_950, 0, 0, 149_950, Some(149_950), Some(26_991), 176_941),
+            ],
+            components: vec![(TaxKind::Cgst, 58_487), (TaxKind::Sgst, 58_486)],
+            totals: (649_850, 0, Some(649_850), Some(116_973), 766_823),
+        },
+        // 10. B2B the other way: a Maharashtra GSTIN (27) with a Karnataka address.
+        //     Inter-state: IGST 899.82 + 269.91 = 1,169.73, same tax as example 2.
+        Example {
+            name: "B2B, GSTIN of another state is IGST even billed in the supplier's",
+            input: b2b(
+                base(
+                    vec![line(1, 499_900, false), line(2, 149_950, false)],
+                    Some("KA"),
+                    "IN",
+                ),
+                "27BQWPS7305K1ZY",
+            ),
+            lines: vec![
+                (499_900, 0, 0, 499_900, Some(499_900), Some(89_982), 589_882),
+                (149_950, 0, 0, 149_950, Some(149_950), Some(26_991), 176_941),
+            ],
+            components: vec![(TaxKind::Igst, 116_973)],
+            totals: (649_850, 0, Some(649_850), Some(116_973), 766_823),
+        },
     ]
+}
+
+fn b2b(mut input: PricingInput, gstin: &str) -> PricingInput {
+    if let Some(address) = input.billing_address.as_mut() {
+        address.gstin = Some(Gstin::parse(gstin).unwrap());
+    }
+    input
+}
+
+#[test]
+fn the_gstin_is_frozen_with_the_tax() {
+    let ex = examples().into_iter().nth(8).unwrap();
+    let b = price(&ex.input).unwrap();
+    let json = serde_json::to_value(&b).unwrap();
+    assert_eq!(json["tax"]["gstin"], "29AAKCT4821M1ZR");
+    assert_eq!(json["tax"]["place_of_supply"]["kind"], "intra_state");
+    // a consumer's breakdown has no `gstin` key at all
+    let ex = examples().into_iter().nth(1).unwrap();
+    let json = serde_json::to_value(price(&ex.input).unwrap()).unwrap();
+    assert!(json["tax"].get("gstin").is_none());
 }
 
 #[test]

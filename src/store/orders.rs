@@ -31,6 +31,8 @@ pub struct Order {
     pub failure_reason: Option<String>,
     pub last_payment_error: Option<String>,
     pub correlation_id: Option<String>,
+    /// The buyer's GSTIN (B2B), also in `billing_address`.
+    pub gstin: Option<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
@@ -79,8 +81,8 @@ pub async fn origin(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result<Opt
 pub async fn insert(conn: &mut PgConnection, o: &NewOrder<'_>) -> sqlx::Result<bool> {
     let inserted = sqlx::query!(
         "insert into orders (id, order_token, user_id, cart_token, billing_address, coupon_code,
-                             gateway, return_url, cancel_url, correlation_id, trace_context)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                             gateway, return_url, cancel_url, correlation_id, trace_context, gstin)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
          on conflict (cart_token) do nothing",
         o.id,
         o.order_token,
@@ -93,6 +95,7 @@ pub async fn insert(conn: &mut PgConnection, o: &NewOrder<'_>) -> sqlx::Result<b
         o.cancel_url,
         o.correlation_id,
         o.trace_context,
+        o.billing_address.gstin.as_ref().map(|g| g.as_str()),
     )
     .execute(&mut *conn)
     .await?
@@ -118,7 +121,7 @@ pub async fn insert(conn: &mut PgConnection, o: &NewOrder<'_>) -> sqlx::Result<b
 const COLUMNS: &str =
     "id, order_token, user_id, cart_token, status, currency, subtotal, discount, tax, total,
     price_snapshot, billing_address, coupon_code, gateway, return_url, cancel_url, failure_code,
-    failure_reason, last_payment_error, correlation_id, created_at, updated_at";
+    failure_reason, last_payment_error, correlation_id, gstin, created_at, updated_at";
 
 /// Locks the order row for the rest of the transaction: every state change of an
 /// order happens under this lock, so concurrent steps and events serialise here.
@@ -127,7 +130,7 @@ pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Orde
         Order,
         r#"select id, order_token, user_id, cart_token, status, currency, subtotal, discount, tax, total,
                 price_snapshot, billing_address as "billing_address: Json<BillingAddress>", coupon_code, gateway, return_url, cancel_url,
-                failure_code, failure_reason, last_payment_error, correlation_id, created_at,
+                failure_code, failure_reason, last_payment_error, correlation_id, gstin, created_at,
                 updated_at from orders where id = $1 for update"#,
         id
     )
@@ -138,7 +141,7 @@ pub async fn lock(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Orde
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<Order>> {
     sqlx::query_as!(Order, r#"select id, order_token, user_id, cart_token, status, currency, subtotal, discount, tax, total,
                 price_snapshot, billing_address as "billing_address: Json<BillingAddress>", coupon_code, gateway, return_url, cancel_url,
-                failure_code, failure_reason, last_payment_error, correlation_id, created_at,
+                failure_code, failure_reason, last_payment_error, correlation_id, gstin, created_at,
                 updated_at from orders where id = $1"#, id)
         .fetch_optional(conn)
     .await
@@ -160,7 +163,7 @@ pub async fn at_step(
             r#"select o.id, o.order_token, o.user_id, o.cart_token, o.status, o.currency, o.subtotal,
                     o.discount, o.tax, o.total, o.price_snapshot, o.billing_address as "billing_address: Json<BillingAddress>",
                     o.coupon_code, o.gateway, o.return_url, o.cancel_url, o.failure_code,
-                    o.failure_reason, o.last_payment_error, o.correlation_id, o.created_at,
+                    o.failure_reason, o.last_payment_error, o.correlation_id, o.gstin, o.created_at,
                     o.updated_at
              from sagas s join orders o on o.id = s.order_id
              where s.order_id = $1 and s.step = $2 and s.state in ('running', 'waiting')
@@ -176,7 +179,7 @@ pub async fn at_step(
             r#"select o.id, o.order_token, o.user_id, o.cart_token, o.status, o.currency, o.subtotal,
                     o.discount, o.tax, o.total, o.price_snapshot, o.billing_address as "billing_address: Json<BillingAddress>",
                     o.coupon_code, o.gateway, o.return_url, o.cancel_url, o.failure_code,
-                    o.failure_reason, o.last_payment_error, o.correlation_id, o.created_at,
+                    o.failure_reason, o.last_payment_error, o.correlation_id, o.gstin, o.created_at,
                     o.updated_at
              from sagas s join orders o on o.id = s.order_id
              where s.order_id = $1 and s.step = $2 and s.state in ('running', 'waiting')"#,
@@ -261,7 +264,7 @@ pub async fn by_token(conn: &mut PgConnection, token: &str) -> sqlx::Result<Opti
         Order,
         r#"select id, order_token, user_id, cart_token, status, currency, subtotal, discount, tax, total,
                 price_snapshot, billing_address as "billing_address: Json<BillingAddress>", coupon_code, gateway, return_url, cancel_url,
-                failure_code, failure_reason, last_payment_error, correlation_id, created_at,
+                failure_code, failure_reason, last_payment_error, correlation_id, gstin, created_at,
                 updated_at from orders where order_token = $1"#,
         token
     )
@@ -274,7 +277,7 @@ pub async fn by_cart(conn: &mut PgConnection, cart_token: &str) -> sqlx::Result<
         Order,
         r#"select id, order_token, user_id, cart_token, status, currency, subtotal, discount, tax, total,
                 price_snapshot, billing_address as "billing_address: Json<BillingAddress>", coupon_code, gateway, return_url, cancel_url,
-                failure_code, failure_reason, last_payment_error, correlation_id, created_at,
+                failure_code, failure_reason, last_payment_error, correlation_id, gstin, created_at,
                 updated_at from orders where cart_token = $1"#,
         cart_token
     )

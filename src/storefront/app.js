@@ -353,6 +353,9 @@ function billingAddress() {
   if (country === "IN") address.state = $("state").value;
   const postal = $("postal").value.trim();
   if (postal) address.postal_code = postal;
+  // the API takes capitals only; its state, not the address's, then decides the tax
+  const gstin = $("gstin").value.trim().toUpperCase();
+  if (gstin) address.gstin = gstin;
   return address;
 }
 
@@ -410,7 +413,7 @@ function renderEstimate(p) {
   }
   row("Total", money(t.total, cur), { class: "total" });
   table.append(body);
-  const notes = [el("p", { class: "note", id: "place-of-supply", text: p.tax ? placeOfSupply(p.tax.place_of_supply) : "" })];
+  const notes = [el("p", { class: "note", id: "place-of-supply", text: p.tax ? placeOfSupply(p.tax.place_of_supply) + (p.tax.gstin ? ` (GSTIN ${p.tax.gstin})` : "") : "" })];
   if (p.fx) notes.push(el("p", { class: "note", text: `1 ${p.fx.base} = ${Number(p.fx.rate)} ${p.fx.quote} (rate of ${p.fx.as_of.slice(0, 10)})` }));
   $("estimate").replaceChildren(table, ...notes);
 }
@@ -637,8 +640,9 @@ async function shopPage() {
   options($("state"), STATES.map(([c, n]) => [c, n]), billing.state || "KA");
   options($("currency"), CURRENCIES.map((c) => [c, c]), billing.currency || "INR");
   $("postal").value = billing.postal_code || "";
+  $("gstin").value = billing.gstin || "";
   $("state-field").hidden = billing.country !== "IN";
-  for (const id of ["country", "state", "postal"]) $(id).addEventListener("change", saveBilling);
+  for (const id of ["country", "state", "postal", "gstin"]) $(id).addEventListener("change", saveBilling);
   $("currency").addEventListener("change", () => { saveBilling(); if ($("estimate").childElementCount) estimate(); });
   $("coupon-form").addEventListener("submit", applyCoupon);
   $("coupon-remove").addEventListener("click", removeCoupon);

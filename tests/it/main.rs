@@ -18,6 +18,7 @@ mod dashboards;
 mod docs;
 mod events;
 mod fixtures;
+mod gstin;
 mod helpers;
 mod idempotency;
 mod layers;

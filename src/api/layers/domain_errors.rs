@@ -66,6 +66,11 @@ impl CartRefusal {
                 Some("create the cart without the sale"),
             ),
             BillingAddress(_) => (UNPROCESSABLE, false, Some("correct the billing address")),
+            Gstin(_) => (
+                UNPROCESSABLE,
+                false,
+                Some("correct the GSTIN, or leave it out to buy without one"),
+            ),
             // mapped to other ApiError variants in `From<CartError>`; kept total
             Invalid(_) | Pricing(_) | Database(_) | Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, true, None)
@@ -84,6 +89,7 @@ impl CartRefusal {
         match &self.0 {
             CartError::InvalidQuantity { .. } => vec![format!("quantity: {}", self.0)],
             CartError::BillingAddress(e) => vec![format!("billing_address: {e}")],
+            CartError::Gstin(e) => vec![format!("billing_address.gstin: {e}")],
             _ => Vec::new(),
         }
     }

@@ -54,7 +54,7 @@ pub struct CreateOrder {
         (status = 200, description = "the cart's existing order", body = inline(Envelope<flow::OrderView>)),
         (status = 401, description = "not authenticated", body = ErrorEnvelope),
         (status = 404, description = "cart not found", body = ErrorEnvelope),
-        (status = 422, description = "cart empty, expired, not priceable, or a bad field", body = ErrorEnvelope)),
+        (status = 422, description = "cart empty, expired, not priceable (2061 billing address, 2062 GSTIN), or a bad field", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn create_order(
     State(state): State<AppState>,
@@ -63,7 +63,7 @@ pub async fn create_order(
 ) -> ApiResult<Response> {
     let request = flow::OrderRequest {
         cart_token: body.cart_token,
-        billing_address: body.billing_address.into(),
+        billing_address: body.billing_address.try_into()?,
         gateway: body.gateway,
         return_url: body.return_url,
         cancel_url: body.cancel_url,

@@ -223,6 +223,9 @@ pub struct OrderView {
     /// False for a free order (its total is zero): no payment session is created and it
     /// is enrolled without one.
     pub payment_required: bool,
+    /// The buyer's GSTIN for a B2B order (its state is the place of supply), else null.
+    #[schema(pattern = "^[0-9]{2}[A-Z]{5}[0-9]{4}[A-Z][1-9A-Z][0-9A-Z]{2}$")]
+    pub gstin: Option<String>,
     /// The frozen price breakdown (lines, tax components, discounts, FX rate).
     pub price: Option<Value>,
     /// The session to pay now (the newest payable one), if any.
@@ -305,6 +308,7 @@ pub async fn view(pool: &PgPool, order_id: Uuid) -> FlowResult<OrderView> {
             .total
             .is_none_or(crate::domain::order::payment_required),
         total: order.total,
+        gstin: order.gstin,
         price: order.price_snapshot,
         payment,
         payments,
