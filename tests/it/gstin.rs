@@ -160,7 +160,9 @@ async fn an_order_with_a_gstin_keeps_it_on_the_order_and_in_the_frozen_price() {
     let text = String::from_utf8(shown.stdout).unwrap();
     assert!(
         text.contains(&format!("gstin {KA_GSTIN}")) && text.contains("Karnataka"),
-        "{text}"
+        "{:?}: {text}{}",
+        shown.status,
+        String::from_utf8_lossy(&shown.stderr)
     );
     let shown = crate::helpers::admin(&shop.app.db, &["--json", "orders", "show", &token]);
     let shown: Value = serde_json::from_slice(&shown.stdout).unwrap();
