@@ -67,6 +67,7 @@ pub mod fx;
 pub mod gateway;
 pub mod gstin;
 pub mod india;
+pub mod invoice;
 pub mod money;
 pub mod order;
 pub mod pricing;
