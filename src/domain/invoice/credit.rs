@@ -1,6 +1,6 @@
 //! How much of each invoice line and tax component a credit note reverses.
 //!
-//! Rounding rule (the one of [`allocation::allocate`], largest remainder, in two
+//! Rounding rule (the one of [`allocate`], largest remainder, in two
 //! steps, all in minor units of the invoice's currency):
 //! 1. The refund is split over the lines in proportion to what each line still
 //!    holds (its total less what earlier credit notes reversed).

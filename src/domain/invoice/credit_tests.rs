@@ -136,6 +136,61 @@ fn refuses_what_cannot_be_credited() {
     );
 }
 
+#[test]
+fn invoice_lines_come_from_the_price_snapshot() {
+    use crate::domain::money::Currency;
+    use crate::domain::pricing::{LineInput, PricingInput, price};
+    use crate::domain::tax::BillingAddress;
+    use crate::domain::test_support::at;
+
+    let mut input = PricingInput {
+        lines: (1..=2u128)
+            .map(|n| LineInput {
+                line_id: uuid::Uuid::from_u128(n),
+                program_id: uuid::Uuid::from_u128(100 + n),
+                plan_id: uuid::Uuid::from_u128(200 + n),
+                title: format!("Program {n}"),
+                unit_price_inr: 99_900 * i64::try_from(n).unwrap(),
+                quantity: 1,
+                tax_inclusive: n == 2,
+            })
+            .collect(),
+        sale: None,
+        coupon: None,
+        billing_address: Some(BillingAddress {
+            country: "IN".into(),
+            state: Some("KA".into()),
+            postal_code: None,
+            gstin: None,
+        }),
+        currency: Currency::INR,
+        fx_rate: None,
+        max_rate_age: chrono::Duration::hours(1),
+        supplier_state: state("KA"),
+        now: at("2026-06-15T12:00:00Z"),
+    };
+    let snapshot = price(&input).unwrap();
+    let invoice: Vec<InvoiceLine> = snapshot
+        .lines
+        .iter()
+        .map(|l| InvoiceLine::from_priced(l).unwrap())
+        .collect();
+    for (l, priced) in invoice.iter().zip(&snapshot.lines) {
+        assert_eq!(l.total().unwrap(), priced.total);
+        assert_eq!(Some(l.tax().unwrap()), priced.tax);
+    }
+    let note = credit_note(&invoice, &[], &Refund::Amount(snapshot.totals.total)).unwrap();
+    assert_eq!(note.tax, snapshot.totals.tax.unwrap());
+    assert_eq!(note.lines, invoice);
+
+    input.billing_address = None;
+    let untaxed = price(&input).unwrap();
+    assert_eq!(
+        InvoiceLine::from_priced(&untaxed.lines[0]),
+        Err(CreditError::Untaxed)
+    );
+}
+
 fn invoice_strategy() -> impl Strategy<Value = Vec<InvoiceLine>> {
     proptest::collection::vec((0i64..50_000_000, any::<bool>(), 0u8..2), 1..5)
         .prop_map(|v| v.into_iter().map(|(n, inc, w)| line(n, inc, w)).collect())

@@ -23,7 +23,7 @@ const FIXED_LEN: usize = 7;
 const MIN_DIGITS: usize = 5;
 /// Most sequence digits: more would only make numbers longer.
 const MAX_DIGITS: usize = 6;
-/// Longest prefix that still leaves [`MIN_DIGITS`].
+/// Longest prefix that still leaves five sequence digits.
 pub const MAX_PREFIX_LEN: usize = MAX_LEN - FIXED_LEN - MIN_DIGITS;
 
 /// Which series a number belongs to.

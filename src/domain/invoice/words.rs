@@ -254,7 +254,7 @@ mod tests {
             ("USD", 10_000_000, "US Dollars One Hundred Thousand Only"),
             (
                 "USD",
-                123_456_789_01,
+                12_345_678_901,
                 "US Dollars One Hundred Twenty-Three Million Four Hundred Fifty-Six Thousand Seven Hundred Eighty-Nine and One Cent Only",
             ),
             ("USD", 100_000_000_000, "US Dollars One Billion Only"),
