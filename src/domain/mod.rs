@@ -1,5 +1,7 @@
 //! Pure rules: money, GST, coupons, sales, FX and the price breakdown; account rules
-//! (email, password policy) in [`account`]; the guest-cart merge rule in [`cart_merge`].
+//! (email, password policy) in [`account`]; the guest-cart merge rule in [`cart_merge`];
+//! GST invoice and credit-note rules (financial year, numbering, amounts in words,
+//! credit-note split) in [`invoice`].
 //!
 //! Nothing here does I/O. Callers load the catalog lines, the sale, the coupon
 //! and its usage counters, the FX rate and the supplier state, call
@@ -67,6 +69,7 @@ pub mod fx;
 pub mod gateway;
 pub mod gstin;
 pub mod india;
+pub mod invoice;
 pub mod money;
 pub mod order;
 pub mod pricing;

@@ -1,0 +1,17 @@
+//! Rules for GST tax invoices and credit notes (issue 29): the Indian financial
+//! year, document numbering, amounts in words and the pro-rata reversal of a
+//! refund. Pure: the store keeps the counters and the issued documents and calls
+//! these functions. The rules are written out in docs/architecture.md
+//! ("Invoices (rules)").
+
+pub mod credit;
+pub mod financial_year;
+pub mod serial;
+pub mod words;
+
+pub use credit::{
+    CreditError, CreditNoteAmounts, InvoiceLine, LineCredit, Refund, add_credit, credit_note,
+};
+pub use financial_year::{FinancialYear, FinancialYearError};
+pub use serial::{DocumentKind, DocumentNumber, SerialError, Series};
+pub use words::amount_in_words;
