@@ -3,6 +3,7 @@
 //! of the work in hand.
 
 pub mod catalog;
+mod filters;
 pub mod on_commit;
 
 use std::sync::OnceLock;
@@ -19,8 +20,9 @@ use crate::config::{LogFormat, LogSettings, TelemetrySettings};
 /// Installs the global subscriber once; later calls (tests, `dev`) are no-ops.
 /// Logs go to stderr so stdout stays free for machine-readable output (admin `--json`,
 /// the `listening on` line). With `role` and an exporter configured
-/// ([`TelemetrySettings::export`]) spans are exported as OpenTelemetry traces too;
-/// otherwise no OpenTelemetry layer, thread or exporter exists.
+/// ([`TelemetrySettings::export`]) spans are exported as OpenTelemetry traces too,
+/// every one of ours whatever the log level; otherwise no OpenTelemetry layer, thread or
+/// exporter exists.
 pub fn init_logging(settings: &LogSettings, telemetry: &TelemetrySettings, role: Option<&str>) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&settings.level))
@@ -41,11 +43,10 @@ pub fn init_logging(settings: &LogSettings, telemetry: &TelemetrySettings, role:
         Some(Err(e)) => (None, Some(e)),
         None => (None, None),
     };
-    // One filter for both: a span `log.level` (or `RUST_LOG`) turns off is neither
-    // logged nor exported. Ours are `info`.
+    // Per-layer filters ([`filters`]): the log level decides only what is logged.
+    let otel = otel.map(|layer| layer.with_filter(filters::exported()));
     let installed = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
+        .with(fmt.with_filter(filters::Fresh(filter)))
         .with(otel)
         .try_init();
     // Already installed (a second role in the same process): keep the first.

@@ -138,9 +138,9 @@ async fn collect(State(spans): State<Spans>, body: Bytes) -> impl IntoResponse {
 
 /// This process serves the API and the sandbox: it exports as `checkout serve` would.
 fn export_from_this_process(receiver: &Receiver) {
-    // spans are exported as the log filter enables them: ours are `info`
+    // the log level decides only what is logged: every span of ours is exported
     let log = LogSettings {
-        level: "warn,checkout=info".into(),
+        level: "warn".into(),
         ..Default::default()
     };
     let telemetry = TelemetrySettings {
@@ -218,10 +218,7 @@ async fn a_checkout_is_one_trace_from_order_request_through_jobs_gateway_and_web
     export_from_this_process(&receiver);
     let shop = Shop::start(false, |_| {}).await;
     let mut env = receiver.env().to_vec();
-    env.push((
-        "CHECKOUT__LOG__LEVEL",
-        "warn,checkout=info,checkout::workers=debug",
-    ));
+    env.push(("CHECKOUT__LOG__LEVEL", "warn,checkout::workers=debug"));
     let worker = shop.spawn_logged_worker(&env);
 
     let (trace, caller) = caller_context();
@@ -348,6 +345,7 @@ async fn a_step_rerun_after_its_worker_was_killed_stays_in_the_checkouts_trace()
     env.extend([
         ("CHECKOUT__CHECKOUT__PAUSE_AFTER_SIDE_EFFECT_MS", "1500"),
         ("CHECKOUT__WORKER__CONCURRENCY", "1"),
+        ("CHECKOUT__LOG__LEVEL", "warn"),
     ]);
     let mut worker: Proc = shop.spawn_worker(&env);
 
