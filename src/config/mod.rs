@@ -1,7 +1,7 @@
 //! Typed settings: defaults -> optional TOML file -> `CHECKOUT__SECTION__KEY` environment
 //! variables, validated once at start-up. One file per section (the four gateway sections
-//! `razorpay`, `stripe`, `payments` and `sandbox` share `gateways.rs`); this one puts them
-//! together and checks the relations between keys.
+//! `razorpay`, `stripe`, `payments` and `sandbox` sit together in `gateways/`, sharing its
+//! checks and deserializers); this one puts them together and checks the relations between keys.
 //!
 //! This layer imports nothing above [`crate::domain`].
 //!
