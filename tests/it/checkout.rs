@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::fixtures::{DS, DS_1M, WEB, WEB_1M, WEB_COHORT};
-use crate::shop::Shop;
+use crate::shop::{Shop, gateway_order_id};
 
 const T: Duration = Duration::from_secs(20);
 
@@ -19,18 +19,8 @@ async fn ordered(shop: &Shop, n: usize, gateway: Option<&str>) -> (String, Strin
     let cart = shop
         .cart(&token, &[(WEB, WEB_1M), (DS, DS_1M)], Some("SAVE10"))
         .await;
-    let (status, body) = shop.order(&token, &cart, gateway).await;
-    assert!(status == 201 || status == 202, "{status} {body}");
-    let order = body["data"]["order_token"].as_str().unwrap().to_owned();
-    let with_session = shop.wait_session(&token, &order).await;
+    let (order, with_session) = shop.ordered_with_session(&token, &cart, gateway).await;
     (token, order, with_session)
-}
-
-fn gateway_order_id(order: &Value) -> String {
-    order["payment"]["gateway_order_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 #[tokio::test]

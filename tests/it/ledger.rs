@@ -11,7 +11,7 @@ use sqlx::{Connection, PgConnection};
 
 use crate::fixtures::{DS, DS_1M, WEB, WEB_1M};
 use crate::helpers::TestApp;
-use crate::shop::Shop;
+use crate::shop::{Shop, gateway_order_id};
 use checkout::admin::check::{Limits, check};
 
 const T: Duration = Duration::from_secs(30);
@@ -116,13 +116,6 @@ async fn violations(shop: &Shop) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-fn gateway_order_id(order: &Value) -> String {
-    order["payment"]["gateway_order_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 /// A full checkout with a coupon: created by the API caller, then each saga step's
 /// change by its job, the capture the only money; the check agrees, and a row planted
 /// by hand is reported.
@@ -133,10 +126,9 @@ async fn a_full_checkout_writes_each_change_once_in_order() {
     let cart = shop
         .cart(&token, &[(WEB, WEB_1M), (DS, DS_1M)], Some("SAVE10"))
         .await;
-    let (status, body) = shop.order(&token, &cart, Some("razorpay")).await;
-    assert!(status == 201 || status == 202, "{status} {body}");
-    let order = body["data"]["order_token"].as_str().unwrap().to_owned();
-    let o = shop.wait_session(&token, &order).await;
+    let (order, o) = shop
+        .ordered_with_session(&token, &cart, Some("razorpay"))
+        .await;
     shop.pay(&gateway_order_id(&o), "captured").await;
     let enrolled = shop.wait_status(&token, &order, &["enrolled"], T).await;
     let total = enrolled["total"].as_i64().unwrap();
@@ -221,9 +213,9 @@ async fn a_failed_payment_records_no_money_and_a_cancel_is_the_callers() {
     let shop = Shop::start(true, |_| {}).await;
     let token = shop.student(1).await;
     let cart = shop.cart(&token, &[(WEB, WEB_1M)], None).await;
-    let (_, body) = shop.order(&token, &cart, Some("razorpay")).await;
-    let order = body["data"]["order_token"].as_str().unwrap().to_owned();
-    let o = shop.wait_session(&token, &order).await;
+    let (order, o) = shop
+        .ordered_with_session(&token, &cart, Some("razorpay"))
+        .await;
     shop.pay(&gateway_order_id(&o), "failed").await;
     let rows = wait_kind(&shop, &order, "payment_failed").await;
     assert_eq!(
@@ -277,9 +269,9 @@ async fn a_refund_after_an_impossible_enrollment_moves_the_money_back() {
     let shop = Shop::start(true, |_| {}).await;
     let token = shop.student(1).await;
     let cart = shop.cart(&token, &[(WEB, WEB_1M)], None).await;
-    let (_, body) = shop.order(&token, &cart, Some("razorpay")).await;
-    let order = body["data"]["order_token"].as_str().unwrap().to_owned();
-    let o = shop.wait_session(&token, &order).await;
+    let (order, o) = shop
+        .ordered_with_session(&token, &cart, Some("razorpay"))
+        .await;
     for sql in [
         "update seat_holds set status = 'released' where status = 'held'",
         "update cohorts set seats_held = 0, seats_taken = capacity where id = '00000000-0000-4000-8000-000000000021'",
@@ -343,9 +335,9 @@ async fn an_admin_refund_is_the_operators_in_both_records() {
     let shop = Shop::start(true, |_| {}).await;
     let token = shop.student(1).await;
     let cart = shop.cart(&token, &[(WEB, WEB_1M)], None).await;
-    let (_, body) = shop.order(&token, &cart, Some("razorpay")).await;
-    let order = body["data"]["order_token"].as_str().unwrap().to_owned();
-    let o = shop.wait_session(&token, &order).await;
+    let (order, o) = shop
+        .ordered_with_session(&token, &cart, Some("razorpay"))
+        .await;
     shop.pay(&gateway_order_id(&o), "captured").await;
     let enrolled = shop.wait_status(&token, &order, &["enrolled"], T).await;
     let total = enrolled["total"].as_i64().unwrap();

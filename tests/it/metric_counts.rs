@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::fixtures::{DS, DS_1M, WEB, WEB_1M, WEB_COHORT};
 use crate::helpers::{TestApp, eventually};
 use crate::metrics::{T, own, value};
-use crate::shop::Shop;
+use crate::shop::{Shop, gateway_order_id};
 
 /// One checkout moves each business counter by exactly one, and an order request
 /// repeated with its Idempotency-Key is replayed (counted) and makes no second order.
@@ -151,15 +151,8 @@ async fn jobs_ready_counts_due_jobs_not_yet_taken() {
 async fn ordered(shop: &Shop) -> (String, String, String) {
     let token = shop.student(1).await;
     let cart = shop.cart(&token, &[(WEB, WEB_1M)], None).await;
-    let (status, body) = shop.order(&token, &cart, None).await;
-    assert!(status == 201 || status == 202, "{status} {body}");
-    let order = body["data"]["order_token"].as_str().unwrap().to_owned();
-    let o = shop.wait_session(&token, &order).await;
-    let session = o["payment"]["gateway_order_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    (token, order, session)
+    let (order, o) = shop.ordered_with_session(&token, &cart, None).await;
+    (token, order, gateway_order_id(&o))
 }
 
 /// A series (name, labels) and by how much it should move.

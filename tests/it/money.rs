@@ -12,7 +12,7 @@ use sqlx::{Connection, PgConnection};
 
 use crate::fixtures::{WEB, WEB_1M};
 use crate::helpers::eventually;
-use crate::shop::Shop;
+use crate::shop::{Shop, gateway_order_id};
 use checkout::admin::check::{Limits, check};
 use checkout::config::CaptureMethod;
 
@@ -23,19 +23,11 @@ const T: Duration = Duration::from_secs(30);
 async fn ordered(shop: &Shop, gateway: &str) -> (String, String, Value) {
     let token = shop.student(1).await;
     let cart = shop.cart(&token, &[(WEB, WEB_1M)], None).await;
-    let (status, body) = shop.order(&token, &cart, Some(gateway)).await;
-    assert!(status == 201 || status == 202, "{status} {body}");
-    let order = body["data"]["order_token"].as_str().unwrap().to_owned();
-    let with_session = shop.wait_session(&token, &order).await;
+    let (order, with_session) = shop
+        .ordered_with_session(&token, &cart, Some(gateway))
+        .await;
     assert_eq!(with_session["payment"]["gateway"], gateway);
     (token, order, with_session)
-}
-
-fn session_of(order: &Value) -> String {
-    order["payment"]["gateway_order_id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 async fn set_account(shop: &Shop, manual: bool, authorization_ttl_ms: u64, refund_pending_ms: u64) {
@@ -116,7 +108,7 @@ async fn a_manual_capture_account_enrolls_once_though_the_worker_dies_after_capt
     ];
     let mut worker = shop.spawn_worker(&pause);
     let (token, order, o) = ordered(&shop, "razorpay").await;
-    shop.pay(&session_of(&o), "captured").await;
+    shop.pay(&gateway_order_id(&o), "captured").await;
     // the payment stops at `authorized`; confirm captures it, then pauses before its
     // commit: kill the worker there
     let captured = wait_gateway_status(&shop, "razorpay", "captured").await;
@@ -152,7 +144,7 @@ async fn a_manual_capture_account_enrolls_once_though_the_worker_dies_after_capt
 async fn stripe_with_manual_capture_captures_the_orders_amount_and_enrolls() {
     let shop = Shop::start(true, |s| s.stripe.capture_method = CaptureMethod::Manual).await;
     let (token, order, o) = ordered(&shop, "stripe").await;
-    shop.pay(&session_of(&o), "captured").await;
+    shop.pay(&gateway_order_id(&o), "captured").await;
     shop.wait_status(&token, &order, &["enrolled"], T).await;
     let intent = gateway_payment(&shop, "stripe").await;
     assert_eq!(intent["capture_method"], "manual");
@@ -182,7 +174,7 @@ async fn an_authorization_for_a_cancelled_order_is_left_to_lapse() {
     assert_eq!(status, 200, "{body}");
     shop.wait_count("select count(*) from sagas where state = 'compensated'", 1)
         .await;
-    shop.pay(&session_of(&o), "captured").await;
+    shop.pay(&gateway_order_id(&o), "captured").await;
     shop.wait_count(
         "select count(*) from authorization_releases where outcome = 'left_to_lapse'",
         1,
@@ -218,7 +210,7 @@ async fn an_authorization_for_a_full_cohort_is_voided_not_captured() {
     let shop = Shop::start(true, |s| s.stripe.capture_method = CaptureMethod::Manual).await;
     let (token, order, o) = ordered(&shop, "stripe").await;
     lose_the_seat(&shop).await;
-    shop.pay(&session_of(&o), "captured").await;
+    shop.pay(&gateway_order_id(&o), "captured").await;
     let failed = shop.wait_status(&token, &order, &["failed"], T).await;
     assert_eq!(failed["failure"]["code"], 7004, "{failed}");
     let intent = gateway_payment(&shop, "stripe").await;
@@ -254,7 +246,7 @@ async fn a_pending_refund_that_fails_is_refunded_again_and_reported_until_settle
     .await;
     let (token, order, o) = ordered(&shop, "razorpay").await;
     lose_the_seat(&shop).await;
-    shop.pay(&session_of(&o), "captured").await;
+    shop.pay(&gateway_order_id(&o), "captured").await;
     let refunded = shop.wait_status(&token, &order, &["refunded"], T).await;
     assert_eq!(refunded["failure"]["code"], 7004);
     shop.wait_count("select count(*) from refunds where status = 'pending'", 1)
@@ -320,7 +312,7 @@ async fn a_refund_that_fails_for_good_is_raised_and_an_operator_retries_it() {
     .await;
     let (token, order, o) = ordered(&shop, "stripe").await;
     lose_the_seat(&shop).await;
-    shop.pay(&session_of(&o), "captured").await;
+    shop.pay(&gateway_order_id(&o), "captured").await;
     shop.wait_status(&token, &order, &["refunded"], T).await;
     shop.wait_count("select count(*) from refunds where status = 'pending'", 1)
         .await;

@@ -205,6 +205,21 @@ impl Shop {
         .await
     }
 
+    /// Places an order for `cart` (accepted: 201 or 202) and waits for its payment
+    /// session; returns (order token, the order with its session).
+    pub async fn ordered_with_session(
+        &self,
+        token: &str,
+        cart: &str,
+        gateway: Option<&str>,
+    ) -> (String, Value) {
+        let (status, body) = self.order(token, cart, gateway).await;
+        assert!(status == 201 || status == 202, "{status} {body}");
+        let order = body["data"]["order_token"].as_str().unwrap().to_owned();
+        let with_session = self.wait_session(token, &order).await;
+        (order, with_session)
+    }
+
     pub async fn get_order(&self, token: &str, order: &str) -> Value {
         let (status, body) = self
             .call(
@@ -314,4 +329,13 @@ impl Shop {
         .await;
         assert!(reached.is_some(), "never {n}: {sql}");
     }
+}
+
+/// The gateway's order (Razorpay order, Stripe session) of an order's payment: what the
+/// sandbox pays.
+pub fn gateway_order_id(order: &Value) -> String {
+    order["payment"]["gateway_order_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
