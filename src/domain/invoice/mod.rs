@@ -5,12 +5,17 @@
 //! ("Invoices (rules)").
 
 pub mod credit;
+pub mod document;
 pub mod financial_year;
 pub mod serial;
 pub mod words;
 
 pub use credit::{
     CreditError, CreditNoteAmounts, InvoiceLine, LineCredit, Refund, add_credit, credit_note,
+};
+pub use document::{
+    DocumentLine, DocumentTotals, DocumentType, InrLine, InrValues, InvoiceReference,
+    PlaceOfSupply, Recipient, StateRef, Supplier, SupplyType, TaxDocument,
 };
 pub use financial_year::{FinancialYear, FinancialYearError};
 pub use serial::{DocumentKind, DocumentNumber, SerialError, Series};
