@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::codes::ErrorCode;
+use crate::domain::invoice::RecipientError;
 use crate::domain::tax::TaxError;
 use crate::domain::{CouponRefusal, Currency, FxError, GstinError, PricingError, SaleRefusal};
 
@@ -53,6 +54,9 @@ pub enum CartError {
     /// `billing_address.gstin` breaks a rule of the format; refused before pricing.
     #[error("{0}")]
     Gstin(GstinError),
+    /// `billing_address.name` or `address_lines` out of bounds; refused before pricing.
+    #[error("{0}")]
+    Recipient(RecipientError),
     /// A pricing failure that is our fault (overflow, inconsistent data).
     #[error("pricing failed: {0}")]
     Pricing(PricingError),
@@ -86,6 +90,7 @@ impl CartError {
             Sale(r) => r.code(),
             BillingAddress(_) => ErrorCode::InvalidBillingAddress,
             Gstin(_) => ErrorCode::InvalidGstin,
+            Recipient(_) => ErrorCode::InvalidBillingRecipient,
             Pricing(_) | Database(_) | Internal(_) => ErrorCode::Internal,
         }
     }

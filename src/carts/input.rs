@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::CartError;
+use crate::domain::invoice::BillingDetails;
 use crate::domain::{BillingAddress, Gstin};
 use crate::store::catalog::Period;
 
@@ -85,9 +86,21 @@ pub struct BillingAddressInput {
         examples("29AAKCT4821M1ZR")
     )]
     pub gstin: Option<String>,
+    /// Who the tax invoice is made out to (a person or, with a GSTIN, the business);
+    /// the account holder's name when absent. 1-100 characters, no line breaks; a bad
+    /// one is 2063.
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 100, examples("Asha Rao"))]
+    pub name: Option<String>,
+    /// Postal address printed on the invoice, one entry per line: at most 4 lines of
+    /// 1-100 characters, no line breaks inside a line; a bad one is 2063.
+    #[serde(default)]
+    #[schema(max_items = 4, examples(json!(["12 MG Road", "Bengaluru"])))]
+    pub address_lines: Vec<String>,
 }
 
-/// The GSTIN is parsed here, so a bad one is refused before anything is read or written.
+/// The GSTIN, name and address lines are checked here, so a bad one is refused before
+/// anything is read or written.
 impl TryFrom<BillingAddressInput> for BillingAddress {
     type Error = CartError;
     fn try_from(a: BillingAddressInput) -> Result<Self, CartError> {
@@ -97,11 +110,15 @@ impl TryFrom<BillingAddressInput> for BillingAddress {
             .map(Gstin::parse)
             .transpose()
             .map_err(CartError::Gstin)?;
+        let details = BillingDetails::parse(a.name.as_deref(), &a.address_lines)
+            .map_err(CartError::Recipient)?;
         Ok(BillingAddress {
             country: a.country,
             state: a.state,
             postal_code: a.postal_code,
             gstin,
+            name: details.name,
+            address_lines: details.address_lines,
         })
     }
 }

@@ -70,6 +70,8 @@ codes! {
     InvalidBillingAddress = 2061,
     /// A GSTIN that breaks a rule of the format (`domain::gstin`).
     InvalidGstin = 2062,
+    /// A billing name or address line out of bounds (`domain::invoice::recipient`).
+    InvalidBillingRecipient = 2063,
     PaymentFailed = 3001,
     InsufficientBalance = 3002,
     /// A capture whose amount or currency differs from the order's (refunded).
@@ -98,6 +100,8 @@ codes! {
     /// A workflow step kept failing (e.g. every gateway down) past its attempts.
     StepExhausted = 7008,
     NothingToPay = 7009,
+    /// The order has no tax invoice (yet, or ever: free, or refunded before enrollment).
+    InvoiceNotFound = 7010,
     AuthenticationRequired = 5001,
     TokenExpired = 5002,
     TokenInvalid = 5003,
@@ -121,6 +125,8 @@ codes! {
     RequestTimeout = 9007,
     ServiceUnavailable = 9008,
     HeadersTooLarge = 9009,
+    /// The `Accept` header names no representation the resource has.
+    NotAcceptable = 9010,
 }
 
 impl ErrorCode {
@@ -139,6 +145,7 @@ impl ErrorCode {
             MalformedRequest
                 | ValidationFailed
                 | InvalidGstin
+                | InvalidBillingRecipient
                 | RouteNotFound
                 | MethodNotAllowed
                 | UnsupportedMediaType

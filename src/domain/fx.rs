@@ -118,6 +118,25 @@ pub fn convert_minor(inr_minor: i64, rate: &FxRate) -> Result<i64, FxError> {
     Ok(round_half_up(value)?)
 }
 
+/// The inverse of [`convert_minor`]: `minor` units of `rate.quote` in INR paise at
+/// the same rate (`minor / 10^e / rate x 10^2`), rounded half-up once. Invoices use it
+/// for the INR values of a foreign-currency order at its frozen rate, one amount at a
+/// time, so the INR totals are sums of converted lines, as the foreign ones are.
+/// Converting back does not always give the original INR figure (both directions
+/// round), which is why an invoice states the rate it used.
+pub fn to_inr_minor(minor: i64, rate: &FxRate) -> Result<i64, FxError> {
+    rate.validate()?;
+    let overflow = || FxError::Money(MoneyError::Overflow);
+    let inr_scale = Decimal::from(10i64.pow(rate.base.exponent()));
+    let quote_scale = Decimal::from(10i64.pow(rate.quote.exponent()));
+    let value = Decimal::from(minor)
+        .checked_mul(inr_scale)
+        .and_then(|v| v.checked_div(quote_scale))
+        .and_then(|v| v.checked_div(rate.rate))
+        .ok_or_else(overflow)?;
+    Ok(round_half_up(value)?)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -217,7 +236,37 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn converts_back_to_inr() {
+        // 59.99 USD / 0.012 = 4,999.1666.. INR -> 4,999.17.
+        let usd = rate("USD", "0.012", "2026-01-01T00:00:00Z");
+        assert_eq!(to_inr_minor(5_999, &usd).unwrap(), 499_917);
+        // 8,898 JPY / 1.78 = 4,998.876.. INR -> 4,998.88.
+        let jpy = rate("JPY", "1.78", "2026-01-01T00:00:00Z");
+        assert_eq!(to_inr_minor(8_898, &jpy).unwrap(), 499_888);
+        // 18.346 KWD / 0.00367 = 4,998.91.. INR.
+        let kwd = rate("KWD", "0.00367", "2026-01-01T00:00:00Z");
+        assert_eq!(to_inr_minor(18_346, &kwd).unwrap(), 499_891);
+        // Half-up: 0.01 USD / 0.08 = 0.125 INR -> 13 paise.
+        let half = rate("USD", "0.08", "2026-01-01T00:00:00Z");
+        assert_eq!(to_inr_minor(1, &half).unwrap(), 13);
+        assert_eq!(to_inr_minor(0, &usd).unwrap(), 0);
+        assert!(matches!(
+            to_inr_minor(1, &rate("USD", "0", "2026-01-01T00:00:00Z")),
+            Err(FxError::InvalidRate { .. })
+        ));
+    }
+
     proptest! {
+        #[test]
+        fn back_to_inr_is_within_a_rounding_of_the_original(a in 0i64..1_000_000_000_000, r in 1i64..10_000_000) {
+            // INR -> quote -> INR lands within half a quote unit's worth of paise.
+            let fx = FxRate { base: Currency::INR, quote: Currency::parse("USD").unwrap(), rate: Decimal::new(r, 6), as_of: at("2026-01-01T00:00:00Z") };
+            let back = to_inr_minor(convert_minor(a, &fx).unwrap(), &fx).unwrap();
+            let slack = (Decimal::ONE / fx.rate).ceil();
+            prop_assert!(Decimal::from((back - a).abs()) <= slack, "{} -> {}", a, back);
+        }
+
         #[test]
         fn conversion_is_monotonic_and_non_negative(a in 0i64..1_000_000_000_000, b in 0i64..1_000_000_000_000, r in 1i64..10_000_000) {
             for quote in ["USD", "JPY", "KWD"] {

@@ -487,6 +487,8 @@ mod tests {
             state: state.map(Into::into),
             postal_code: None,
             gstin: None,
+            name: None,
+            address_lines: Vec::new(),
         }
     }
 

@@ -53,6 +53,13 @@ pub struct BillingAddress {
     /// Left out of the JSON when absent, so addresses without one read as before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gstin: Option<Gstin>,
+    /// Who to bill, for the invoice (checked by `invoice::recipient::BillingDetails`);
+    /// the account holder's name when absent. No part of the tax.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Postal address lines for the invoice, as given (possibly none). No part of the tax.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub address_lines: Vec<String>,
 }
 
 /// Why an address cannot decide the tax.
@@ -321,6 +328,8 @@ mod tests {
             state: state.map(Into::into),
             postal_code: pin.map(Into::into),
             gstin: None,
+            name: None,
+            address_lines: Vec::new(),
         }
     }
 

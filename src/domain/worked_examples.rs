@@ -56,6 +56,8 @@ fn base(lines: Vec<LineInput>, state: Option<&str>, country: &str) -> PricingInp
             state: state.map(Into::into),
             postal_code: None,
             gstin: None,
+            name: None,
+            address_lines: Vec::new(),
         }),
         currency: Currency::INR,
         fx_rate: None,

@@ -71,6 +71,11 @@ impl CartRefusal {
                 false,
                 Some("correct the GSTIN, or leave it out to buy without one"),
             ),
+            Recipient(_) => (
+                UNPROCESSABLE,
+                false,
+                Some("shorten or correct the billing name or address lines"),
+            ),
             // mapped to other ApiError variants in `From<CartError>`; kept total
             Invalid(_) | Pricing(_) | Database(_) | Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, true, None)
@@ -90,6 +95,8 @@ impl CartRefusal {
             CartError::InvalidQuantity { .. } => vec![format!("quantity: {}", self.0)],
             CartError::BillingAddress(e) => vec![format!("billing_address: {e}")],
             CartError::Gstin(e) => vec![format!("billing_address.gstin: {e}")],
+            // each message starts with the field it is about
+            CartError::Recipient(e) => vec![e.to_string()],
             _ => Vec::new(),
         }
     }

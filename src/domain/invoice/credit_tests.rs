@@ -162,6 +162,8 @@ fn invoice_lines_come_from_the_price_snapshot() {
             state: Some("KA".into()),
             postal_code: None,
             gstin: None,
+            name: None,
+            address_lines: Vec::new(),
         }),
         currency: Currency::INR,
         fx_rate: None,

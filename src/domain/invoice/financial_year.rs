@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 
 /// India Standard Time in seconds east of UTC.
 const IST_OFFSET_SECONDS: i32 = 5 * 3600 + 30 * 60;
@@ -16,6 +16,14 @@ const IST_OFFSET_SECONDS: i32 = 5 * 3600 + 30 * 60;
 /// is only unambiguous within one century.
 const FIRST_START_YEAR: i32 = 2000;
 const LAST_START_YEAR: i32 = 2098;
+
+/// The date of an instant in India (an issue date).
+pub fn india_date(at: DateTime<Utc>) -> NaiveDate {
+    match FixedOffset::east_opt(IST_OFFSET_SECONDS) {
+        Some(ist) => at.with_timezone(&ist).date_naive(),
+        None => at.date_naive(),
+    }
+}
 
 /// A financial year, identified by the calendar year of its 1 April.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -115,6 +123,20 @@ mod tests {
         assert_eq!(fy("2027-03-31T18:30:00Z").label(), "2027-28");
         assert_eq!(fy("2026-03-31T18:29:59.999Z").label(), "2025-26");
         assert_eq!(fy("2026-03-31T18:30:00Z").label(), "2026-27");
+    }
+
+    #[test]
+    fn issue_dates_are_india_dates() {
+        use chrono::NaiveDate;
+        let date = |s: &str| india_date(at(s));
+        assert_eq!(
+            date("2027-03-31T18:29:59Z"),
+            NaiveDate::from_ymd_opt(2027, 3, 31).unwrap()
+        );
+        assert_eq!(
+            date("2027-03-31T18:30:00Z"),
+            NaiveDate::from_ymd_opt(2027, 4, 1).unwrap()
+        );
     }
 
     #[test]

@@ -1,15 +1,21 @@
 //! Rules for GST tax invoices and credit notes (issue 29): the Indian financial
-//! year, document numbering, amounts in words and the pro-rata reversal of a
-//! refund. Pure: the store keeps the counters and the issued documents and calls
+//! year, document numbering, amounts in words, the pro-rata reversal of a
+//! refund, the recipient's details and building the documents themselves. Pure: the store keeps the counters and the issued documents and calls
 //! these functions. The rules are written out in docs/architecture.md
 //! ("Invoices (rules)").
 
+pub mod build;
 pub mod credit;
 pub mod document;
 pub mod financial_year;
+pub mod recipient;
 pub mod serial;
 pub mod words;
 
+pub use build::{
+    CreditInput, DocumentError, InvoiceInput, SacCodes, credit_note_document, credited,
+    document_lines, is_service_sac, refund_to_credit, tax_invoice,
+};
 pub use credit::{
     CreditError, CreditNoteAmounts, InvoiceLine, LineCredit, Refund, add_credit, credit_note,
 };
@@ -17,6 +23,7 @@ pub use document::{
     DocumentLine, DocumentTotals, DocumentType, InrLine, InrValues, InvoiceReference,
     PlaceOfSupply, Recipient, StateRef, Supplier, SupplyType, TaxDocument,
 };
-pub use financial_year::{FinancialYear, FinancialYearError};
+pub use financial_year::{FinancialYear, FinancialYearError, india_date};
+pub use recipient::{BillingDetails, RecipientError};
 pub use serial::{DocumentKind, DocumentNumber, SerialError, Series};
 pub use words::amount_in_words;
