@@ -26,6 +26,7 @@ mod events;
 mod gateways;
 mod http;
 mod idempotency;
+mod invoices;
 mod log;
 mod pricing;
 mod ratelimit;
@@ -47,6 +48,7 @@ pub use gateways::{
 };
 pub use http::HttpSettings;
 pub use idempotency::IdempotencySettings;
+pub use invoices::InvoiceSettings;
 pub use log::{LogFormat, LogSettings};
 pub use pricing::PricingSettings;
 pub use ratelimit::{IpNet, LIMITED_GROUPS, Quota, RateLimitSettings};
@@ -85,6 +87,8 @@ pub struct Settings {
     pub payments: PaymentsSettings,
     /// How refunds the gateway has not settled are followed and retried.
     pub refunds: RefundSettings,
+    /// GST tax invoices and credit notes: the supplier, number series and SAC codes.
+    pub invoices: InvoiceSettings,
     /// The relay publishing the outbox to RabbitMQ (`checkout relay`).
     pub events: EventsSettings,
     /// Signed webhook deliveries of events to registered endpoints.
@@ -282,6 +286,7 @@ impl Settings {
         problems.extend(self.idempotency.problems());
         problems.extend(self.ratelimit.problems());
         problems.extend(self.refunds.problems());
+        problems.extend(self.invoices.problems(self.pricing.supplier_state().ok()));
         problems.extend(self.events.problems());
         problems.extend(self.subscriptions.problems());
         problems.extend(self.cors.problems());
@@ -527,6 +532,22 @@ mod tests {
         assert!(err.contains("scheduler.prune"), "{err}");
         let s = load_with_env(&[("CHECKOUT__SCHEDULER__PRUNE", "off")]).unwrap();
         assert_eq!(s.scheduler.prune, "off");
+    }
+
+    #[test]
+    fn the_invoice_supplier_must_be_in_the_pricing_state() {
+        let err = load_with_env(&[("CHECKOUT__PRICING__SUPPLIER_STATE", "MH")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invoices.supplier_gstin"), "{err}");
+        assert!(err.contains("pricing.supplier_state"), "{err}");
+        let s = load_with_env(&[
+            ("CHECKOUT__PRICING__SUPPLIER_STATE", "MH"),
+            ("CHECKOUT__INVOICES__SUPPLIER_GSTIN", "27AAKCT4821M1ZV"),
+            ("CHECKOUT__INVOICES__SERIES_PREFIX", "MH"),
+        ])
+        .unwrap();
+        assert_eq!(s.invoices.series_prefix, "MH");
     }
 
     #[test]
