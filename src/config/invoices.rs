@@ -36,6 +36,9 @@ pub struct InvoiceSettings {
     /// Delayed retries of a document job that failed (the database away) before it
     /// stops and leaves the order to `admin check` and an operator.
     pub max_attempts: u32,
+    /// Crash tests only: hold an issuing transaction open this long (ms) after its
+    /// documents are inserted, so a test can kill the worker while it holds a number.
+    pub pause_before_commit_ms: u64,
 }
 
 impl Default for InvoiceSettings {
@@ -52,6 +55,7 @@ impl Default for InvoiceSettings {
                 .into(),
             einvoice: false,
             max_attempts: 10,
+            pause_before_commit_ms: 0,
         }
     }
 }

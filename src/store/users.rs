@@ -67,6 +67,14 @@ pub async fn find_live(conn: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Opti
     .await
 }
 
+/// The account holder's name, deleted or not (an invoice for an order is still made
+/// out to whoever placed it).
+pub async fn name_of(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar!("select name from users where id = $1", id)
+        .fetch_optional(conn)
+        .await
+}
+
 /// The live user of an access token and, when the token names a session, that
 /// session's expiry if it is still usable (not revoked, not expired, the user's own;
 /// `None` when it is not); one round trip per request.

@@ -10,6 +10,7 @@
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 
 use crate::domain::GatewayKind;
+use crate::domain::invoice::SupplyType;
 use crate::domain::order::Step;
 
 /// `payments_failed_total{reason}`.
@@ -137,6 +138,11 @@ pub fn register(known: &Known<'_>) {
     for result in ["succeeded", "failed", "dead"] {
         metrics::counter!("webhook_deliveries_total", "result" => result).increment(0);
     }
+    // `invoices_issued_total{supply_type}`, `credit_notes_issued_total{supply_type}`
+    for supply_type in SupplyType::ALL.map(|t| t.as_str()) {
+        metrics::counter!("invoices_issued_total", "supply_type" => supply_type).increment(0);
+        metrics::counter!("credit_notes_issued_total", "supply_type" => supply_type).increment(0);
+    }
 }
 
 /// The gauges `jobs_ready` and `jobs_oldest_ready_seconds` at zero for every queue, in
@@ -235,6 +241,14 @@ fn describe() {
         (
             "webhook_deliveries_total",
             "webhook delivery attempts to subscribers by result",
+        ),
+        (
+            "invoices_issued_total",
+            "GST tax invoices issued, by supply type (b2c, b2b, export)",
+        ),
+        (
+            "credit_notes_issued_total",
+            "GST credit notes issued for processed refunds, by supply type",
         ),
     ];
     for (name, help) in counters {

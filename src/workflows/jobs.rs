@@ -42,6 +42,13 @@ pub enum Job {
     /// One tick of a scheduler cron schedule (`workflows::cron`), scheduled for unix
     /// second `tick`; enqueued once per tick by the leader ([`keys::cron_tick`]).
     Cron { schedule: String, tick: i64 },
+    /// Issue what an order is owed of its tax invoice and credit notes
+    /// ([`super::documents`]); `attempt` counts the delayed retries before this run.
+    Documents {
+        order_id: Uuid,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        attempt: u32,
+    },
     /// One attempt of a webhook delivery, expecting `attempt` earlier ones (the relay
     /// enqueues the first with the delivery; [`super::deliveries`]).
     Deliver { delivery_id: Uuid, attempt: i32 },
@@ -57,6 +64,7 @@ impl JobKind for Job {
             Job::Refund { .. } => REFUND_QUEUE,
             Job::Cron { .. } => CRON_QUEUE,
             Job::Deliver { .. } => DELIVERY_QUEUE,
+            Job::Documents { .. } => DOCUMENTS_QUEUE,
         }
     }
 
@@ -68,6 +76,7 @@ impl JobKind for Job {
             Job::Refund { .. } => "refund",
             Job::Cron { .. } => "cron",
             Job::Deliver { .. } => "deliver",
+            Job::Documents { .. } => "documents",
         }
     }
 
@@ -102,6 +111,7 @@ pub fn job_labels() -> Vec<(&'static str, &'static str)> {
         (REFUND_QUEUE, "refund"),
         (CRON_QUEUE, "cron"),
         (DELIVERY_QUEUE, "deliver"),
+        (DOCUMENTS_QUEUE, "documents"),
     ]);
     labels
 }
@@ -112,6 +122,7 @@ pub const COMPENSATE_QUEUE: &str = "checkout.compensate";
 pub const REFUND_QUEUE: &str = "checkout.refunds";
 pub const CRON_QUEUE: &str = "system.cron";
 pub const DELIVERY_QUEUE: &str = "events.deliveries";
+pub const DOCUMENTS_QUEUE: &str = "checkout.documents";
 
 /// Every queue a `checkout worker` serves.
 pub const QUEUES: &[&str] = &[
@@ -121,6 +132,7 @@ pub const QUEUES: &[&str] = &[
     REFUND_QUEUE,
     CRON_QUEUE,
     DELIVERY_QUEUE,
+    DOCUMENTS_QUEUE,
 ];
 
 /// What a running job can reach.
@@ -183,9 +195,16 @@ impl JobHandler<Job> for JobContext {
             } => {
                 super::deliveries::deliver(self, delivery_id, attempt).await?;
             }
+            Job::Documents { order_id, attempt } => {
+                super::documents::run(self, order_id, attempt).await?;
+            }
         }
         Ok(())
     }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Records a ping and enqueues its job in one transaction; returns its id.

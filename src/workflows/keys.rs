@@ -92,6 +92,17 @@ pub fn delivery(delivery_id: Uuid, attempt: i32, suffix: Option<&str>) -> String
     }
 }
 
+/// A run of an order's document job (its invoice, then its credit notes):
+/// `{order}:documents` when the order is enrolled, with a suffix for the run a
+/// processed refund wakes (`refund:{refund}`) and for a delayed retry
+/// (`retry:{attempt}`).
+pub fn documents(order_id: Uuid, suffix: Option<&str>) -> String {
+    match suffix {
+        Some(s) => format!("{order_id}:documents:{s}"),
+        None => format!("{order_id}:documents"),
+    }
+}
+
 /// A ping job.
 pub fn ping(id: Uuid) -> String {
     format!("ping:{id}")
@@ -115,6 +126,11 @@ mod tests {
             format!("{id}:refund:check:0:3")
         );
         assert_eq!(cron_tick("expiry", 60), "cron:expiry:60");
+        assert_eq!(documents(id, None), format!("{id}:documents"));
+        assert_eq!(
+            documents(id, Some("retry:2")),
+            format!("{id}:documents:retry:2")
+        );
         assert_eq!(delivery(id, 2, None), format!("delivery:{id}:2"));
     }
 

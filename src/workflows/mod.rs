@@ -1,10 +1,12 @@
-//! Workflows: the checkout saga (steps, transitions, compensation) and the scheduler's
-//! cron jobs, which run only on the advisory-lock [`leader`].
+//! Workflows: the checkout saga (steps, transitions, compensation), the tax documents
+//! that follow it ([`documents`]) and the scheduler's cron jobs, which run only on the
+//! advisory-lock [`leader`].
 
 pub mod cart_pricing;
 pub mod checkout;
 pub mod cron;
 pub mod deliveries;
+pub mod documents;
 pub mod error;
 pub mod jobs;
 pub mod keys;

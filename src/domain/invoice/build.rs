@@ -52,6 +52,20 @@ impl SacCodes {
     }
 }
 
+impl SupplyType {
+    /// As stored (`invoices.supply_type`) and labelled in metrics.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SupplyType::B2c => "b2c",
+            SupplyType::B2b => "b2b",
+            SupplyType::Export => "export",
+        }
+    }
+
+    /// Every supply type.
+    pub const ALL: [SupplyType; 3] = [SupplyType::B2c, SupplyType::B2b, SupplyType::Export];
+}
+
 /// Whether `code` is a SAC for services: six digits starting "99".
 pub fn is_service_sac(code: &str) -> bool {
     code.len() == 6 && code.starts_with("99") && code.bytes().all(|b| b.is_ascii_digit())

@@ -8,12 +8,14 @@ use crate::domain::codes::ErrorCode;
 use crate::domain::order::{OrderStatus, Step};
 use crate::store::outbox::Event;
 use crate::store::{enrollments, holds, orders};
+use crate::workflows::documents::enqueue_documents;
 use crate::workflows::jobs::JobContext;
 
 /// Converts the order's seat holds into enrollments (an upsert per user and cohort).
 /// A hold that expired before the payment came is re-taken if a seat is free; when no
 /// seat can be had, or the student is already enrolled in that cohort through another
-/// order, the step rolls back and the order is refunded.
+/// order, the step rolls back and the order is refunded. An order that was charged
+/// gets its tax invoice job ([`crate::workflows::documents`]).
 pub async fn enroll(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
     let Some((mut tx, order)) = begin(ctx, order_id, Step::Enroll).await? else {
         return skip(ctx).await;
@@ -54,6 +56,11 @@ pub async fn enroll(ctx: &JobContext, order_id: Uuid) -> StepResult<'static> {
                 )),
             ));
         }
+    }
+    if order.total.unwrap_or(0) > 0 {
+        // the tax invoice, in its own job and transaction: its number's lock is never
+        // held with the cohort rows (only this transaction enrolls the order)
+        enqueue_documents(&mut tx, order_id, None, true).await?;
     }
     crate::telemetry::on_commit::count(|| metrics::counter!("enrollments_total").increment(1));
     let enrolled = Event::new(

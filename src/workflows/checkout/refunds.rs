@@ -5,7 +5,8 @@
 //! ([`refund`]) asks the gateway with the row's key, so a re-run refunds once, and
 //! records what the gateway says, never what a webhook says:
 //! - `processed` (Razorpay `processed`, Stripe `succeeded`): the payment's refunded
-//!   amount moves and `refund.processed` is recorded;
+//!   amount moves, `refund.processed` is recorded and the order's document job is
+//!   enqueued (a credit note, if the order was invoiced);
 //! - `pending` (both gateways start there; Stripe `requires_action` too): read again
 //!   with backoff (`refunds.poll_*`) until it settles; a refund webhook wakes a read at
 //!   once;
@@ -28,6 +29,7 @@ use crate::store::refunds::{self, NewRefund, RefundRow};
 use crate::store::{orders, outbox};
 use crate::telemetry::on_commit;
 use crate::workers::{EnqueueOptions, enqueue};
+use crate::workflows::documents::enqueue_documents;
 use crate::workflows::jobs::{Job, JobContext};
 use crate::workflows::keys;
 
@@ -206,6 +208,10 @@ async fn record(
                                        "currency": row.currency, "reason": row.reason}),
                 )
                 .await?;
+                // its credit note, if the order was invoiced (only this transaction
+                // marks the refund processed, so the key is fresh)
+                let suffix = format!("refund:{}", row.id);
+                enqueue_documents(tx, row.order_id, Some(&suffix), true).await?;
                 tracing::info!(refund_id = %row.id, gateway_refund = %refund.refund_id, "refund processed");
             }
         }
