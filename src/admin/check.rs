@@ -29,6 +29,13 @@
 //! - `payment_shared`: a captured gateway payment recorded on more than one order/row.
 //! - `webhook_duplicate`, `webhook_stuck`: each verified webhook event id is stored once
 //!   and none is left `received`.
+//! - `invoice_missing`: an enrolled order with a positive total and no tax invoice, no
+//!   document job pending or running, enrolled before the grace.
+//! - `credit_note_missing`: a processed refund of an invoiced order without a credit
+//!   note while the credit notes reverse less than the money says went back (the
+//!   invoice total less what the order keeps: captured minus processed refunds), no
+//!   document job pending or running, settled before the grace. (A refund of a second
+//!   payment reverses no supply and needs none.)
 
 use clap::Args;
 use serde::Serialize;
@@ -217,6 +224,41 @@ const VIOLATIONS: &[(&str, &str)] = &[
         "select gateway || ' ' || event_id, format('stored %s times', count(*))
            from webhook_events where status <> 'rejected' and event_id is not null
           group by gateway, event_id having count(*) > 1",
+    ),
+    (
+        "invoice_missing",
+        "select o.id::text, format('enrolled, total %s %s, no tax invoice (updated %s)', o.total,
+                                   o.currency, o.updated_at)
+           from orders o
+          where o.status = 'enrolled' and o.total > 0
+            and not exists (select 1 from invoices i where i.order_id = o.id)
+            and o.updated_at < now() - make_interval(secs => $1)
+            and not exists (select 1 from apalis.jobs j
+                             where j.idempotency_key like o.id::text || ':documents%'
+                               and j.status in ('Pending', 'Queued', 'Running'))",
+    ),
+    (
+        "credit_note_missing",
+        "with i as (
+            select i.id, i.order_id, i.number, i.total, i.currency,
+                   coalesce((select sum(c.total) from credit_notes c where c.invoice_id = i.id), 0) credited,
+                   coalesce((select sum(captured_amount) from payments p
+                              where p.order_id = i.order_id and p.currency = i.currency), 0)
+                 + coalesce((select sum(amount) from refunds r where r.order_id = i.order_id
+                              and r.payment_id is null and r.currency = i.currency), 0)
+                 - coalesce((select sum(amount) from refunds r where r.order_id = i.order_id
+                              and r.status = 'processed' and r.currency = i.currency), 0) kept
+              from invoices i)
+         select r.id::text, format('order %s, refund of %s %s processed %s: credit notes of %s reverse %s, the money says %s',
+                                   i.order_id, r.amount, r.currency, r.settled_at, i.number, i.credited,
+                                   least(greatest(i.total - i.kept, 0), i.total))
+           from i join refunds r on r.order_id = i.order_id and r.status = 'processed'
+          where least(greatest(i.total - i.kept, 0), i.total) > i.credited
+            and not exists (select 1 from credit_notes c where c.refund_id = r.id)
+            and r.settled_at < now() - make_interval(secs => $1)
+            and not exists (select 1 from apalis.jobs j
+                             where j.idempotency_key like i.order_id::text || ':documents%'
+                               and j.status in ('Pending', 'Queued', 'Running'))",
     ),
     (
         "webhook_stuck",

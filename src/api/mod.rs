@@ -29,7 +29,7 @@ pub use layers::error::{ApiError, ApiResult};
 use layers::{
     bearer, caller, correlation, error, groups, guard, idempotency, middleware, ratelimit, security,
 };
-use routes::{auth, cart_auth, carts, catalog, docs, health, orders, payments, spec};
+use routes::{auth, cart_auth, carts, catalog, docs, health, invoices, orders, payments, spec};
 
 use crate::auth::Auth;
 use crate::config::Settings;
@@ -139,6 +139,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(carts::router())
         .merge(auth::router())
         .merge(orders::router())
+        .merge(invoices::router())
         .merge(payments::router())
         .merge(cart_auth::router())
 }

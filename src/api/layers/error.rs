@@ -86,6 +86,12 @@ pub enum ApiError {
     OrderNotFound,
     #[error("the order is {0} and can no longer be cancelled")]
     OrderNotCancellable(String),
+    /// The order has no tax invoice (yet, or ever).
+    #[error("this order has no tax invoice")]
+    InvoiceNotFound,
+    /// The `Accept` header names no representation served; the message says which are.
+    #[error("not acceptable: {0}")]
+    NotAcceptable(String),
     #[error("payment not found")]
     PaymentNotFound,
     #[error("the payment signature does not match")]
@@ -259,6 +265,21 @@ impl ApiError {
                 ErrorCode::OrderNotCancellable,
                 false,
                 Some("a paid order is refunded by support, not cancelled"),
+            ),
+            InvoiceNotFound => (
+                StatusCode::NOT_FOUND,
+                ErrorCode::InvoiceNotFound,
+                true,
+                Some(
+                    "an invoice is issued shortly after enrollment; a free order or one \
+                     refunded before enrollment has none",
+                ),
+            ),
+            NotAcceptable(_) => (
+                StatusCode::NOT_ACCEPTABLE,
+                ErrorCode::NotAcceptable,
+                false,
+                Some("send Accept: application/json"),
             ),
             PaymentNotFound => (
                 StatusCode::NOT_FOUND,

@@ -220,7 +220,7 @@ async fn discounts(
         (status = 200, description = "the breakdown", body = inline(Envelope<Estimate>)),
         (status = 404, description = "1001 cart not found", body = ErrorEnvelope),
         (status = 410, description = "1002 cart expired", body = ErrorEnvelope),
-        (status = 422, description = "2001, 2002, 2061, 2062", body = ErrorEnvelope),
+        (status = 422, description = "2001, 2002, 2061, 2062, 2063", body = ErrorEnvelope),
         (status = 503, description = "2003 stale FX rate", body = ErrorEnvelope)))]
 async fn estimate(
     State(state): State<AppState>,

@@ -7,6 +7,7 @@ pub mod carts;
 pub mod catalog;
 pub mod docs;
 pub mod health;
+pub mod invoices;
 pub mod orders;
 pub mod payments;
 pub mod spec;

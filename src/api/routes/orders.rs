@@ -54,7 +54,7 @@ pub struct CreateOrder {
         (status = 200, description = "the cart's existing order", body = inline(Envelope<flow::OrderView>)),
         (status = 401, description = "not authenticated", body = ErrorEnvelope),
         (status = 404, description = "cart not found", body = ErrorEnvelope),
-        (status = 422, description = "cart empty, expired, not priceable (2061 billing address, 2062 GSTIN), or a bad field", body = ErrorEnvelope)),
+        (status = 422, description = "cart empty, expired, not priceable (2061 billing address, 2062 GSTIN, 2063 billing name or address lines), or a bad field", body = ErrorEnvelope)),
     security(("bearer" = [])))]
 pub async fn create_order(
     State(state): State<AppState>,
@@ -176,7 +176,12 @@ pub async fn cancel_order(
     Ok(Reply::ok(flow::view(&state.pool, order.id).await?))
 }
 
-async fn owned(state: &AppState, caller: &Caller, token: &str) -> ApiResult<orders::Order> {
+/// The caller's order by token: anyone else's, or none, is 404 (7001).
+pub(super) async fn owned(
+    state: &AppState,
+    caller: &Caller,
+    token: &str,
+) -> ApiResult<orders::Order> {
     let mut conn = crate::store::acquire(&state.pool).await?;
     match orders::by_token(&mut conn, token).await? {
         Some(o) if o.user_id == caller.user_id() => Ok(o),

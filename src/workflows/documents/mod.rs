@@ -28,6 +28,8 @@ pub use issue::{DocumentFailure, Issued, issue};
 use super::checkout::runner::retry_delay;
 use super::jobs::{Job, JobContext};
 use super::keys;
+use crate::domain::invoice::TaxDocument;
+use crate::store::invoices;
 use crate::workers::{EnqueueOptions, enqueue};
 
 /// Enqueues a run of the order's document job in the caller's transaction:
@@ -58,6 +60,22 @@ async fn enqueue_run(
         ..Default::default()
     };
     enqueue(conn, &Job::Documents { order_id, attempt }, options).await
+}
+
+/// The order's tax invoice and its credit notes in issue order, if it has an invoice.
+pub async fn of_order(
+    pool: &sqlx::PgPool,
+    order_id: Uuid,
+) -> sqlx::Result<Option<(TaxDocument, Vec<TaxDocument>)>> {
+    let mut conn = crate::store::acquire(pool).await?;
+    let Some(invoice) = invoices::invoice_of(&mut conn, order_id).await? else {
+        return Ok(None);
+    };
+    let notes = invoices::credit_notes_of(&mut conn, invoice.id).await?;
+    Ok(Some((
+        invoice.document,
+        notes.into_iter().map(|n| n.document).collect(),
+    )))
 }
 
 /// One run of the job: issue what the order is owed now, or schedule a retry.
