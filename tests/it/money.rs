@@ -43,7 +43,7 @@ async fn set_account(shop: &Shop, manual: bool, authorization_ttl_ms: u64, refun
 
 /// The seat the order holds went to someone else (its hold expired and the cohort
 /// filled up) before the payment came.
-async fn lose_the_seat(shop: &Shop) {
+pub(crate) async fn lose_the_seat(shop: &Shop) {
     for sql in [
         "update seat_holds set status = 'released' where status = 'held'",
         "update cohorts set seats_held = 0, capacity = seats_taken where id = '00000000-0000-4000-8000-000000000021'",
