@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::*;
-use crate::fixtures::{DS, DS_1M, UX, UX_1M, WEB, WEB_1M};
+use crate::fixtures::{DS, DS_1M, WEB, WEB_1M};
 use crate::money::lose_the_seat;
 
 const KA: fn() -> Value = || json!({"country": "IN", "state": "KA", "postal_code": "560001"});
@@ -16,6 +16,7 @@ const KA: fn() -> Value = || json!({"country": "IN", "state": "KA", "postal_code
 #[tokio::test]
 async fn every_kind_of_supply_is_invoiced_as_its_snapshot_froze_it() {
     let shop = Shop::start(true, |_| {}).await;
+    add_big_program(&shop).await;
     let two = [(WEB, WEB_1M), (DS, DS_1M)];
     let cases: Vec<(&str, &[(&str, &str)], Option<&str>, Option<&str>, Value)> = vec![
         ("intra", &two, None, None, KA()),
@@ -33,11 +34,11 @@ async fn every_kind_of_supply_is_invoiced_as_its_snapshot_froze_it() {
             None,
             json!({"country": "SG"}),
         ),
-        ("inclusive", &[(UX, UX_1M)], None, None, KA()),
+        ("inclusive", &[(BIG, BIG_1M)], None, None, KA()),
         ("coupon", &two, Some("SAVE10"), None, KA()),
         (
             "usd",
-            &[(WEB, WEB_1M), (UX, UX_1M)],
+            &[(WEB, WEB_1M), (BIG, BIG_1M)],
             None,
             Some("USD"),
             KA(),
@@ -87,10 +88,10 @@ async fn every_kind_of_supply_is_invoiced_as_its_snapshot_froze_it() {
         }
         match case {
             "inclusive" => {
-                // 1,180.00 inclusive of 18 %: 1,000.00 taxable
+                // 2,360.00 inclusive of 18 %: 2,000.00 taxable
                 assert_eq!(invoice["lines"][0]["tax_inclusive"], true);
-                assert_eq!(invoice["lines"][0]["taxable_value"], 100_000);
-                assert_eq!(t["total"], 118_000);
+                assert_eq!(invoice["lines"][0]["taxable_value"], 200_000);
+                assert_eq!(t["total"], 236_000);
             }
             "coupon" => assert!(t["discount"].as_i64().unwrap() > 0),
             "usd" => {
@@ -214,12 +215,13 @@ async fn the_invoice_is_its_owners_and_404_until_issued() {
 #[tokio::test]
 async fn free_and_refunded_before_enrollment_orders_get_no_invoice() {
     let shop = Shop::start(true, |_| {}).await;
+    add_big_program(&shop).await;
     sqlx::query("insert into coupons (code, kind, percent) values ('FULL100', 'percent', 100)")
         .execute(&shop.app.pool)
         .await
         .unwrap();
     let token = shop.student(1).await;
-    let cart = shop.cart(&token, &[(UX, UX_1M)], Some("FULL100")).await;
+    let cart = shop.cart(&token, &[(BIG, BIG_1M)], Some("FULL100")).await;
     let (status, body) = shop.order(&token, &cart, None).await;
     assert!(status == 201 || status == 202, "{body}");
     let free = body["data"]["order_token"].as_str().unwrap().to_owned();
@@ -234,8 +236,9 @@ async fn free_and_refunded_before_enrollment_orders_get_no_invoice() {
         .await;
 
     // a paid order enrolled after both is invoiced, so their jobs (had any run) are done
-    let paid = buy(&shop, &token, &[(UX, UX_1M)], None, None, KA()).await;
-    wait_invoice(&shop, &token, &paid, 0).await;
+    let payer = shop.student(2).await;
+    let paid = buy(&shop, &payer, &[(BIG, BIG_1M)], None, None, KA()).await;
+    wait_invoice(&shop, &payer, &paid, 0).await;
     for order in [&free, &refunded] {
         crate::fixtures::assert_error(&get_invoice(&shop, Some(&token), order).await, 404, 7010);
     }

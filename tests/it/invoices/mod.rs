@@ -17,6 +17,32 @@ use crate::shop::{Shop, gateway_order_id};
 
 pub const T: Duration = Duration::from_secs(40);
 
+/// A tax-inclusive program with room for every test's orders (the fixture catalog's
+/// tax-inclusive one has no cohort, so it cannot be reserved).
+pub const BIG: &str = "00000000-0000-4000-8000-000000000031";
+pub const BIG_1M: &str = "00000000-0000-4000-8000-000000000032";
+
+/// Cohorts of [`BIG`], 100 seats each.
+pub const COHORTS: u128 = 10;
+
+/// The id of cohort `n` of [`BIG`].
+pub fn big_cohort(n: u128) -> String {
+    uuid::Uuid::from_u128(0x40 + n).to_string()
+}
+
+/// Adds [`BIG`] to the shop's catalog: 2,360.00 tax-inclusive, [`COHORTS`] cohorts.
+pub async fn add_big_program(shop: &Shop) {
+    let catalog = json!({"programs": [
+        {"id": BIG, "slug": "bootcamp", "title": "Full-Stack Bootcamp", "plans": [
+            {"id": BIG_1M, "period": {"value": 1, "unit": "month"}, "price_minor": 236_000,
+             "tax_inclusive": true}],
+         "cohorts": (0..COHORTS).map(|n| json!({"id": big_cohort(n),
+             "starts_on": format!("2099-03-{:02}", n + 1), "capacity": 100})).collect::<Vec<_>>()}]});
+    checkout::admin::catalog::import(&shop.app.pool, &catalog.to_string())
+        .await
+        .unwrap();
+}
+
 /// A cart of `items` for the student (priced in `currency` if given, with `coupon`),
 /// ordered with `address` on Razorpay and paid; returns the order token once the
 /// order is enrolled.
@@ -68,6 +94,11 @@ pub async fn place(
             .await;
         assert_eq!(status, 200, "{body}");
     }
+    order_cart(shop, token, &cart, address).await
+}
+
+/// Orders `cart` with `address` on Razorpay; returns the order token.
+pub async fn order_cart(shop: &Shop, token: &str, cart: &str, address: Value) -> String {
     let body = json!({"cart_token": cart, "billing_address": address, "gateway": "razorpay"});
     let (status, placed) = shop
         .call(Method::POST, "/api/v1/order", Some(token), Some(body))

@@ -8,7 +8,6 @@ use futures::StreamExt;
 use serde_json::json;
 
 use super::*;
-use crate::fixtures::{UX, UX_1M};
 use crate::helpers::{Proc, TestApp};
 use checkout::domain::invoice::{DocumentKind, Series};
 use checkout::store::invoices::take_number;
@@ -96,17 +95,32 @@ async fn issuing(shop: &Shop) -> bool {
 async fn two_hundred_concurrent_orders_are_numbered_without_gaps_though_workers_die_mid_issue() {
     const ORDERS: usize = 200;
     let shop = Shop::start(false, |_| {}).await;
-    let env = [("CHECKOUT__INVOICES__PAUSE_BEFORE_COMMIT_MS", "40")];
+    add_big_program(&shop).await;
+    let env = [("CHECKOUT__INVOICES__PAUSE_BEFORE_COMMIT_MS", "30")];
     let mut workers: Vec<Proc> = (0..2).map(|_| shop.spawn_worker(&env)).collect();
+    // 20 students, each in 10 cohorts (one enrollment per student and cohort)
     let students: Vec<String> = futures::future::join_all((0..20).map(|n| shop.student(n))).await;
     let address = json!({"country": "IN", "state": "KA"});
 
     let orders = futures::stream::iter(0..ORDERS)
         .map(|i| {
-            let (token, address) = (students[i % students.len()].clone(), address.clone());
+            let (token, address) = (students[i % 20].clone(), address.clone());
+            let cohort = big_cohort((i / 20) as u128);
             let shop = &shop;
             async move {
-                let order = place(shop, &token, &[(UX, UX_1M)], None, None, address).await;
+                let items = json!({"items": [{"internship_id": BIG, "plan_id": BIG_1M,
+                                              "cohort_id": cohort}]});
+                let (status, cart) = shop
+                    .call(
+                        reqwest::Method::POST,
+                        "/api/v1/cart",
+                        Some(&token),
+                        Some(items),
+                    )
+                    .await;
+                assert_eq!(status, 201, "{cart}");
+                let cart = cart["data"]["token"].as_str().unwrap();
+                let order = order_cart(shop, &token, cart, address).await;
                 pay(shop, &token, &order).await;
                 order
             }
@@ -135,16 +149,12 @@ async fn two_hundred_concurrent_orders_are_numbered_without_gaps_though_workers_
     assert_eq!(kills, 2, "workers were killed while holding a number");
     assert_eq!(orders.len(), ORDERS);
 
-    let all = format!("select count(*) from invoices where number like 'KA/I%'");
+    let all = "select count(*) from invoices where number like 'KA/I%'";
     let reached = eventually(Duration::from_secs(180), || async {
-        (shop.count(&all).await == ORDERS as i64).then_some(())
+        (shop.count(all).await == ORDERS as i64).then_some(())
     })
     .await;
-    assert!(
-        reached.is_some(),
-        "only {} invoices",
-        shop.count(&all).await
-    );
+    assert!(reached.is_some(), "only {} invoices", shop.count(all).await);
     let rows: Vec<(i64, String)> =
         sqlx::query_as("select sequence, number from invoices order by sequence")
             .fetch_all(&shop.app.pool)

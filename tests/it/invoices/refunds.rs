@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::fixtures::{UX, UX_1M, WEB, WEB_1M};
+use crate::fixtures::{WEB, WEB_1M};
 
 fn refund(shop: &Shop, order: &str, amount: Option<&str>) {
     let mut args = vec!["--actor", "finance", "orders", "refund", order];
@@ -31,12 +31,13 @@ fn sum(notes: &[Value], field: &str) -> i64 {
 #[tokio::test]
 async fn a_partial_and_a_full_refund_give_credit_notes_that_reverse_exactly_the_refunds() {
     let shop = Shop::start(true, |_| {}).await;
+    add_big_program(&shop).await;
     let token = shop.student(1).await;
     let address = json!({"country": "IN", "state": "KA"});
     let order = buy(
         &shop,
         &token,
-        &[(WEB, WEB_1M), (UX, UX_1M)],
+        &[(WEB, WEB_1M), (BIG, BIG_1M)],
         None,
         None,
         address,
