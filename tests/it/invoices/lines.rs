@@ -18,7 +18,14 @@ async fn every_kind_of_supply_is_invoiced_as_its_snapshot_froze_it() {
     let shop = Shop::start(true, |_| {}).await;
     add_big_program(&shop).await;
     let two = [(WEB, WEB_1M), (DS, DS_1M)];
-    let cases: Vec<(&str, &[(&str, &str)], Option<&str>, Option<&str>, Value)> = vec![
+    type Case<'a> = (
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        Option<&'a str>,
+        Option<&'a str>,
+        Value,
+    );
+    let cases: Vec<Case> = vec![
         ("intra", &two, None, None, KA()),
         (
             "inter",
