@@ -17,7 +17,7 @@ pub enum JobsCommand {
         #[arg(long)]
         status: Option<String>,
         /// e.g. checkout.steps, checkout.compensate, checkout.refunds, system.cron,
-        /// events.deliveries
+        /// events.deliveries, checkout.documents
         #[arg(long)]
         queue: Option<String>,
         /// Only jobs due longer ago than this (90s, 15m, 2h, 7d).

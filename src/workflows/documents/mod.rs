@@ -12,8 +12,10 @@
 //! ([`crate::store::invoices::take_number`]).
 //!
 //! A run that fails for a reason that may pass (the database) schedules a new job with
-//! a later `run_at` (the checkout backoff), up to `invoices.max_attempts`; a document
-//! that cannot be built (a snapshot without tax) is logged and left to `admin check`.
+//! a later `run_at` (the checkout backoff), up to `invoices.max_attempts`; past them, or
+//! when a document cannot be built (a snapshot without tax), the job ends `Failed`
+//! with the reason logged, `admin check` reports the order and `admin jobs retry`
+//! runs it again once the cause is fixed.
 //! Nothing is compensated: a document is issued or not, never undone.
 
 mod issue;
@@ -92,7 +94,8 @@ pub async fn run(ctx: &JobContext, order_id: Uuid, attempt: u32) -> anyhow::Resu
         }
         Err(DocumentFailure::Permanent(reason)) => {
             tracing::error!(%order_id, reason, "tax document cannot be issued; needs an operator (admin check reports it)");
-            Ok(())
+            // failed, so `admin jobs retry` can run it again once the cause is fixed
+            anyhow::bail!("tax document of order {order_id} cannot be issued: {reason}")
         }
         Err(DocumentFailure::Transient(error)) => retry(ctx, order_id, attempt, &error).await,
     }
@@ -109,7 +112,8 @@ async fn retry(
     let next = attempt + 1;
     if next > ctx.settings.invoices.max_attempts {
         tracing::error!(%order_id, attempts = next, %error, "tax documents still failing; giving up (admin check reports the order)");
-        return Ok(());
+        // failed, so `admin jobs retry` can run it again
+        anyhow::bail!("tax documents of order {order_id} still failing after {attempt} retries: {error}");
     }
     let delay = retry_delay(&ctx.settings.checkout, next as i32);
     tracing::warn!(%order_id, attempt = next, ?delay, %error, "tax documents failed; retrying later");
