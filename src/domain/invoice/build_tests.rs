@@ -8,6 +8,9 @@ use crate::domain::discount::DiscountKind;
 use crate::domain::gstin::Gstin;
 use crate::domain::india::IndianState;
 use crate::domain::invoice::credit::{Refund, credit_note};
+use crate::domain::invoice::credit_document::{
+    CreditInput, credit_note_document, credited, document_lines, refund_to_credit,
+};
 use crate::domain::invoice::document::StateRef;
 use crate::domain::invoice::financial_year::FinancialYear;
 use crate::domain::invoice::recipient::recipient;

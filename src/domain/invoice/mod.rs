@@ -6,18 +6,19 @@
 
 pub mod build;
 pub mod credit;
+pub mod credit_document;
 pub mod document;
 pub mod financial_year;
 pub mod recipient;
 pub mod serial;
 pub mod words;
 
-pub use build::{
-    CreditInput, DocumentError, InvoiceInput, SacCodes, credit_note_document, credited,
-    document_lines, is_service_sac, refund_to_credit, tax_invoice,
-};
+pub use build::{DocumentError, InvoiceInput, SacCodes, is_service_sac, tax_invoice};
 pub use credit::{
     CreditError, CreditNoteAmounts, InvoiceLine, LineCredit, Refund, add_credit, credit_note,
+};
+pub use credit_document::{
+    CreditInput, credit_note_document, credited, document_lines, refund_to_credit,
 };
 pub use document::{
     DocumentLine, DocumentTotals, DocumentType, InrLine, InrValues, InvoiceReference,

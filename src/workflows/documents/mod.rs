@@ -113,7 +113,9 @@ async fn retry(
     if next > ctx.settings.invoices.max_attempts {
         tracing::error!(%order_id, attempts = next, %error, "tax documents still failing; giving up (admin check reports the order)");
         // failed, so `admin jobs retry` can run it again
-        anyhow::bail!("tax documents of order {order_id} still failing after {attempt} retries: {error}");
+        anyhow::bail!(
+            "tax documents of order {order_id} still failing after {attempt} retries: {error}"
+        );
     }
     let delay = retry_delay(&ctx.settings.checkout, next as i32);
     tracing::warn!(%order_id, attempt = next, ?delay, %error, "tax documents failed; retrying later");
