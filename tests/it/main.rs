@@ -21,6 +21,7 @@ mod fixtures;
 mod gstin;
 mod helpers;
 mod idempotency;
+mod job_history;
 mod layers;
 mod ledger;
 mod limits;
