@@ -21,6 +21,7 @@ mod fixtures;
 mod gstin;
 mod helpers;
 mod idempotency;
+mod invoices_admin;
 mod layers;
 mod ledger;
 mod limits;
