@@ -38,7 +38,10 @@ fn shows_every_value_of_each_document() {
             }
             if let (Some(q), Some(u), Some(disc)) = (line.quantity, line.unit_price, line.discount)
             {
-                assert!(page.contains(&format!("<td class=\"num\">{q}</td>")), "{name}: qty");
+                assert!(
+                    page.contains(&format!("<td class=\"num\">{q}</td>")),
+                    "{name}: qty"
+                );
                 expected.push(amount(u, d.currency));
                 expected.push(amount(disc, d.currency));
             }
