@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod check;
 pub mod coupons;
 pub mod fx;
+pub mod invoices;
 pub mod jobs;
 pub mod orders;
 pub mod output;
@@ -73,6 +74,7 @@ async fn dispatch(admin: &Admin, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Coupons(command) => coupons::run(admin, command).await,
         AdminCommand::Fx(command) => fx::run(admin, command).await,
         AdminCommand::Users(command) => users::run(admin, command).await,
+        AdminCommand::Invoices(command) => invoices::run(admin, command).await,
         AdminCommand::Check(args) => check::run(&admin.pool, &args, &admin.settings).await,
         AdminCommand::Audit(args) => story::run(admin, &args).await,
     }

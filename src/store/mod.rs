@@ -16,6 +16,7 @@ pub mod enrollments;
 pub mod fx;
 pub mod holds;
 pub mod idempotency;
+pub mod invoices;
 pub mod jobs;
 pub mod ledger;
 pub mod listen;

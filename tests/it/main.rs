@@ -22,6 +22,7 @@ mod gstin;
 mod helpers;
 mod idempotency;
 mod job_history;
+mod invoices_admin;
 mod layers;
 mod ledger;
 mod limits;
