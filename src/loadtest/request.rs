@@ -44,6 +44,8 @@ fn backoff(attempt: u32) -> Duration {
 struct Failure {
     code: String,
     retryable: bool,
+    /// The answer's `Retry-After` (a rate limit's wait is longer than the backoff).
+    retry_after: Option<Duration>,
 }
 
 impl Flow {
@@ -96,7 +98,8 @@ impl Flow {
                 Err(f) if f.retryable && attempt < self.retries => {
                     attempt += 1;
                     self.recorder.retried(format!("{}:{}", step.name, f.code));
-                    tokio::time::sleep(backoff(attempt)).await;
+                    let wait = backoff(attempt).max(f.retry_after.unwrap_or_default());
+                    tokio::time::sleep(wait.min(Duration::from_secs(10))).await;
                 }
                 Err(f) => return Err(CallError(f.code)),
             }
@@ -136,8 +139,15 @@ impl Flow {
         let response = request.send().await.map_err(|e| Failure {
             code: transport(&e),
             retryable: true,
+            retry_after: None,
         })?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let value: Value = response.json().await.unwrap_or(Value::Null);
         if status.is_success() {
             return Ok(value);
@@ -153,7 +163,11 @@ impl Flow {
             // no envelope: the balancer's own answer when no process could
             None => matches!(status.as_u16(), 502..=504),
         };
-        Err(Failure { code, retryable })
+        Err(Failure {
+            code,
+            retryable,
+            retry_after,
+        })
     }
 }
 
