@@ -109,6 +109,9 @@ pub struct Report {
     /// `endpoint:code` -> count (code: the envelope's error code, `httpNNN`, `timeout`,
     /// `connect`, `transport`).
     pub errors: BTreeMap<String, u64>,
+    /// `endpoint:code` -> requests sent again with the same `Idempotency-Key` after
+    /// that answer (`--retries`); a retry that then succeeded is not an error.
+    pub retried: BTreeMap<String, u64>,
     /// Terminal status as the client saw it -> count (`error`, `timeout`: the checkout
     /// was abandoned by the client).
     pub terminal: BTreeMap<String, u64>,
@@ -148,6 +151,7 @@ impl Report {
             scheduled,
             latency: snapshot.latency,
             errors: snapshot.errors,
+            retried: snapshot.retried,
             terminal: snapshot.terminal,
             terminal_share,
             ..Report::default()
@@ -236,6 +240,9 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(out, "errors: none");
     } else {
         let _ = writeln!(out, "errors: {:?}", r.errors);
+    }
+    if !r.retried.is_empty() {
+        let _ = writeln!(out, "retried: {:?}", r.retried);
     }
     if let Some(c) = &r.cpu {
         let _ = writeln!(
