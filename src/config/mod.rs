@@ -129,11 +129,7 @@ impl Settings {
                 problems.push(format!("{key}: {why}"));
             }
         };
-        check(
-            self.database.max_connections >= 2,
-            "database.max_connections",
-            "must be at least 2",
-        );
+        self.database.problems(&mut check);
         check(
             self.worker.concurrency >= 1,
             "worker.concurrency",
@@ -265,14 +261,6 @@ impl Settings {
                 origin.starts_with("http://") || origin.starts_with("https://"),
                 "checkout.allowed_redirect_origins",
                 "each origin must start with http:// or https://",
-            );
-        }
-        if let Some(url) = &self.database.url {
-            let url = url.expose_secret();
-            check(
-                url.starts_with("postgres://") || url.starts_with("postgresql://"),
-                "database.url",
-                "must start with postgres:// or postgresql://",
             );
         }
         problems.extend(self.razorpay.validate());

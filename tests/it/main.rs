@@ -31,6 +31,7 @@ mod money;
 mod ops_fixtures;
 mod promql;
 mod relay;
+mod replica;
 mod scheduler;
 mod shop;
 mod storefront;

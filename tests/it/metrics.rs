@@ -306,4 +306,5 @@ const CATALOG: &[&str] = &[
     "webhook_deliveries_total",
     "cron_ticks_total",
     "scheduler_is_leader",
+    "db_reads_routed_total",
 ];
