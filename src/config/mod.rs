@@ -369,6 +369,37 @@ mod tests {
     }
 
     #[test]
+    fn the_replica_settings_load_from_the_environment_and_are_checked() {
+        figment::Jail::expect_with(|jail| {
+            let s = Settings::load(None).unwrap();
+            assert!(
+                s.database.replica_url.is_none(),
+                "no replica unless configured"
+            );
+            jail.set_env(
+                "CHECKOUT__DATABASE__REPLICA_URL",
+                "postgres://postgres@127.0.0.1:5433/checkout",
+            );
+            jail.set_env("CHECKOUT__DATABASE__REPLICA_MAX_LAG_MS", "2500");
+            let s = Settings::load(None).unwrap();
+            assert!(s.database.replica_url.is_some());
+            assert_eq!(s.database.replica_max_lag_ms, 2_500);
+            jail.set_env("CHECKOUT__DATABASE__REPLICA_URL", "mysql://x");
+            jail.set_env("CHECKOUT__DATABASE__REPLICA_MAX_LAG_MS", "10");
+            jail.set_env("CHECKOUT__DATABASE__REPLICA_MAX_CONNECTIONS", "0");
+            let err = Settings::load(None).unwrap_err().to_string();
+            for key in [
+                "database.replica_url",
+                "database.replica_max_lag_ms",
+                "database.replica_max_connections",
+            ] {
+                assert!(err.contains(key), "{key}: {err}");
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
     fn env_overrides_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("CHECKOUT__WORKER__BATCH_SIZE", "77");
