@@ -36,12 +36,17 @@ use routes::{docs, health, spec};
 use crate::auth::Auth;
 use crate::config::Settings;
 use crate::gateways::Gateways;
+use crate::store::Reader;
 use crate::workflows::checkout::changes::OrderChanges;
 
 /// What handlers can reach.
 #[derive(Clone)]
 pub struct AppState {
+    /// The primary: writes, and every read of the caller's own data.
     pub pool: PgPool,
+    /// Reads that tolerate a little staleness: the replica while it is healthy
+    /// (`store::replica`).
+    pub reader: Reader,
     pub settings: Arc<Settings>,
     /// Parsed signing and verification keys, built once at start-up.
     pub auth: Arc<Auth>,
@@ -67,7 +72,11 @@ impl AppState {
             Gateways::from_settings(&settings.razorpay, &settings.stripe, &settings.payments)?;
         let auth = Auth::from_settings(&settings.auth)?;
         auth.sessions.listen(&pool);
+        let reader = Reader::new(pool.clone(), &settings.database)?;
+        // ends when the last clone of the reader is dropped
+        reader.spawn_sampler(tokio_util::sync::CancellationToken::new());
         Ok(AppState {
+            reader,
             auth: Arc::new(auth),
             gateways: Arc::new(gateways),
             order_changes: OrderChanges::start(&pool),
@@ -80,6 +89,12 @@ impl AppState {
 impl FromRef<AppState> for Arc<Auth> {
     fn from_ref(state: &AppState) -> Arc<Auth> {
         state.auth.clone()
+    }
+}
+
+impl FromRef<AppState> for Reader {
+    fn from_ref(state: &AppState) -> Reader {
+        state.reader.clone()
     }
 }
 

@@ -34,6 +34,7 @@ mod money;
 mod ops_fixtures;
 mod promql;
 mod relay;
+mod replica;
 mod scaleout;
 mod scheduler;
 mod shop;

@@ -100,7 +100,7 @@ fn looks_personal(v: &str) -> bool {
 /// Every label key of the catalog (`le` of histogram buckets).
 const LABEL_KEYS: &[&str] = &[
     "route", "method", "status", "gateway", "reason", "kind", "queue", "job", "outcome", "step",
-    "result", "state", "group", "schedule", "op", "le",
+    "result", "state", "group", "schedule", "op", "pool", "le",
 ];
 
 /// Label keys, label values and series per family are those of a closed catalog.
@@ -306,4 +306,5 @@ const CATALOG: &[&str] = &[
     "webhook_deliveries_total",
     "cron_ticks_total",
     "scheduler_is_leader",
+    "db_reads_routed_total",
 ];
