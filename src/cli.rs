@@ -47,10 +47,21 @@ pub struct ListenArgs {
     pub port: Option<u16>,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// Mount only these API groups (comma-separated; default: all). Health, readiness,
+    /// metrics, /openapi.json (listing only what this process serves) and /docs are on
+    /// every process. See docs/operations.md, "API groups".
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "GROUP,...")]
+    pub groups: Vec<crate::api::ApiGroup>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// REST API for frontends and gateway webhooks, with /healthz, /readyz, /openapi.json and /docs; /metrics on http.metrics_addr.
-    Serve(ListenArgs),
+    Serve(ServeArgs),
     /// Runs workflow steps and compensations from the Postgres job queue; start more to scale.
     Worker,
     /// Runs cron jobs under a Postgres advisory-lock leader; any number may run.

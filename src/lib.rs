@@ -18,6 +18,8 @@
 //! 2. [`store`] (sqlx access per aggregate; functions take a connection or transaction)
 //!    and [`gateways`] (the `Gateway` trait, Razorpay and Stripe clients, webhook
 //!    verification, circuit breakers and failover). Siblings: neither imports the other.
+//!    [`documents`] (pure: an issued invoice or credit note as HTML, PDF, e-invoice JSON
+//!    and GSTR-1 rows).
 //! 3. [`workers`] (a generic job runtime on apalis-postgres: it runs the handler it is
 //!    given and knows no workflow), [`carts`] (cart operations over the store and the
 //!    pricing engine), [`auth`] (accounts and tokens), [`health`] (the readiness rule
@@ -39,6 +41,7 @@ pub mod auth;
 pub mod carts;
 pub mod cli;
 pub mod config;
+pub mod documents;
 pub mod domain;
 pub mod gateways;
 pub mod health;

@@ -10,7 +10,7 @@ use clap::Parser;
 async fn main() -> ExitCode {
     let Cli { global, command } = Cli::parse();
     let result = match command {
-        Command::Serve(listen) => roles::serve(global, listen).await,
+        Command::Serve(args) => roles::serve(global, args).await,
         Command::Worker => roles::worker(global).await,
         Command::Scheduler => roles::scheduler(global).await,
         Command::Relay => roles::relay(global).await,

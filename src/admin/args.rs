@@ -46,6 +46,10 @@ pub enum AdminCommand {
     /// Student accounts: list, show.
     #[command(subcommand)]
     Users(super::users::UsersCommand),
+    /// Issued tax invoices and credit notes: list, show (json, html, pdf, einvoice),
+    /// export (the GSTR-1 summary as CSV).
+    #[command(subcommand)]
+    Invoices(super::invoices::InvoicesCommand),
     /// Consistency check of orders, seats, coupons, money and webhooks; violations -> exit 1.
     Check(super::check::CheckArgs),
     /// An order's whole story in time order: its ledger rows (money and states, with

@@ -59,7 +59,7 @@ fn to_json(c: &StoredCoupon) -> Value {
 pub async fn run(admin: &Admin, command: CouponsCommand) -> anyhow::Result<()> {
     match command {
         CouponsCommand::List => {
-            let all = coupons::all(&mut *admin.pool.acquire().await?).await?;
+            let all = admin.reader.read(|c| Box::pin(coupons::all(c))).await?;
             let out: Vec<Value> = all.iter().map(to_json).collect();
             emit(admin.json, &out, || {
                 let mut t = Table::new(&[

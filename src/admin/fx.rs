@@ -29,7 +29,7 @@ pub enum FxCommand {
 pub async fn run(admin: &Admin, command: FxCommand) -> anyhow::Result<()> {
     match command {
         FxCommand::List => {
-            let rates = fx::all(&mut *admin.pool.acquire().await?).await?;
+            let rates = admin.reader.read(|c| Box::pin(fx::all(c))).await?;
             let out: Vec<_> = rates
                 .iter()
                 .map(|r| json!({"quote": r.quote.code(), "rate": r.rate.normalize(), "as_of": r.as_of}))

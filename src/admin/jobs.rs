@@ -69,7 +69,13 @@ pub async fn run(admin: &Admin, command: JobsCommand) -> anyhow::Result<()> {
                 stuck_after_secs: stuck.then_some(w.heartbeat_secs * w.missed_heartbeats as u64),
                 limit,
             };
-            let rows = jobs::list(&mut *admin.pool.acquire().await?, &filter).await?;
+            let rows = admin
+                .reader
+                .read(|c| {
+                    let filter = filter.clone();
+                    Box::pin(async move { jobs::list(c, &filter).await })
+                })
+                .await?;
             emit(admin.json, &rows, || table(&rows).print())
         }
         JobsCommand::Show { id } => {
@@ -299,7 +305,7 @@ pub struct QueueStats {
 }
 
 async fn stats(admin: &Admin) -> anyhow::Result<Vec<QueueStats>> {
-    let rows = jobs::stats(&mut *admin.pool.acquire().await?).await?;
+    let rows = admin.reader.read(|c| Box::pin(jobs::stats(c))).await?;
     let mut out: Vec<QueueStats> = Vec::new();
     for r in rows {
         if out.last().is_none_or(|q| q.queue != r.queue) {

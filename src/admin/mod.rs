@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod check;
 pub mod coupons;
 pub mod fx;
+pub mod invoices;
 pub mod jobs;
 pub mod orders;
 pub mod output;
@@ -27,11 +28,16 @@ use anyhow::Context;
 use sqlx::PgPool;
 
 use crate::config::Settings;
+use crate::store::Reader;
 use args::{AdminArgs, AdminCommand, CatalogCommand};
 
 /// What every admin command gets.
 pub struct Admin {
+    /// The primary: every action, and every read an action depends on or that shows
+    /// what the operator just changed.
     pub pool: PgPool,
+    /// Listings and reports: the replica while it is healthy (`store::replica`).
+    pub reader: Reader,
     pub settings: Settings,
     /// `--json`
     pub json: bool,
@@ -53,7 +59,11 @@ impl Admin {
 /// reachable and migrated (`roles::admin`).
 pub async fn run(settings: Settings, pool: PgPool, args: AdminArgs) -> anyhow::Result<()> {
     let actor = crate::telemetry::Actor::admin(args.actor.clone());
+    let reader = Reader::new(pool.clone(), &settings.database)?;
+    // one look at the replica: a one-shot command runs no sampler
+    reader.sample_now().await;
     let admin = Admin {
+        reader,
         pool,
         settings,
         json: args.json,
@@ -73,6 +83,7 @@ async fn dispatch(admin: &Admin, command: AdminCommand) -> anyhow::Result<()> {
         AdminCommand::Coupons(command) => coupons::run(admin, command).await,
         AdminCommand::Fx(command) => fx::run(admin, command).await,
         AdminCommand::Users(command) => users::run(admin, command).await,
+        AdminCommand::Invoices(command) => invoices::run(admin, command).await,
         AdminCommand::Check(args) => check::run(&admin.pool, &args, &admin.settings).await,
         AdminCommand::Audit(args) => story::run(admin, &args).await,
     }

@@ -79,8 +79,10 @@ pub async fn run(admin: &Admin, command: SubscriptionsCommand) -> anyhow::Result
             description,
         } => add(admin, &url, (!all).then_some(types), description).await,
         SubscriptionsCommand::List => {
-            let mut conn = admin.pool.acquire().await?;
-            let list = subscriptions::list(&mut conn).await?;
+            let list = admin
+                .reader
+                .read(|c| Box::pin(subscriptions::list(c)))
+                .await?;
             emit(admin.json, &list, || {
                 let mut t = Table::new(&[
                     "id",
@@ -121,10 +123,16 @@ pub async fn run(admin: &Admin, command: SubscriptionsCommand) -> anyhow::Result
             {
                 bail!("--status `{s}`: use pending, succeeded, failed or dead");
             }
-            let mut conn = admin.pool.acquire().await?;
-            let list =
-                subscriptions::list_deliveries(&mut conn, subscription, status.as_deref(), limit)
-                    .await?;
+            let list = admin
+                .reader
+                .read(|c| {
+                    let status = status.clone();
+                    Box::pin(async move {
+                        subscriptions::list_deliveries(c, subscription, status.as_deref(), limit)
+                            .await
+                    })
+                })
+                .await?;
             emit(admin.json, &list, || {
                 let mut t = Table::new(&[
                     "id",

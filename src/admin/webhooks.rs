@@ -36,9 +36,15 @@ pub async fn run(admin: &Admin, command: WebhooksCommand) -> anyhow::Result<()> 
             status,
             limit,
         } => {
-            let mut conn = admin.pool.acquire().await?;
-            let events =
-                webhooks::list(&mut conn, gateway.as_deref(), status.as_deref(), limit).await?;
+            let events = admin
+                .reader
+                .read(|c| {
+                    let (gateway, status) = (gateway.clone(), status.clone());
+                    Box::pin(async move {
+                        webhooks::list(c, gateway.as_deref(), status.as_deref(), limit).await
+                    })
+                })
+                .await?;
             emit(admin.json, &events, || {
                 let mut t = Table::new(&[
                     "id", "gateway", "event", "type", "status", "order", "received",

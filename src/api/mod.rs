@@ -5,6 +5,7 @@
 //! the workflow or domain, reply.
 
 pub mod layers;
+pub mod mount;
 pub mod routes;
 
 use std::sync::Arc;
@@ -29,17 +30,23 @@ pub use layers::error::{ApiError, ApiResult};
 use layers::{
     bearer, caller, correlation, error, groups, guard, idempotency, middleware, ratelimit, security,
 };
-use routes::{auth, cart_auth, carts, catalog, docs, health, invoices, orders, payments, spec};
+pub use mount::{ApiGroup, ApiGroups};
+use routes::{docs, health, spec};
 
 use crate::auth::Auth;
 use crate::config::Settings;
 use crate::gateways::Gateways;
+use crate::store::Reader;
 use crate::workflows::checkout::changes::OrderChanges;
 
 /// What handlers can reach.
 #[derive(Clone)]
 pub struct AppState {
+    /// The primary: writes, and every read of the caller's own data.
     pub pool: PgPool,
+    /// Reads that tolerate a little staleness: the replica while it is healthy
+    /// (`store::replica`).
+    pub reader: Reader,
     pub settings: Arc<Settings>,
     /// Parsed signing and verification keys, built once at start-up.
     pub auth: Arc<Auth>,
@@ -65,7 +72,11 @@ impl AppState {
             Gateways::from_settings(&settings.razorpay, &settings.stripe, &settings.payments)?;
         let auth = Auth::from_settings(&settings.auth)?;
         auth.sessions.listen(&pool);
+        let reader = Reader::new(pool.clone(), &settings.database)?;
+        // ends when the last clone of the reader is dropped
+        reader.spawn_sampler(tokio_util::sync::CancellationToken::new());
         Ok(AppState {
+            reader,
             auth: Arc::new(auth),
             gateways: Arc::new(gateways),
             order_changes: OrderChanges::start(&pool),
@@ -78,6 +89,12 @@ impl AppState {
 impl FromRef<AppState> for Arc<Auth> {
     fn from_ref(state: &AppState) -> Arc<Auth> {
         state.auth.clone()
+    }
+}
+
+impl FromRef<AppState> for Reader {
+    fn from_ref(state: &AppState) -> Reader {
+        state.reader.clone()
     }
 }
 
@@ -123,33 +140,47 @@ impl utoipa::Modify for BearerScheme {
 /// answers added to every operation (`spec::GenericErrors` runs after the routes are
 /// merged: `ApiDoc`'s own modifiers see no paths yet).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut doc = api_routes().split_for_parts().1;
+    openapi_for(&ApiGroups::default())
+}
+
+/// [`openapi`] of a process that mounts only `groups`.
+pub fn openapi_for(groups: &ApiGroups) -> utoipa::openapi::OpenApi {
+    let mut doc = api_routes(groups).split_for_parts().1;
     utoipa::Modify::modify(&spec::GenericErrors, &mut doc);
     doc
 }
 
-fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// The operational routes every process serves, and the resource routers of `groups`.
+fn api_routes(groups: &ApiGroups) -> OpenApiRouter<AppState> {
+    let ops = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(openapi_json))
         .routes(routes!(docs::page))
-        .route("/docs/{file}", axum::routing::get(docs::asset))
-        .merge(catalog::router())
-        .merge(carts::router())
-        .merge(auth::router())
-        .merge(orders::router())
-        .merge(invoices::router())
-        .merge(payments::router())
-        .merge(cart_auth::router())
+        .route("/docs/{file}", axum::routing::get(docs::asset));
+    groups.mount(ops)
 }
 
 /// The whole API with its layers, ready to serve.
 pub fn router(state: AppState) -> anyhow::Result<Router> {
-    let (routes, _) = api_routes().split_for_parts();
-    let layered = with_layers(routes.with_state(state.clone()), &state)?;
+    router_for(state, &ApiGroups::default())
+}
+
+/// The API of a process that mounts only `groups` (`checkout serve --groups`), with
+/// its layers; its `/openapi.json` lists only what it serves.
+pub fn router_for(state: AppState, groups: &ApiGroups) -> anyhow::Result<Router> {
+    let (routes, _) = api_routes(groups).split_for_parts();
+    let spec = Spec(Arc::new(openapi_for(groups)));
+    let routes = routes
+        .with_state(state.clone())
+        .layer(axum::Extension(spec));
+    let layered = with_layers(routes, &state)?;
     Ok(layered)
 }
+
+/// The document `/openapi.json` answers: built once per process, for its groups.
+#[derive(Clone)]
+struct Spec(Arc<utoipa::openapi::OpenApi>);
 
 /// Wraps `routes` in the layers every request goes through, outermost first:
 ///
@@ -221,9 +252,8 @@ pub fn with_layers(routes: Router, state: &AppState) -> anyhow::Result<Router> {
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "ops",
     responses((status = 200, description = "the OpenAPI 3.1 document", content_type = "application/json")))]
-async fn openapi_json() -> impl IntoResponse {
-    static SPEC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
-    axum::Json(SPEC.get_or_init(openapi).clone())
+async fn openapi_json(axum::Extension(Spec(spec)): axum::Extension<Spec>) -> impl IntoResponse {
+    axum::Json(spec.as_ref().clone())
 }
 
 pub use crate::server::{serve, serve_with};

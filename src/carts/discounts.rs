@@ -1,6 +1,9 @@
 //! `GET /cart/{token}/discounts`: the cart's sale and the coupons that would apply
 //! now (listed ones, plus the one on the cart whether or not it applies), each with
-//! what it saves on this cart, in the cart's currency.
+//! what it saves on this cart, in the cart's currency. The cart, its coupon and the
+//! student's own use of each coupon are read on the primary; the list of listed coupons
+//! through the [`Reader`] (the replica while it is healthy): an offer a second stale is
+//! re-checked on the primary when the coupon is applied and when the order is priced.
 
 use chrono::Utc;
 use serde::Serialize;
@@ -10,7 +13,7 @@ use utoipa::ToSchema;
 use super::pricing::{CouponMode, Notice, PricingContext, coupon_input, parse_currency};
 use super::{Access, CartError, load_cart};
 use crate::config::Settings;
-use crate::store::{carts, coupons};
+use crate::store::{Reader, carts, coupons};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SaleOffer {
@@ -43,11 +46,17 @@ pub struct Discounts {
 
 pub async fn available(
     pool: &PgPool,
+    reader: &Reader,
     settings: &Settings,
     token: &str,
     viewer: Option<uuid::Uuid>,
 ) -> Result<Discounts, CartError> {
     let now = Utc::now();
+    // before taking a primary connection: a bypassed replica sends this read to the
+    // primary too, and one request must not hold two of its connections at once
+    let listed = reader
+        .read(|conn| Box::pin(coupons::listed_now(conn, now)))
+        .await?;
     let mut conn = pool.acquire().await?;
     let cart = load_cart(&mut conn, token, Access::Read, viewer).await?;
     let items = carts::items(&mut conn, cart.id).await?;
@@ -70,7 +79,7 @@ pub async fn available(
         None => None,
     };
 
-    let mut candidates = coupons::listed_now(&mut conn, now).await?;
+    let mut candidates = listed;
     if let Some(code) = &cart.coupon_code
         && !candidates.iter().any(|c| &c.coupon.code == code)
         && let Some(stored) = coupons::find(&mut conn, code).await?

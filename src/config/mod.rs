@@ -133,11 +133,7 @@ impl Settings {
                 problems.push(format!("{key}: {why}"));
             }
         };
-        check(
-            self.database.max_connections >= 2,
-            "database.max_connections",
-            "must be at least 2",
-        );
+        self.database.problems(&mut check);
         check(
             self.worker.concurrency >= 1,
             "worker.concurrency",
@@ -271,14 +267,6 @@ impl Settings {
                 "each origin must start with http:// or https://",
             );
         }
-        if let Some(url) = &self.database.url {
-            let url = url.expose_secret();
-            check(
-                url.starts_with("postgres://") || url.starts_with("postgresql://"),
-                "database.url",
-                "must start with postgres:// or postgresql://",
-            );
-        }
         problems.extend(self.razorpay.validate());
         problems.extend(self.stripe.validate());
         problems.extend(self.payments.validate());
@@ -383,6 +371,37 @@ mod tests {
         s.refunds.poll_max_ms = 5;
         let err = s.validate().unwrap_err().to_string();
         assert!(err.contains("refunds.poll_max_ms"), "{err}");
+    }
+
+    #[test]
+    fn the_replica_settings_load_from_the_environment_and_are_checked() {
+        figment::Jail::expect_with(|jail| {
+            let s = Settings::load(None).unwrap();
+            assert!(
+                s.database.replica_url.is_none(),
+                "no replica unless configured"
+            );
+            jail.set_env(
+                "CHECKOUT__DATABASE__REPLICA_URL",
+                "postgres://postgres@127.0.0.1:5433/checkout",
+            );
+            jail.set_env("CHECKOUT__DATABASE__REPLICA_MAX_LAG_MS", "2500");
+            let s = Settings::load(None).unwrap();
+            assert!(s.database.replica_url.is_some());
+            assert_eq!(s.database.replica_max_lag_ms, 2_500);
+            jail.set_env("CHECKOUT__DATABASE__REPLICA_URL", "mysql://x");
+            jail.set_env("CHECKOUT__DATABASE__REPLICA_MAX_LAG_MS", "10");
+            jail.set_env("CHECKOUT__DATABASE__REPLICA_MAX_CONNECTIONS", "0");
+            let err = Settings::load(None).unwrap_err().to_string();
+            for key in [
+                "database.replica_url",
+                "database.replica_max_lag_ms",
+                "database.replica_max_connections",
+            ] {
+                assert!(err.contains(key), "{key}: {err}");
+            }
+            Ok(())
+        });
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct DbCounters {
     pub tup_deleted: i64,
     pub blks_hit: i64,
     pub blks_read: i64,
+    /// Index entries returned by scans (`pg_stat_all_indexes.idx_tup_read`) per
+    /// `schema.index`: where the rows read come from, index by index.
+    pub index_entries: BTreeMap<String, i64>,
 }
 
 impl DbCounters {
@@ -37,6 +40,14 @@ impl DbCounters {
         )
         .fetch_one(&mut *conn)
         .await?;
+        let index_entries = sqlx::query_as::<_, (String, i64)>(
+            "select schemaname || '.' || indexrelname, idx_tup_read from pg_stat_all_indexes
+              where schemaname not in ('pg_catalog', 'pg_toast', 'information_schema')",
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
         Ok(DbCounters {
             xact_commit: row.try_get(0)?,
             xact_rollback: row.try_get(1)?,
@@ -47,6 +58,7 @@ impl DbCounters {
             tup_deleted: row.try_get(6)?,
             blks_hit: row.try_get(7)?,
             blks_read: row.try_get(8)?,
+            index_entries,
         })
     }
 
@@ -61,6 +73,15 @@ impl DbCounters {
             tup_deleted: self.tup_deleted - before.tup_deleted,
             blks_hit: self.blks_hit - before.blks_hit,
             blks_read: self.blks_read - before.blks_read,
+            index_entries: self
+                .index_entries
+                .iter()
+                .map(|(name, n)| {
+                    let was = before.index_entries.get(name).copied().unwrap_or(0);
+                    (name.clone(), n - was)
+                })
+                .filter(|(_, n)| *n > 0)
+                .collect(),
         }
     }
 }

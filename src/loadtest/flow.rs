@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 use serde_json::{Value, json};
 
+use super::request::Step;
 use super::stats::Recorder;
 use crate::gateways::transport::urlencode;
 
@@ -44,10 +45,16 @@ pub struct Flow {
     /// Access tokens of students registered before the run: checkout `n` is by student
     /// `n`, signed in. Empty: every checkout registers a new student.
     pub students: Vec<String>,
+    /// Send a failed request again this many times (`--retries`), with the same
+    /// `Idempotency-Key` on POSTs.
+    pub retries: u32,
+    /// Give checkout `n`'s student an address of their own in `X-Forwarded-For`
+    /// (`--forwarded-for`).
+    pub forwarded_for: bool,
 }
 
 /// A failed call: the endpoint name is added by the caller for the error key.
-struct CallError(String);
+pub(super) struct CallError(pub(super) String);
 
 impl Flow {
     /// Runs checkout `n`, intended to start at `intended`; returns its terminal status
@@ -75,6 +82,7 @@ impl Flow {
             .map(|n| async move {
                 let auth = self
                     .send(
+                        &Step::at(n, "sign_up", Instant::now()),
                         Method::POST,
                         "/api/v1/auth/register",
                         None,
@@ -108,8 +116,7 @@ impl Flow {
             .cloned();
         let cart = self
             .call(
-                "cart",
-                intended,
+                Step::at(n, "cart", intended),
                 Method::POST,
                 "/api/v1/cart",
                 signed_in.as_deref(),
@@ -121,8 +128,7 @@ impl Flow {
         let cart_path = format!("/api/v1/cart/{token}");
         let item = json!({"internship_id": PROGRAM, "plan_id": PLAN_ID, "cohort_id": cohort});
         self.call(
-            "cart_items",
-            Instant::now(),
+            Step::at(n, "cart_items", Instant::now()),
             Method::POST,
             &format!("{cart_path}/items"),
             signed_in.as_deref(),
@@ -130,8 +136,7 @@ impl Flow {
         )
         .await?;
         self.call(
-            "cart_coupon",
-            Instant::now(),
+            Step::at(n, "cart_coupon", Instant::now()),
             Method::POST,
             &format!("{cart_path}/coupon"),
             signed_in.as_deref(),
@@ -141,8 +146,7 @@ impl Flow {
         let address = json!({"country": "IN", "state": "MH", "postal_code": "400001"});
         let estimate = json!({"cart_token": token, "billing_address": address});
         self.call(
-            "estimate",
-            Instant::now(),
+            Step::at(n, "estimate", Instant::now()),
             Method::POST,
             "/api/v1/cart/estimate",
             signed_in.as_deref(),
@@ -154,8 +158,7 @@ impl Flow {
             None => {
                 let auth = self
                     .call(
-                        "register",
-                        Instant::now(),
+                        Step::at(n, "register", Instant::now()),
                         Method::POST,
                         "/api/v1/auth/register",
                         None,
@@ -169,8 +172,7 @@ impl Flow {
         let order_body = json!({"cart_token": token, "billing_address": address});
         let mut order = self
             .call(
-                "order",
-                Instant::now(),
+                Step::at(n, "order", Instant::now()),
                 Method::POST,
                 "/api/v1/order",
                 Some(&bearer),
@@ -185,12 +187,11 @@ impl Flow {
             if let Some(status) = terminal(&order) {
                 return Ok(status);
             }
-            order = self.next_change(&order_path, &bearer, &order).await?;
+            order = self.next_change(n, &order_path, &bearer, &order).await?;
         }
         let session = str_at(&order, "/data/payment/gateway_order_id").unwrap_or_default();
         self.call(
-            "sandbox_pay",
-            Instant::now(),
+            Step::at(n, "sandbox_pay", Instant::now()),
             Method::POST,
             &format!("{}/control/sessions/{session}/pay", self.sandbox),
             None,
@@ -199,7 +200,7 @@ impl Flow {
         .await?;
         let paid = Instant::now();
         loop {
-            order = self.next_change(&order_path, &bearer, &order).await?;
+            order = self.next_change(n, &order_path, &bearer, &order).await?;
             if let Some(status) = terminal(&order) {
                 if status == "enrolled" {
                     self.recorder
@@ -212,12 +213,17 @@ impl Flow {
 
     /// The order once its status differs from `order`'s (a long poll), or as it is when
     /// the wait ran out.
-    async fn next_change(&self, path: &str, bearer: &str, order: &Value) -> Result<Value, ()> {
+    async fn next_change(
+        &self,
+        n: u64,
+        path: &str,
+        bearer: &str,
+        order: &Value,
+    ) -> Result<Value, ()> {
         let status = str_at(order, "/data/status").unwrap_or_default();
         let wait_ms = self.order_wait.as_millis();
         self.call(
-            "order_wait (long poll)",
-            Instant::now(),
+            Step::at(n, "order_wait (long poll)", Instant::now()),
             Method::GET,
             &format!("{path}?wait_ms={wait_ms}&status={}", urlencode(&status)),
             Some(bearer),
@@ -225,78 +231,9 @@ impl Flow {
         )
         .await
     }
-
-    /// One request; latency from `start`; a non-2xx answer or transport error is
-    /// counted as `name:code` and ends the checkout.
-    async fn call(
-        &self,
-        name: &str,
-        start: Instant,
-        method: Method,
-        path: &str,
-        bearer: Option<&str>,
-        body: Option<Value>,
-    ) -> Result<Value, ()> {
-        match self.send(method, path, bearer, body).await {
-            Ok(v) => {
-                self.recorder.latency(name, start.elapsed());
-                Ok(v)
-            }
-            Err(CallError(code)) => {
-                self.recorder.error(format!("{name}:{code}"));
-                Err(())
-            }
-        }
-    }
-
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        bearer: Option<&str>,
-        body: Option<Value>,
-    ) -> Result<Value, CallError> {
-        // A path is the API's; the sandbox's pay call comes as a full URL, since the
-        // sandbox may run apart from the API.
-        let url = if path.starts_with('/') {
-            format!("{}{path}", self.base)
-        } else {
-            path.to_owned()
-        };
-        let mut request = self.client.request(method, url);
-        if let Some(b) = bearer {
-            request = request.bearer_auth(b);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.map_err(|e| CallError(transport(&e)))?;
-        let status = response.status();
-        let value: Value = response.json().await.unwrap_or(Value::Null);
-        if status.is_success() {
-            Ok(value)
-        } else {
-            let code = value
-                .pointer("/error/code")
-                .and_then(Value::as_u64)
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| format!("http{}", status.as_u16()));
-            Err(CallError(code))
-        }
-    }
 }
 
-fn transport(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timeout".into()
-    } else if e.is_connect() {
-        "connect".into()
-    } else {
-        "transport".into()
-    }
-}
-
-fn str_at(v: &Value, pointer: &str) -> Option<String> {
+pub(super) fn str_at(v: &Value, pointer: &str) -> Option<String> {
     v.pointer(pointer)
         .and_then(Value::as_str)
         .map(str::to_owned)

@@ -10,6 +10,7 @@ pub mod connections;
 pub mod dbstats;
 pub mod flow;
 pub mod report;
+pub mod request;
 pub mod stats;
 
 use std::sync::{Arc, Mutex};
@@ -95,6 +96,17 @@ pub struct LoadtestArgs {
     /// one-time sign-up, whose argon2id hash (~30 ms of CPU) dominates a new student's.
     #[arg(long)]
     pub signed_in: bool,
+    /// Send a request that failed retryably (a broken connection, 502/503/504 from a
+    /// balancer, an answer marked `retryable`) again, up to this many times; POSTs then
+    /// carry an `Idempotency-Key` (one per checkout step), so a retry never repeats an
+    /// effect. For chaos behind a balancer (`bench/topology chaos`).
+    #[arg(long, default_value_t = 0)]
+    pub retries: u32,
+    /// Each simulated student sends its own address (10.x.y.z) in `X-Forwarded-For`,
+    /// so a balancer listed in `ratelimit.trusted_proxies` makes the per-address limits
+    /// apply per student, as in production.
+    #[arg(long)]
+    pub forwarded_for: bool,
     /// Run id used in user emails (`lt-{id}-{n}@loadtest.example`); random by default.
     #[arg(long)]
     pub run_id: Option<String>,
@@ -234,6 +246,8 @@ async fn checkouts(
         timeout: Duration::from_secs(args.checkout_timeout.max(1)),
         order_wait: Duration::from_millis(args.order_wait_ms.clamp(1, 10_000)),
         students: Vec::new(),
+        retries: args.retries.min(100),
+        forwarded_for: args.forwarded_for,
     };
     let total = (args.rate * args.duration).round().max(1.0) as u64;
     if args.signed_in {

@@ -46,6 +46,17 @@ pub struct PerCheckout {
     pub transactions: f64,
     pub rows_written: f64,
     pub rows_read: f64,
+    /// Index entries returned by index scans, all indexes.
+    pub index_entries_read: f64,
+    /// The indexes that returned the most entries, most first (at most five).
+    pub hottest_indexes: Vec<IndexReads>,
+}
+
+/// Entries one index returned per checkout.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexReads {
+    pub index: String,
+    pub entries: f64,
 }
 
 impl PerCheckout {
@@ -57,8 +68,24 @@ impl PerCheckout {
                 (delta.tup_inserted + delta.tup_updated + delta.tup_deleted) as f64 / n,
             ),
             rows_read: round2((delta.tup_returned + delta.tup_fetched) as f64 / n),
+            index_entries_read: round2(delta.index_entries.values().sum::<i64>() as f64 / n),
+            hottest_indexes: hottest(&delta.index_entries, 5)
+                .into_iter()
+                .map(|(index, entries)| IndexReads {
+                    index: index.to_owned(),
+                    entries: round2(entries as f64 / n),
+                })
+                .collect(),
         }
     }
+}
+
+/// The `count` largest entries, largest first (ties by name).
+fn hottest(entries: &BTreeMap<String, i64>, count: usize) -> Vec<(&str, i64)> {
+    let mut all: Vec<(&str, i64)> = entries.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    all.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    all.truncate(count);
+    all
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -82,6 +109,9 @@ pub struct Report {
     /// `endpoint:code` -> count (code: the envelope's error code, `httpNNN`, `timeout`,
     /// `connect`, `transport`).
     pub errors: BTreeMap<String, u64>,
+    /// `endpoint:code` -> requests sent again with the same `Idempotency-Key` after
+    /// that answer (`--retries`); a retry that then succeeded is not an error.
+    pub retried: BTreeMap<String, u64>,
     /// Terminal status as the client saw it -> count (`error`, `timeout`: the checkout
     /// was abandoned by the client).
     pub terminal: BTreeMap<String, u64>,
@@ -121,6 +151,7 @@ impl Report {
             scheduled,
             latency: snapshot.latency,
             errors: snapshot.errors,
+            retried: snapshot.retried,
             terminal: snapshot.terminal,
             terminal_share,
             ..Report::default()
@@ -210,6 +241,9 @@ pub fn render(r: &Report) -> String {
     } else {
         let _ = writeln!(out, "errors: {:?}", r.errors);
     }
+    if !r.retried.is_empty() {
+        let _ = writeln!(out, "retried: {:?}", r.retried);
+    }
     if let Some(c) = &r.cpu {
         let _ = writeln!(
             out,
@@ -228,9 +262,16 @@ pub fn render(r: &Report) -> String {
     if let Some(p) = &r.per_checkout {
         let _ = writeln!(
             out,
-            "database per checkout: {:.1} transactions, {:.1} rows written, {:.1} rows read",
-            p.transactions, p.rows_written, p.rows_read
+            "database per checkout: {:.1} transactions, {:.1} rows written, {:.1} rows read, {:.1} index entries read",
+            p.transactions, p.rows_written, p.rows_read, p.index_entries_read
         );
+        for i in &p.hottest_indexes {
+            let _ = writeln!(
+                out,
+                "  {:.1} entries per checkout from {}",
+                i.entries, i.index
+            );
+        }
     }
     let chaos = &r.chaos;
     if chaos.workers > 0 || chaos.postgres_restart.is_some() || !chaos.faults.is_empty() {

@@ -26,6 +26,7 @@ pub struct Recorder {
 struct Inner {
     latency: BTreeMap<String, Histogram<u64>>,
     errors: BTreeMap<String, u64>,
+    retried: BTreeMap<String, u64>,
     terminal: BTreeMap<String, u64>,
 }
 
@@ -53,6 +54,13 @@ impl Recorder {
         }
     }
 
+    /// A request answered `endpoint:code` and was sent again (`--retries`).
+    pub fn retried(&self, key: String) {
+        if let Ok(mut inner) = self.inner.lock() {
+            *inner.retried.entry(key).or_insert(0) += 1;
+        }
+    }
+
     pub fn terminal(&self, status: &str) {
         if let Ok(mut inner) = self.inner.lock() {
             *inner.terminal.entry(status.to_owned()).or_insert(0) += 1;
@@ -66,6 +74,7 @@ impl Recorder {
         Snapshot {
             latency: inner.latency.iter().map(|(k, h)| summarize(k, h)).collect(),
             errors: inner.errors.clone(),
+            retried: inner.retried.clone(),
             terminal: inner.terminal.clone(),
         }
     }
@@ -75,6 +84,7 @@ impl Recorder {
 pub struct Snapshot {
     pub latency: Vec<Percentiles>,
     pub errors: BTreeMap<String, u64>,
+    pub retried: BTreeMap<String, u64>,
     pub terminal: BTreeMap<String, u64>,
 }
 

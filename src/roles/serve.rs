@@ -1,11 +1,14 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::cli::{GlobalArgs, ListenArgs};
+use crate::cli::{GlobalArgs, ServeArgs};
 use crate::{api, store};
 
-/// `checkout serve`: migrate, then serve the API until shutdown.
-pub async fn serve(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()> {
+/// `checkout serve`: migrate, then serve the API (the routers of `--groups`, all by
+/// default) until shutdown.
+pub async fn serve(global: GlobalArgs, args: ServeArgs) -> anyhow::Result<()> {
+    let ServeArgs { listen, groups } = args;
+    let groups = api::ApiGroups::new(&groups);
     let settings = super::load_settings(&global, Some("api"))?;
     let pool = super::checked_pool(&settings, super::startup::Schema::Applies).await?;
     // Before migrating or binding, so a missing secret stops start-up at once.
@@ -23,7 +26,10 @@ pub async fn serve(global: GlobalArgs, listen: ListenArgs) -> anyhow::Result<()>
         shutdown.clone(),
     )
     .await?;
-    let router = api::router(state)?;
+    if !groups.is_all() {
+        tracing::info!(groups = %groups.names(), "serving only these API groups");
+    }
+    let router = api::router_for(state, &groups)?;
     let served = api::serve_with(
         listener,
         router,

@@ -191,6 +191,45 @@ pub async fn prune_done_batch(
     Ok(done.rows_affected())
 }
 
+/// Records finished jobs: `results` is apalis's ack payload, a JSON array of
+/// `{task_id, attempt, status, result}`. Only jobs still locked by `worker` change.
+///
+/// Found by primary key, whatever the history. apalis's own ack joins the payload to
+/// the jobs through the worker's `lock_by` index, where every job that worker claimed
+/// and finished leaves an entry (the old row version) until vacuum removes it; and a
+/// join with the payload alone (estimated at 100 rows) is planned as a scan of the
+/// whole table. The ids as an array (`id = any($2)`, estimated at their number) make
+/// the primary key the cheapest path; `coalesce(lock_by, '')` keeps the planner off
+/// the `lock_by` index. The ids are sorted, so two acks lock their rows in one order.
+pub async fn ack(conn: &mut PgConnection, results: &Value, worker: &str) -> sqlx::Result<u64> {
+    let mut ids: Vec<&str> = results
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r.get("task_id")?.as_str())
+        .collect();
+    ids.sort_unstable();
+    let done = sqlx::query!(
+        "with j as (
+             select (value ->> 'task_id') as task_id, (value ->> 'attempt')::int as attempt,
+                    value -> 'result' as result, value ->> 'status' as status
+               from jsonb_array_elements($1::jsonb) as value
+         )
+         update apalis.jobs as jobs
+            set status = j.status, attempts = j.attempt, last_result = j.result, done_at = now()
+           from j
+          where jobs.id = any($2::text[])
+            and jobs.id = j.task_id
+            and coalesce(jobs.lock_by, '') = $3",
+        results,
+        &ids as &[&str],
+        worker
+    )
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Registers a worker (apalis's `workers` row: heartbeats and the orphan rescue key on
 /// it). False when the name is taken; worker names are unique per process and restart.
 pub async fn register_worker(

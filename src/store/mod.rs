@@ -27,6 +27,7 @@ pub mod payments;
 pub mod pings;
 pub mod pooled;
 pub mod refunds;
+pub mod replica;
 pub mod sagas;
 pub mod sales;
 pub mod sessions;
@@ -44,6 +45,7 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 use crate::config::DatabaseSettings;
 
 pub use pooled::{acquire, begin};
+pub use replica::Reader;
 
 /// Table that records our migrations.
 const MIGRATIONS_TABLE: &str = "_checkout_migrations";
@@ -125,4 +127,20 @@ pub async fn migrations_current(pool: &PgPool) -> anyhow::Result<bool> {
         .iter()
         .filter(|m| m.migration_type.is_up_migration())
         .all(|m| applied.contains(&m.version)))
+}
+
+/// The database could not be reached or went away mid-statement (no free connection in
+/// time, connection refused or reset, the server shutting down or starting up), as
+/// opposed to a statement it refused. Requests answer it with a retryable 503 (9008);
+/// routed reads retry it on the primary ([`Reader::read`]).
+pub fn unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        // SQLSTATE class 08: connection exception; 57P01-57P03: admin shutdown, crash
+        // shutdown, cannot connect now
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+        _ => false,
+    }
 }

@@ -40,6 +40,9 @@ pub const JOB_OUTCOMES: [&str; 3] = ["ok", "error", "panic"];
 pub const CACHE_RESULTS: [&str; 2] = ["hit", "miss"];
 /// `db_pool_connections{state}`.
 pub const POOL_STATES: [&str; 2] = ["idle", "in_use"];
+/// `db_reads_routed_total{pool}`: which pool answered a staleness-tolerant read
+/// (`store::replica`).
+pub const READ_POOLS: [&str; 2] = ["primary", "replica"];
 /// `webhooks_failed_total{kind}` of a webhook that could not be parsed.
 pub const UNKNOWN_KIND: &str = "unknown";
 
@@ -137,6 +140,9 @@ pub fn register(known: &Known<'_>) {
     }
     for result in ["succeeded", "failed", "dead"] {
         metrics::counter!("webhook_deliveries_total", "result" => result).increment(0);
+    }
+    for pool in READ_POOLS {
+        metrics::counter!("db_reads_routed_total", "pool" => pool).increment(0);
     }
     // `invoices_issued_total{supply_type}`, `credit_notes_issued_total{supply_type}`
     for supply_type in SupplyType::ALL.map(|t| t.as_str()) {
@@ -243,6 +249,10 @@ fn describe() {
             "webhook delivery attempts to subscribers by result",
         ),
         (
+            "db_reads_routed_total",
+            "staleness-tolerant reads by the pool that answered them",
+        ),
+        (
             "invoices_issued_total",
             "GST tax invoices issued, by supply type (b2c, b2b, export)",
         ),
@@ -307,6 +317,21 @@ fn describe() {
             "age of the oldest unpublished event",
         ),
         ("scheduler_is_leader", Count, "1 on the leading scheduler"),
+        (
+            "db_replica_up",
+            Count,
+            "1 while the read replica answers as a standby",
+        ),
+        (
+            "db_replica_serving",
+            Count,
+            "1 while staleness-tolerant reads go to the replica",
+        ),
+        (
+            "db_replica_lag_seconds",
+            Seconds,
+            "how long the primary has had WAL the replica has not replayed",
+        ),
     ];
     for (name, unit, help) in gauges {
         describe_gauge!(*name, *unit, *help);

@@ -1,12 +1,14 @@
 //! The job queue's backend: apalis-postgres's tables, queries and worker protocol
 //! (register, heartbeat, orphan rescue, fetch, ack), driven by apalis's own
-//! [`Persisted`] state machine, with two changes that cut the round trips each job
-//! costs:
+//! [`Persisted`] state machine, with three changes that keep each job's cost small and
+//! constant:
 //!
 //! - A fetch and an ack are one statement each and are sent alone. apalis-postgres
 //!   wraps each in BEGIN/COMMIT: three round trips where one does. Both are atomic on
 //!   their own (`apalis.get_jobs` claims with `FOR UPDATE SKIP LOCKED` and marks in the
 //!   same statement; the ack is one `UPDATE`).
+//! - The ack finds its jobs by primary key ([`store::jobs::ack`]), not by the worker's
+//!   `lock_by` index, so its cost does not grow with the jobs the worker already ran.
 //! - A worker fetches only when there may be work: a notification for its queue or the
 //!   timer fired since its last fetch started ([`WakeStrategy`]), or that fetch filled
 //!   its batch. apalis fetches on every wake-up of the worker task (a job finished, an
@@ -120,7 +122,8 @@ impl Persistence for Queue {
         }
         let mut conn = self.pool.acquire().await?;
         if !acks.is_empty() {
-            queries::handle_results(&mut *conn, &acks, worker.name()).await?;
+            let results = serde_json::to_value(&acks).map_err(Error::JsonError)?;
+            store::jobs::ack(&mut conn, &results, worker.name()).await?;
         }
         if !locks.is_empty() {
             queries::lock_tasks(&mut *conn, &locks, worker.name()).await?;

@@ -15,6 +15,7 @@ const LEVELS: &[(&str, u8)] = &[
     ("server", 0),
     ("store", 1),
     ("gateways", 1),
+    ("documents", 1),
     ("workers", 2),
     ("carts", 2),
     ("auth", 2),

@@ -114,6 +114,7 @@ const LABEL_KEYS: &[&str] = &[
     "group",
     "schedule",
     "op",
+    "pool",
     "supply_type",
     "le",
 ];
@@ -321,4 +322,5 @@ const CATALOG: &[&str] = &[
     "webhook_deliveries_total",
     "cron_ticks_total",
     "scheduler_is_leader",
+    "db_reads_routed_total",
 ];

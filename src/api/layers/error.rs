@@ -247,7 +247,9 @@ impl ApiError {
                 false,
                 Some("send fewer or smaller headers"),
             ),
-            Database(e) if database_unavailable(e) => (
+            // a retryable 503, not an internal error: a request cut off this way may or may
+            // not have committed; every write the API takes is safe to repeat
+            Database(e) if crate::store::unavailable(e) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::ServiceUnavailable,
                 true,
@@ -452,23 +454,6 @@ impl From<crate::workflows::FlowError> for ApiError {
             F::Database(e) => ApiError::Database(e),
             F::Internal(e) => ApiError::Internal(e),
         }
-    }
-}
-
-/// The database could not be reached or went away mid-request (no free connection in
-/// time, connection refused or reset, the server shutting down or starting up): a
-/// retryable 503, not an internal error. A request cut off this way may or may not have
-/// committed; every write the API takes is safe to repeat (idempotency keys, one order
-/// per cart).
-fn database_unavailable(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
-        // SQLSTATE class 08: connection exception; 57P01-57P03: admin shutdown, crash
-        // shutdown, cannot connect now
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
-        _ => false,
     }
 }
 

@@ -208,7 +208,14 @@ async fn discounts(
     ApiPath(token): ApiPath<String>,
 ) -> ApiResult<Reply<Discounts>> {
     Ok(Reply::ok(
-        discounts::available(&state.pool, &state.settings, &token, viewer(&caller)).await?,
+        discounts::available(
+            &state.pool,
+            &state.reader,
+            &state.settings,
+            &token,
+            viewer(&caller),
+        )
+        .await?,
     ))
 }
 

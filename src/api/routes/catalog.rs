@@ -1,4 +1,6 @@
 //! The storefront catalog: `GET /api/v1/internships` and `/api/v1/internships/{id}`.
+//! Read through the [`Reader`] (the replica while it is healthy): a page that is a
+//! second behind a catalog change is fine, and the order prices from the primary.
 
 use axum::extract::State;
 use chrono::{NaiveDate, Utc};
@@ -14,6 +16,7 @@ use crate::api::layers::envelope::{Envelope, Reply};
 use crate::api::layers::error::{ApiResult, ErrorEnvelope};
 use crate::api::layers::extract::ApiPath;
 use crate::carts::CartError;
+use crate::store::Reader;
 use crate::store::catalog::{self, Period, ProgramRow};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -60,10 +63,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Active internship programs with their plans, upcoming cohorts and seats left.
 #[utoipa::path(get, path = "/api/v1/internships", tag = "catalog",
     responses((status = 200, description = "active programs", body = inline(Envelope<Vec<ProgramView>>))))]
-async fn list(State(state): State<AppState>) -> ApiResult<Reply<Vec<ProgramView>>> {
-    let mut conn = crate::store::acquire(&state.pool).await?;
-    let programs = catalog::programs(&mut conn, false).await?;
-    Ok(Reply::ok(views(&mut conn, programs).await?))
+async fn list(State(reader): State<Reader>) -> ApiResult<Reply<Vec<ProgramView>>> {
+    let programs = reader
+        .read(|conn| {
+            Box::pin(async move {
+                let programs = catalog::programs(conn, false).await?;
+                views(conn, programs).await
+            })
+        })
+        .await?;
+    Ok(Reply::ok(programs))
 }
 
 /// One program by id or slug (archived ones too, marked so).
@@ -73,17 +82,21 @@ async fn list(State(state): State<AppState>) -> ApiResult<Reply<Vec<ProgramView>
         (status = 200, description = "the program", body = inline(Envelope<ProgramView>)),
         (status = 404, description = "1101 program not found", body = ErrorEnvelope)))]
 async fn show(
-    State(state): State<AppState>,
+    State(reader): State<Reader>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Reply<ProgramView>> {
-    let mut conn = crate::store::acquire(&state.pool).await?;
-    let program = catalog::find_program(&mut conn, &id)
+    let view = reader
+        .read(|conn| {
+            let id = id.clone();
+            Box::pin(async move {
+                match catalog::find_program(conn, &id).await? {
+                    Some(program) => Ok(views(conn, vec![program]).await?.pop()),
+                    None => Ok(None),
+                }
+            })
+        })
         .await?
         .ok_or(CartError::ProgramNotFound(id))?;
-    let mut views = views(&mut conn, vec![program]).await?;
-    let view = views
-        .pop()
-        .ok_or_else(|| anyhow::anyhow!("program view missing"))?;
     Ok(Reply::ok(view))
 }
 

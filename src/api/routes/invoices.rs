@@ -71,12 +71,17 @@ fn negotiate(accept: Option<&str>) -> Option<Representation> {
 /// The order's GST tax invoice and credit notes. Only its owner sees them (anyone else
 /// gets 404 7001, as for the order). 404 7010 while there is no invoice: it is issued
 /// shortly after enrollment, and never for a free order or one refunded before
-/// enrollment. JSON for `Accept: application/json` (or none); `application/pdf` and
-/// `text/html` answer 406 until the renderers land.
+/// enrollment. JSON (the invoice and its credit notes) for `Accept: application/json`
+/// or none; the invoice as a PDF for `application/pdf`, as the printable page for
+/// `text/html`; any other `Accept` is 406 (9010).
 #[utoipa::path(get, path = "/api/v1/order/{order_token}/invoice", tag = "orders",
     params(("order_token" = String, Path)),
     responses(
-        (status = 200, description = "the invoice and its credit notes", body = inline(Envelope<InvoiceView>)),
+        (status = 200, description = "the invoice and its credit notes (JSON), or the invoice as a PDF or an HTML page",
+            content(
+                (inline(Envelope<InvoiceView>) = "application/json"),
+                (Vec<u8> = "application/pdf"),
+                (String = "text/html"))),
         (status = 401, description = "not authenticated", body = ErrorEnvelope),
         (status = 404, description = "no such order for this caller (7001), or no invoice for it (7010)", body = ErrorEnvelope),
         (status = 406, description = "the Accept header names no representation served (9010)", body = ErrorEnvelope)),
@@ -99,13 +104,16 @@ pub async fn get_invoice(
             credit_notes,
         })
         .into_response()),
-        // RENDERERS: `documents::pdf(&invoice)` (application/pdf) and
-        // `documents::html(&invoice)` (text/html) from src/documents answer here.
-        Some(Representation::Pdf) | Some(Representation::Html) => Err(ApiError::NotAcceptable(
-            "the invoice is served as application/json for now".into(),
-        )),
+        Some(Representation::Pdf) => {
+            let bytes = crate::documents::pdf(&invoice).map_err(anyhow::Error::new)?;
+            Ok(([(header::CONTENT_TYPE, "application/pdf")], bytes).into_response())
+        }
+        Some(Representation::Html) => {
+            let page = crate::documents::html(&invoice);
+            Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
+        }
         None => Err(ApiError::NotAcceptable(
-            "the invoice is served as application/json".into(),
+            "the invoice is served as application/json, application/pdf or text/html".into(),
         )),
     }
 }

@@ -24,9 +24,15 @@ use crate::workflows::checkout::orders as flow;
 use crate::workflows::checkout::runner::enqueue_step;
 use crate::workflows::keys;
 
+/// The client's signed callback (API group `payments`).
 pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(verify_payment))
+}
+
+/// The gateways' webhooks (API group `webhooks`): a pool of their own can take the
+/// gateways' bursts without slowing the students' requests.
+pub fn webhooks_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(verify_payment))
         .routes(routes!(razorpay_webhook))
         .routes(routes!(stripe_webhook))
 }

@@ -27,27 +27,6 @@ pub async fn invoice_of(conn: &mut PgConnection, order_id: Uuid) -> sqlx::Result
     }))
 }
 
-/// The credit notes of an invoice, in issue order.
-pub async fn credit_notes_of(
-    conn: &mut PgConnection,
-    invoice_id: Uuid,
-) -> sqlx::Result<Vec<Issued>> {
-    let rows = sqlx::query!(
-        r#"select id, document as "document: Json<TaxDocument>" from credit_notes
-            where invoice_id = $1 order by issued_at, financial_year, sequence"#,
-        invoice_id
-    )
-    .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Issued {
-            id: r.id,
-            document: r.document.0,
-        })
-        .collect())
-}
-
 /// A processed refund of the order, and whether a credit note names it.
 #[derive(Debug, Clone)]
 pub struct ProcessedRefund {

@@ -160,10 +160,11 @@ async fn issue_credit_notes(
         return Ok(Vec::new());
     }
     let captured = invoices::captured(tx, doc.order_id, currency).await?;
-    let mut notes: Vec<TaxDocument> = invoices::credit_notes_of(tx, invoice.id)
+    let mut notes: Vec<TaxDocument> = invoices::for_order(tx, doc.order_id)
         .await?
         .into_iter()
-        .map(|n| n.document)
+        .filter(|d| d.kind == "credit_note")
+        .map(|d| d.document.0)
         .collect();
     let mut credited_total: i64 = notes.iter().map(|n| n.totals.total).sum();
     let series = settings

@@ -70,14 +70,14 @@ pub async fn of_order(
     order_id: Uuid,
 ) -> sqlx::Result<Option<(TaxDocument, Vec<TaxDocument>)>> {
     let mut conn = crate::store::acquire(pool).await?;
-    let Some(invoice) = invoices::invoice_of(&mut conn, order_id).await? else {
-        return Ok(None);
-    };
-    let notes = invoices::credit_notes_of(&mut conn, invoice.id).await?;
-    Ok(Some((
-        invoice.document,
-        notes.into_iter().map(|n| n.document).collect(),
-    )))
+    let (invoices, notes): (Vec<_>, Vec<_>) = invoices::for_order(&mut conn, order_id)
+        .await?
+        .into_iter()
+        .partition(|d| d.kind == "invoice");
+    Ok(invoices.into_iter().next().map(|invoice| {
+        let notes = notes.into_iter().map(|n| n.document.0).collect();
+        (invoice.document.0, notes)
+    }))
 }
 
 /// One run of the job: issue what the order is owed now, or schedule a retry.

@@ -184,8 +184,8 @@ async fn a_b2b_invoice_is_made_out_to_the_business_in_its_gstins_state() {
     shop.assert_count("select count(*) from orders", 1).await;
 }
 
-/// Only the owner reads the invoice; 404 7010 before it exists, JSON after; PDF and
-/// HTML are 406 until their renderers land.
+/// Only the owner reads the invoice; 404 7010 before it exists, JSON after, or the PDF
+/// or the HTML page by `Accept`; 406 for anything else.
 #[tokio::test]
 async fn the_invoice_is_its_owners_and_404_until_issued() {
     let shop = Shop::start(true, |_| {}).await;
@@ -201,20 +201,28 @@ async fn the_invoice_is_its_owners_and_404_until_issued() {
     let got = get_invoice(&shop, None, &order).await;
     assert_eq!(got.0, 401, "{}", got.1);
     crate::fixtures::assert_error(&get_invoice(&shop, Some(&owner), "nope").await, 404, 7001);
-    for accept in ["application/pdf", "text/html", "image/png"] {
-        let resp = shop
-            .app
+    let number = data["invoice"]["number"].as_str().unwrap().to_owned();
+    let fetch = |accept: &'static str| {
+        shop.app
             .client
             .get(shop.app.url(&format!("/api/v1/order/{order}/invoice")))
             .bearer_auth(&owner)
             .header("accept", accept)
             .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 406, "{accept}");
-        let body: Value = resp.json().await.unwrap();
-        assert_eq!(body["error"]["code"], 9010, "{body}");
-    }
+    };
+    let pdf = fetch("application/pdf").await.unwrap();
+    assert_eq!(pdf.status().as_u16(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+    assert!(pdf.bytes().await.unwrap().starts_with(b"%PDF"));
+    let html = fetch("text/html,application/xhtml+xml,*/*;q=0.8")
+        .await
+        .unwrap();
+    assert_eq!(html.status().as_u16(), 200);
+    assert!(html.text().await.unwrap().contains(&number));
+    let png = fetch("image/png").await.unwrap();
+    assert_eq!(png.status().as_u16(), 406);
+    let body: Value = png.json().await.unwrap();
+    assert_eq!(body["error"]["code"], 9010, "{body}");
 }
 
 /// A free order (nothing charged) and an order refunded before enrollment (the cohort
