@@ -254,12 +254,18 @@ impl Drop for Proc {
 #[allow(dead_code)]
 /// Runs `checkout admin ARGS` against `db` as a process (actor `tester`).
 pub fn admin(db: &TestDb, args: &[&str]) -> std::process::Output {
+    admin_env(db, &[], args)
+}
+
+/// `admin` with extra environment, e.g. a `CHECKOUT__...` setting.
+pub fn admin_env(db: &TestDb, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_checkout"))
         .arg("admin")
         .args(args)
         .env("DATABASE_URL", &db.url)
         .env("CHECKOUT__LOG__LEVEL", "warn")
         .env("USER", "tester")
+        .envs(env.iter().copied())
         .output()
         .unwrap()
 }

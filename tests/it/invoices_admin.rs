@@ -409,31 +409,6 @@ async fn show_in_every_format() {
     );
     assert!(piped.starts_with(b"%PDF-"));
 
-    let e: Value = serde_json::from_slice(&ok(
-        &app,
-        &["invoices", "show", &d.b2b.number, "--format", "einvoice"],
-    ))
-    .unwrap();
-    assert_eq!(e["Version"], "1.1");
-    assert_eq!(e["DocDtls"]["No"], d.b2b.number.as_str());
-    assert_eq!(e["BuyerDtls"]["Gstin"], "27AAPFU0939F1ZV");
-    assert_eq!(e["ValDtls"]["TotInvVal"], 6372.0);
-    let e: Value = serde_json::from_slice(&ok(
-        &app,
-        &["invoices", "show", &d.note.number, "--format", "einvoice"],
-    ))
-    .unwrap();
-    assert_eq!(e["DocDtls"]["Typ"], "CRN");
-    assert_eq!(
-        e["RefDtls"]["PrecDocDtls"][0]["InvNo"],
-        d.b2b.number.as_str()
-    );
-
-    let b2c = refused(
-        &app,
-        &["invoices", "show", &d.b2c.number, "--format", "einvoice"],
-    );
-    assert!(b2c.contains("only for B2B and export"), "{b2c}");
     let unknown = refused(&app, &["invoices", "show", "KA/I2627/999999"]);
     assert!(
         unknown.contains("no invoice or credit note numbered `KA/I2627/999999`"),
@@ -445,6 +420,68 @@ async fn show_in_every_format() {
     );
     assert!(format.contains("docx"), "{format}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+const EINVOICE_ON: [(&str, &str); 1] = [("CHECKOUT__INVOICES__EINVOICE", "true")];
+
+#[tokio::test]
+async fn einvoice_only_when_switched_on() {
+    let app = TestApp::spawn().await;
+    let d = december(&app.pool).await;
+
+    // `invoices.einvoice` is false by default: refused, naming the key
+    for number in [&d.b2b.number, &d.note.number] {
+        let off = refused(&app, &["invoices", "show", number, "--format", "einvoice"]);
+        assert!(
+            off.contains("invoices.einvoice") && off.contains("CHECKOUT__INVOICES__EINVOICE"),
+            "{off}"
+        );
+    }
+    let off = crate::helpers::admin_env(
+        &app.db,
+        &[("CHECKOUT__INVOICES__EINVOICE", "false")],
+        &["invoices", "show", &d.b2b.number, "--format", "einvoice"],
+    );
+    assert_eq!(off.status.code(), Some(1));
+    assert!(off.stdout.is_empty());
+    // the other formats do not depend on it
+    let json: TaxDocument = serde_json::from_slice(&ok(
+        &app,
+        &["invoices", "show", &d.b2b.number, "--format", "json"],
+    ))
+    .unwrap();
+    assert_eq!(json, d.b2b);
+
+    // switched on: the INV-01 JSON
+    let on = |args: &[&str]| {
+        let out = crate::helpers::admin_env(&app.db, &EINVOICE_ON, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let e = on(&["invoices", "show", &d.b2b.number, "--format", "einvoice"]);
+    assert_eq!(e["Version"], "1.1");
+    assert_eq!(e["DocDtls"]["No"], d.b2b.number.as_str());
+    assert_eq!(e["BuyerDtls"]["Gstin"], "27AAPFU0939F1ZV");
+    assert_eq!(e["ValDtls"]["TotInvVal"], 6372.0);
+    let e = on(&["invoices", "show", &d.note.number, "--format", "einvoice"]);
+    assert_eq!(e["DocDtls"]["Typ"], "CRN");
+    assert_eq!(
+        e["RefDtls"]["PrecDocDtls"][0]["InvNo"],
+        d.b2b.number.as_str()
+    );
+    // still only for B2B and export documents
+    let b2c = crate::helpers::admin_env(
+        &app.db,
+        &EINVOICE_ON,
+        &["invoices", "show", &d.b2c.number, "--format", "einvoice"],
+    );
+    assert!(!b2c.status.success());
+    let b2c = String::from_utf8(b2c.stderr).unwrap();
+    assert!(b2c.contains("only for B2B and export"), "{b2c}");
 }
 
 /// Parses the export: header and rows as maps.

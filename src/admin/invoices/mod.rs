@@ -37,7 +37,8 @@ pub enum InvoicesCommand {
         /// e.g. KA/I2627/000042
         number: String,
         /// json (the document as issued), html (printable page), pdf, einvoice (the
-        /// IRN schema INV-01 JSON; B2B and export documents only).
+        /// IRN schema INV-01 JSON; B2B and export documents only, and only with
+        /// `invoices.einvoice = true`).
         #[arg(long, value_enum)]
         format: Option<Format>,
         /// Write to FILE instead of stdout (a PDF needs it unless stdout is redirected).
@@ -192,6 +193,12 @@ async fn show(
     format: Option<Format>,
     out: Option<&Path>,
 ) -> anyhow::Result<()> {
+    if format == Some(Format::Einvoice) && !admin.settings.invoices.einvoice {
+        anyhow::bail!(
+            "the e-invoice JSON is switched off: set invoices.einvoice = true \
+             (CHECKOUT__INVOICES__EINVOICE=true) to produce it"
+        );
+    }
     let mut conn = admin.pool.acquire().await?;
     let issued = invoices::by_number(&mut conn, number.trim())
         .await?
