@@ -116,26 +116,41 @@ function randomKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Calls the API with the bearer token; refreshes an expired one once. */
-async function api(method, path, body, headers, retried) {
+/** Sends a request with the bearer token, refreshing an expired one once; the response
+ * when it succeeded, else an ApiError with the envelope's error. */
+async function send(method, path, body, headers, retried) {
   const h = Object.assign({ Accept: "application/json" }, headers || {});
   const auth = store.get("auth");
   if (auth) h.Authorization = "Bearer " + auth.access_token;
   if (body !== undefined) h["Content-Type"] = "application/json";
   const res = await fetch(API + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (res.ok) return res;
   let env = null;
   try { env = await res.json(); } catch { /* not JSON */ }
-  if (env && env.success) return env.data;
   const error = (env && env.error) || { code: res.status, message: `HTTP ${res.status}` };
   if (error.code === 5002 && auth && !retried && await refresh(auth)) {
-    return api(method, path, body, headers, true);
+    return send(method, path, body, headers, true);
   }
   if ([5002, 5003, 5006, 5007].includes(error.code) && auth) {
     // the session is over (e.g. `dev` restarted with a new key): carry on as a guest
     signedOut();
-    if (!retried) return api(method, path, body, headers, true);
+    if (!retried) return send(method, path, body, headers, true);
   }
   throw new ApiError(res.status, error);
+}
+
+/** Calls the API; resolves to the envelope's data. */
+async function api(method, path, body, headers) {
+  const res = await send(method, path, body, headers);
+  let env = null;
+  try { env = await res.json(); } catch { /* not JSON */ }
+  if (env && env.success) return env.data;
+  throw new ApiError(res.status, (env && env.error) || { code: res.status, message: `HTTP ${res.status}` });
+}
+
+/** A file the API serves (a PDF), as a Blob. */
+async function apiFile(path, accept) {
+  return (await send("GET", path, undefined, { Accept: accept })).blob();
 }
 
 async function refresh(auth) {
@@ -570,6 +585,7 @@ async function orderPage(token) {
     try { order = await api("GET", "/order/" + token); renderOrder(order); } catch { break; }
   }
   if (order.status === "enrolled") await renderEnrollments();
+  await renderInvoice(order);
 }
 
 function note(text, kind) {
@@ -629,6 +645,72 @@ async function renderEnrollments() {
       return el("li", { class: "enrollment", text: `${program ? program.title : e.program_id}${cohort ? ", cohort starting " + cohort.starts_on : ""}` });
     }));
   } catch (err) { showError(err, "Could not list your enrollments"); }
+}
+
+// ---------- invoice ----------
+
+/** The tax invoice of a paid order: issued shortly after enrollment (404 7010 until
+ * then), so it is polled while it is being prepared. A free order has none, and an
+ * order refunded before enrollment never gets one. */
+async function renderInvoice(order) {
+  const section = $("invoice-section");
+  const status = $("invoice-status");
+  const mayHaveOne = order.total > 0 && (order.status === "enrolled" || order.status === "refunded");
+  if (!mayHaveOne) { section.hidden = true; return; }
+  let delay = 500;
+  for (let i = 0; i < 40; i++) {
+    try {
+      const data = await api("GET", `/order/${order.order_token}/invoice`);
+      showInvoice(order.order_token, data.invoice, data.credit_notes);
+      return;
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.code !== 7010) {
+        section.hidden = false;
+        status.textContent = "The invoice could not be loaded; reload the page to try again.";
+        return;
+      }
+      // a refunded order may never have been invoiced: say nothing
+      if (order.status === "refunded") { section.hidden = true; return; }
+      section.hidden = false;
+      status.textContent = "Invoice being prepared…";
+      await sleep(delay);
+      delay = Math.min(delay * 2, 5000);
+    }
+  }
+  status.textContent = "The invoice is taking longer than usual; reload the page later.";
+}
+
+function showInvoice(token, invoice, creditNotes) {
+  const button = $("invoice-pdf");
+  button.dataset.number = invoice.number;
+  button.onclick = () => downloadInvoice(token, invoice.number);
+  $("invoice-number").textContent = invoice.number;
+  $("invoice-status").textContent = creditNotes.length
+    ? `Credit notes: ${creditNotes.map((n) => n.number).join(", ")}.` : "";
+  $("invoice-actions").hidden = false;
+  $("invoice-section").hidden = false;
+}
+
+/** Fetches the PDF with the page's bearer token (a plain link could not send it) and
+ * hands it to the browser as a download named after the invoice number. */
+async function downloadInvoice(token, number) {
+  await busy($("invoice-pdf"), async () => {
+    try {
+      const pdf = await apiFile(`/order/${token}/invoice`, "application/pdf");
+      const url = URL.createObjectURL(pdf);
+      const link = el("a", { href: url, download: invoiceFileName(number), hidden: true });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      // the download has started from the URL; keep it a while for slow disks
+      setTimeout(() => URL.revokeObjectURL(url), 60000);
+    } catch (err) { showError(err, "Could not download the invoice"); }
+  });
+}
+
+/** `KA/I2627/000042` -> `invoice-KA-I2627-000042.pdf` (no slashes in a file name). */
+function invoiceFileName(number) {
+  return "invoice-" + number.replace(/[^A-Za-z0-9-]+/g, "-") + ".pdf";
 }
 
 // ---------- start ----------

@@ -3,7 +3,9 @@
 //! fantoccini). Browse -> two programs in the cart -> change a plan, remove an item ->
 //! a refused coupon, then one that applies -> GST estimate for an Indian state ->
 //! register (the guest cart is kept) -> pay on the sandbox's hosted page -> enrolled;
-//! then a failed payment -> its reason -> try again -> enrolled.
+//! -> the tax invoice downloaded from the order page as a PDF (the file the browser
+//! saved, read from its download directory); then a failed payment -> its reason ->
+//! try again -> enrolled.
 //!
 //! Screenshots of every page go to `artifacts/e2e/` (git-ignored). Without Chromium
 //! and chromedriver (`scripts/test` installs Debian's when it can) the test says why
@@ -24,6 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
+use sqlx::Connection;
 
 use crate::helpers::{Proc, TestDb};
 
@@ -76,7 +79,14 @@ impl Drop for Driver {
     }
 }
 
-async fn browser(chromium: &Path, driver: &Driver, profile: &Path) -> anyhow::Result<Client> {
+/// Downloads go to `downloads` without asking (chromedriver passes the directory on to
+/// headless Chromium too).
+async fn browser(
+    chromium: &Path,
+    driver: &Driver,
+    profile: &Path,
+    downloads: &Path,
+) -> anyhow::Result<Client> {
     let caps = json!({
         "browserName": "chrome",
         "goog:chromeOptions": {
@@ -88,6 +98,11 @@ async fn browser(chromium: &Path, driver: &Driver, profile: &Path) -> anyhow::Re
                 "--window-size=1100,1500",
                 format!("--user-data-dir={}", profile.display()),
             ],
+            "prefs": {
+                "download.default_directory": downloads,
+                "download.prompt_for_download": false,
+                "download.directory_upgrade": true,
+            },
         },
     });
     let serde_json::Value::Object(caps) = caps else {
@@ -104,6 +119,10 @@ struct Shop {
     c: Client,
     base: String,
     shots: PathBuf,
+    /// The browser's download directory.
+    downloads: PathBuf,
+    /// The `dev` process's database, to check the page against what was issued.
+    db_url: String,
 }
 
 impl Shop {
@@ -195,6 +214,38 @@ impl Shop {
         .await
     }
 
+    /// Waits for the order page's invoice link, clicks it and waits for the browser to
+    /// save the file; returns the invoice number shown and the file's bytes.
+    async fn download_invoice(&self) -> anyhow::Result<(String, Vec<u8>)> {
+        self.until(
+            "the invoice link",
+            "!document.getElementById('invoice-actions').hidden",
+        )
+        .await?;
+        let number = self.text("#invoice-number").await?;
+        let label = self.text("#invoice-pdf").await?;
+        anyhow::ensure!(label == "Download invoice (PDF)", "button: {label}");
+        self.click("#invoice-pdf").await?;
+        // Chromium writes `NAME.crdownload` and renames it to NAME when it is complete
+        let path = self
+            .downloads
+            .join(format!("invoice-{}.pdf", number.replace('/', "-")));
+        let deadline = Instant::now() + WAIT;
+        while !path.exists() {
+            if Instant::now() > deadline {
+                let saved: Vec<_> = std::fs::read_dir(&self.downloads)
+                    .map(|d| d.flatten().map(|e| e.file_name()).collect())
+                    .unwrap_or_default();
+                bail!(
+                    "{} not downloaded; the directory holds {saved:?}",
+                    path.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok((number, std::fs::read(&path)?))
+    }
+
     async fn until_enrolled(&self, enrollments: usize) -> anyhow::Result<()> {
         self.until(
             "the order to be enrolled",
@@ -228,11 +279,17 @@ async fn storefront_checkout_in_a_real_browser() {
     let driver = Driver::start(&chromedriver).unwrap();
     let profile =
         std::env::temp_dir().join(format!("checkout-e2e-{}", uuid::Uuid::new_v4().simple()));
-    let client = browser(&chromium, &driver, &profile).await.unwrap();
+    let downloads = profile.join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    let client = browser(&chromium, &driver, &profile, &downloads)
+        .await
+        .unwrap();
     let shop = Shop {
         c: client,
         base,
         shots,
+        downloads,
+        db_url: db.url.clone(),
     };
 
     let result = flow(&shop).await;
@@ -409,6 +466,27 @@ async fn flow(shop: &Shop) -> anyhow::Result<()> {
     .await?;
     shop.shot("05-order-enrolled").await?;
 
+    // the tax invoice, issued after enrollment: downloaded from the order page
+    let (number, pdf) = shop.download_invoice().await?;
+    anyhow::ensure!(
+        pdf.starts_with(b"%PDF-"),
+        "not a PDF: {:?}",
+        &pdf[..pdf.len().min(16)]
+    );
+    let parsed = lopdf::Document::load_mem(&pdf).context("parsing the downloaded PDF")?;
+    let pages: Vec<u32> = parsed.get_pages().keys().copied().collect();
+    let text = parsed.extract_text(&pages)?;
+    anyhow::ensure!(text.contains(&number), "`{number}` not in the PDF: {text}");
+    let mut conn = sqlx::PgConnection::connect(&shop.db_url).await?;
+    let issued: Vec<String> = sqlx::query_scalar("select number from invoices")
+        .fetch_all(&mut conn)
+        .await?;
+    anyhow::ensure!(
+        issued == [number.clone()],
+        "page shows {number}, issued {issued:?}"
+    );
+    shop.shot("05b-invoice").await?;
+
     // a failed payment: its reason, then try again -> enrolled
     shop.open_shop().await?;
     shop.until(
@@ -439,6 +517,11 @@ async fn flow(shop: &Shop) -> anyhow::Result<()> {
     shop.click("#retry").await?;
     shop.pay_on_gateway("captured", "08-sandbox-retry").await?;
     shop.until_enrolled(3).await?;
+    shop.until(
+        "the second order's invoice",
+        &format!("!document.getElementById('invoice-actions').hidden && document.getElementById('invoice-number').textContent !== '{number}'"),
+    )
+    .await?;
     shop.shot("09-retry-enrolled").await?;
 
     // a phone-sized screen
