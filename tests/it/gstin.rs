@@ -44,7 +44,7 @@ fn kinds(pricing: &Value) -> Vec<(String, i64)> {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gstin_estimate_taxes_by_the_gstins_state_whatever_the_billing_state() {
     let app = TestApp::spawn().await;
     load_catalog(&app).await;
@@ -89,7 +89,7 @@ async fn gstin_estimate_taxes_by_the_gstins_state_whatever_the_billing_state() {
     assert!(p["tax"].get("gstin").is_none(), "{p}");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_gstin_is_2062_naming_the_field_and_the_rule() {
     let app = TestApp::spawn().await;
     load_catalog(&app).await;
@@ -119,7 +119,7 @@ async fn a_bad_gstin_is_2062_naming_the_field_and_the_rule() {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_with_a_gstin_keeps_it_on_the_order_and_in_the_frozen_price() {
     let shop = Shop::start(true, |_| {}).await;
     let student = shop.student(1).await;
@@ -184,7 +184,7 @@ async fn order_with_key(shop: &Shop, student: &str, key: &str, body: Value) -> (
     (resp.status().as_u16(), resp.json().await.unwrap())
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_with_a_bad_gstin_is_refused_and_writes_nothing() {
     let shop = Shop::start(true, |_| {}).await;
     let student = shop.student(1).await;
@@ -214,7 +214,7 @@ async fn an_order_with_a_bad_gstin_is_refused_and_writes_nothing() {
     assert_eq!(got["data"]["gstin"], MH_GSTIN);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_order_without_a_gstin_has_none() {
     let shop = Shop::start(true, |_| {}).await;
     let student = shop.student(1).await;

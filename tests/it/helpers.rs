@@ -258,16 +258,31 @@ pub fn admin(db: &TestDb, args: &[&str]) -> std::process::Output {
 }
 
 /// `admin` with extra environment, e.g. a `CHECKOUT__...` setting.
+///
+/// The command waits for its child synchronously. An admin command may need a row lock
+/// that a job of the test's own in-process worker holds (an order the documents job is
+/// invoicing): on a multi-thread runtime the wait leaves the runtime's other threads
+/// to finish that job (`block_in_place`); tests that run admin commands beside an
+/// in-process worker use one (`flavor = "multi_thread"`), since on a current-thread
+/// runtime the worker would stop until the command ends, which waits for the worker.
 pub fn admin_env(db: &TestDb, env: &[(&str, &str)], args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_checkout"))
-        .arg("admin")
-        .args(args)
-        .env("DATABASE_URL", &db.url)
-        .env("CHECKOUT__LOG__LEVEL", "warn")
-        .env("USER", "tester")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_checkout"))
+            .arg("admin")
+            .args(args)
+            .env("DATABASE_URL", &db.url)
+            .env("CHECKOUT__LOG__LEVEL", "warn")
+            .env("USER", "tester")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(run)
+        }
+        _ => run(),
+    }
 }
 
 pub fn exact_command(env: &[(String, String)]) -> Command {

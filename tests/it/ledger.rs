@@ -119,7 +119,7 @@ async fn violations(shop: &Shop) -> Vec<(&'static str, String)> {
 /// A full checkout with a coupon: created by the API caller, then each saga step's
 /// change by its job, the capture the only money; the check agrees, and a row planted
 /// by hand is reported.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_checkout_writes_each_change_once_in_order() {
     let shop = Shop::start(true, |_| {}).await;
     let token = shop.student(1).await;
@@ -208,7 +208,7 @@ async fn a_full_checkout_writes_each_change_once_in_order() {
 
 /// A declined payment is a state row and no money; cancelling through the API is the
 /// student's change, and compensation closes the session.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_payment_records_no_money_and_a_cancel_is_the_callers() {
     let shop = Shop::start(true, |_| {}).await;
     let token = shop.student(1).await;
@@ -264,7 +264,7 @@ async fn a_failed_payment_records_no_money_and_a_cancel_is_the_callers() {
 
 /// Paid, then the seat is gone: captured (+), refunded (-), the order `refunded`
 /// (the enrollment that failed wrote nothing: its transaction rolled back).
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_after_an_impossible_enrollment_moves_the_money_back() {
     let shop = Shop::start(true, |_| {}).await;
     let token = shop.student(1).await;
@@ -330,7 +330,7 @@ async fn a_refund_after_an_impossible_enrollment_moves_the_money_back() {
 
 /// An operator's refund: the command in `admin_audit`, the money in the ledger with
 /// the operator as actor; `admin audit` tells the whole story in time order.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_refund_is_the_operators_in_both_records() {
     let shop = Shop::start(true, |_| {}).await;
     let token = shop.student(1).await;
@@ -430,7 +430,7 @@ async fn an_admin_refund_is_the_operators_in_both_records() {
 }
 
 /// The table keeps what was written: UPDATE, DELETE and TRUNCATE are refused.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ledger_refuses_update_delete_and_truncate() {
     let app = TestApp::spawn().await;
     sqlx::query(
@@ -457,7 +457,7 @@ async fn the_ledger_refuses_update_delete_and_truncate() {
 
 /// Catalog prices and coupon definitions: a new or changed one is a row (an import run
 /// again writes none), by whoever ran the command.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_prices_and_coupons_changed_by_import_or_admin_are_recorded() {
     let app = TestApp::spawn().await;
     crate::fixtures::load_catalog(&app).await;

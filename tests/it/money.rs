@@ -97,7 +97,7 @@ async fn violations(shop: &Shop, refund_alert_secs: u64) -> Vec<&'static str> {
     kinds
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_manual_capture_account_enrolls_once_though_the_worker_dies_after_capturing() {
     let shop = Shop::start(false, |_| {}).await;
     set_account(&shop, true, 600_000, 0).await;
@@ -140,7 +140,7 @@ async fn a_manual_capture_account_enrolls_once_though_the_worker_dies_after_capt
     crate::events::assert_valid(&shop.app.pool).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_with_manual_capture_captures_the_orders_amount_and_enrolls() {
     let shop = Shop::start(true, |s| s.stripe.capture_method = CaptureMethod::Manual).await;
     let (token, order, o) = ordered(&shop, "stripe").await;
@@ -158,7 +158,7 @@ async fn stripe_with_manual_capture_captures_the_orders_amount_and_enrolls() {
 /// Razorpay cannot cancel an order, so a student can still pay one we cancelled. On a
 /// manual-capture account that payment is only authorized: we do not capture it, and
 /// the gateway gives the money back when the authorization lapses.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_authorization_for_a_cancelled_order_is_left_to_lapse() {
     let shop = Shop::start(true, |_| {}).await;
     set_account(&shop, true, 2_000, 0).await;
@@ -205,7 +205,7 @@ async fn an_authorization_for_a_cancelled_order_is_left_to_lapse() {
 
 /// The seat went to someone else before a Stripe manual-capture payment: the
 /// authorization is cancelled, never captured, and the order fails with 7004.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_authorization_for_a_full_cohort_is_voided_not_captured() {
     let shop = Shop::start(true, |s| s.stripe.capture_method = CaptureMethod::Manual).await;
     let (token, order, o) = ordered(&shop, "stripe").await;
@@ -234,7 +234,7 @@ async fn an_authorization_for_a_full_cohort_is_voided_not_captured() {
 /// refund job makes one (a new idempotency key), which is processed. The refund webhooks
 /// drive it: reads on our own schedule would come only after a minute. The check
 /// reports the refund until it settles.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pending_refund_that_fails_is_refunded_again_and_reported_until_settled() {
     let shop = Shop::start(true, |_| {}).await;
     set_account(&shop, false, 600_000, 1_500).await;
@@ -296,7 +296,7 @@ async fn a_pending_refund_that_fails_is_refunded_again_and_reported_until_settle
 /// check reports it, `admin orders show` lists it, and `admin orders refund --retry`
 /// refunds again. Webhooks are dropped once the refund is made, so our own reads with
 /// backoff are what notice it settle.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_that_fails_for_good_is_raised_and_an_operator_retries_it() {
     let shop = Shop::start(true, |s| {
         s.refunds.poll_initial_ms = 200;

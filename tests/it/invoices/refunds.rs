@@ -28,7 +28,7 @@ fn sum(notes: &[Value], field: &str) -> i64 {
 /// A partial refund, then the rest: two credit notes of the `C` series, each naming the
 /// invoice (number and date) and reversing exactly its refund; together they reverse
 /// the invoice per tax component and per line.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partial_and_a_full_refund_give_credit_notes_that_reverse_exactly_the_refunds() {
     let shop = Shop::start(true, |_| {}).await;
     add_big_program(&shop).await;
