@@ -1,6 +1,7 @@
 //! Workflows: the checkout saga (steps, transitions, compensation) and the scheduler's
 //! cron jobs, which run only on the advisory-lock [`leader`].
 
+pub mod bench;
 pub mod cart_pricing;
 pub mod checkout;
 pub mod cron;
