@@ -22,6 +22,7 @@ mod gstin;
 mod helpers;
 mod idempotency;
 mod invoices_admin;
+mod job_bench;
 mod job_history;
 mod layers;
 mod ledger;
