@@ -1,6 +1,8 @@
 //! What `checkout loadtest jobs` reads and writes: the start instants its `bench` jobs
 //! record (`bench_job_starts`), and the progress and time span of a queue's jobs from
-//! apalis's own columns (`lock_at` is set by the claim, `done_at` by the ack).
+//! apalis's own columns (`lock_at` is set by the claim, `done_at` by the ack). The
+//! harness's reads are marked `/* harness */`, so a statement count of the server log
+//! can leave them out (bench/run peers).
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -23,9 +25,10 @@ pub async fn record_start(
 
 /// Every recorded start, by `seq`.
 pub async fn starts(conn: &mut PgConnection) -> sqlx::Result<Vec<(i64, DateTime<Utc>)>> {
-    let rows = sqlx::query!("select seq, started_at from bench_job_starts order by seq")
-        .fetch_all(conn)
-        .await?;
+    let rows =
+        sqlx::query!("/* harness */ select seq, started_at from bench_job_starts order by seq")
+            .fetch_all(conn)
+            .await?;
     Ok(rows.into_iter().map(|r| (r.seq, r.started_at)).collect())
 }
 
@@ -43,7 +46,7 @@ pub async fn clear(conn: &mut PgConnection, queue: &str) -> sqlx::Result<()> {
 /// Whether any of `queue`'s jobs is still to run or running.
 pub async fn busy(conn: &mut PgConnection, queue: &str) -> sqlx::Result<bool> {
     let busy = sqlx::query_scalar!(
-        r#"select exists (
+        r#"/* harness */ select exists (
              select 1 from apalis.jobs
               where job_type = $1 and status in ('Pending', 'Queued', 'Running', 'Failed')
            ) as "busy!""#,
@@ -64,7 +67,7 @@ pub struct Span {
 
 pub async fn span(conn: &mut PgConnection, queue: &str) -> sqlx::Result<Span> {
     let r = sqlx::query!(
-        r#"select count(*) as "done!", min(lock_at) as first_lock, max(done_at) as last_done
+        r#"/* harness */ select count(*) as "done!", min(lock_at) as first_lock, max(done_at) as last_done
              from apalis.jobs where job_type = $1 and status = 'Done'"#,
         queue
     )
@@ -82,7 +85,7 @@ pub async fn span(conn: &mut PgConnection, queue: &str) -> sqlx::Result<Span> {
 pub async fn workers_up(conn: &mut PgConnection, queue: &str, pids: &[u32]) -> sqlx::Result<i64> {
     let patterns: Vec<String> = pids.iter().map(|p| format!("%:{p}:%")).collect();
     let up = sqlx::query_scalar!(
-        r#"select count(*) as "up!" from apalis.workers where worker_type = $1 and id like any($2)"#,
+        r#"/* harness */ select count(*) as "up!" from apalis.workers where worker_type = $1 and id like any($2)"#,
         queue,
         &patterns
     )

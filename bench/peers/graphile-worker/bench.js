@@ -136,7 +136,7 @@ async function stopRunners(children) {
 async function drained(pool, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const { rows } = await pool.query("select exists (select 1 from graphile_worker._private_jobs) as busy");
+    const { rows } = await pool.query("/* harness */ select exists (select 1 from graphile_worker._private_jobs) as busy");
     if (!rows[0].busy) return true;
     await sleep(20);
   }
@@ -205,7 +205,7 @@ async function latency(pool, rate, seconds, processes) {
   await Promise.all(pending);
   const ok = await drained(pool, 120_000);
   await stopRunners(children);
-  const { rows } = await pool.query("select id, started_ms from bench_starts");
+  const { rows } = await pool.query("/* harness */ select id, started_ms from bench_starts");
   const lat = rows.map((r) => r.started_ms - commits.get(Number(r.id))).sort((a, b) => a - b);
   return {
     processes,
