@@ -94,6 +94,8 @@ async function runner() {
   process.on("message", async (m) => {
     if (m.stop) {
       await r.stop();
+      const cpu = process.cpuUsage();
+      stats.cpu_s = (cpu.user + cpu.system) / 1e6;
       process.send({ stats });
       process.exit(0);
     }
@@ -129,6 +131,7 @@ async function stopRunners(children) {
     first_start: Math.min(...all.map((s) => s.first_start ?? Infinity)),
     last_complete: Math.max(...all.map((s) => s.last_complete ?? -Infinity)),
     completed: all.reduce((a, s) => a + s.completed, 0),
+    cpu_s: all.reduce((a, s) => a + s.cpu_s, 0),
   };
 }
 
@@ -178,6 +181,7 @@ async function drain(pool, processes, expected) {
     drained: ok,
     drain_s: round(s),
     jobs_per_s: round(st.completed / s),
+    worker_cpu_s_per_1000_jobs: cpuPer1000(st),
   };
 }
 
@@ -204,7 +208,7 @@ async function latency(pool, rate, seconds, processes) {
   }
   await Promise.all(pending);
   const ok = await drained(pool, 120_000);
-  await stopRunners(children);
+  const st = await stopRunners(children);
   const { rows } = await pool.query("/* harness */ select id, started_ms from bench_starts");
   const lat = rows.map((r) => r.started_ms - commits.get(Number(r.id))).sort((a, b) => a - b);
   return {
@@ -217,6 +221,7 @@ async function latency(pool, rate, seconds, processes) {
     p50_ms: percentile(lat, 50),
     p99_ms: percentile(lat, 99),
     max_ms: percentile(lat, 100),
+    worker_cpu_s_per_1000_jobs: cpuPer1000(st),
   };
 }
 
@@ -242,10 +247,13 @@ async function chain(pool, chains, processes) {
     drained: ok,
     elapsed_s: round(s),
     chains_per_s: round(chains / s),
+    worker_cpu_s_per_1000_jobs: cpuPer1000(st),
   };
 }
 
 const round = (x) => Math.round(x * 100) / 100;
+// CPU seconds of the runner processes (start-up included, as for ours) per 1,000 jobs
+const cpuPer1000 = (st) => (st.completed > 0 ? round((st.cpu_s * 1000) / st.completed) : null);
 
 async function main() {
   const [scenario, ...rest] = process.argv.slice(2);
