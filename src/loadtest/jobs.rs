@@ -85,8 +85,15 @@ pub struct JobsReport {
     pub jobs_per_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offered_per_s: Option<f64>,
+    /// `latency`: jobs committed per second, from the first scheduled instant to the
+    /// last commit (below `offered_per_s` when the enqueuer fell behind).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub committed_per_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency: Option<Percentiles>,
+    /// `latency`: from starting an enqueue's transaction to seeing it committed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enqueue: Option<Percentiles>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chains: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -234,6 +241,7 @@ async fn latency(
         tokio::time::sleep_until(t0 + Duration::from_secs_f64((seq - 1) as f64 / args.rate)).await;
         let pool = pool.clone();
         sent.spawn(async move {
+            let sent_at = Instant::now();
             let mut tx = pool.begin().await?;
             let job = Job::Bench {
                 seq,
@@ -242,14 +250,19 @@ async fn latency(
             };
             workers::enqueue(&mut tx, &job, EnqueueOptions::default()).await?;
             tx.commit().await?;
-            anyhow::Ok((seq, Utc::now()))
+            anyhow::Ok((seq, Utc::now(), sent_at.elapsed()))
         });
     }
     let mut committed = HashMap::new();
+    let mut round_trips = Vec::new();
     while let Some(done) = sent.join_next().await {
-        let (seq, at) = done??;
+        let (seq, at, took) = done??;
         committed.insert(seq, at);
+        round_trips.push(took.as_secs_f64() * 1000.0);
     }
+    // when the enqueuer fell behind the schedule, fewer jobs/s were offered than asked
+    report.committed_per_s = Some(round2(total as f64 / (Instant::now() - t0).as_secs_f64()));
+    report.enqueue = Some(from_millis("enqueue", round_trips));
     report.drained = drained(pool, Duration::from_secs(120)).await?;
     let starts = store::bench::starts(&mut *pool.acquire().await?).await?;
     report.worker_cpu_s_per_1000_jobs = worker_cpu(&workers, starts.len() as i64);

@@ -213,6 +213,8 @@ async function latency(pool, rate, seconds, processes) {
     await sleep(1);
   }
   await Promise.all(pending);
+  // below `offered_per_s` when the enqueuer fell behind its schedule
+  const committedPerS = total / ((wallMs() - t0) / 1000);
   const ok = await drained(pool, 120_000);
   const st = await stopRunners(children);
   const { rows } = await pool.query("/* harness */ select id, started_ms from bench_starts");
@@ -220,6 +222,7 @@ async function latency(pool, rate, seconds, processes) {
   return {
     processes,
     offered_per_s: rate,
+    committed_per_s: round(committedPerS),
     seconds,
     jobs: total,
     started: rows.length,
