@@ -9,6 +9,7 @@ pub mod chaos;
 pub mod connections;
 pub mod dbstats;
 pub mod flow;
+pub mod jobs;
 pub mod report;
 pub mod request;
 pub mod stats;
@@ -17,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{Args, Subcommand};
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -110,11 +111,23 @@ pub struct LoadtestArgs {
     /// Run id used in user emails (`lt-{id}-{n}@loadtest.example`); random by default.
     #[arg(long)]
     pub run_id: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<LoadtestCommand>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum LoadtestCommand {
+    /// The job runtime alone: no-op throughput, commit -> start latency, 3-step chains,
+    /// on `bench` jobs run by `checkout worker` processes it starts (bench/peers/README.md).
+    Jobs(jobs::JobsArgs),
 }
 
 /// `checkout loadtest`: runs, prints, and fails on consistency violations.
 /// `database_url`: the system's database, for the counters and the consistency check.
 pub async fn run(database_url: Option<String>, args: LoadtestArgs) -> anyhow::Result<()> {
+    if let Some(LoadtestCommand::Jobs(jobs)) = args.command {
+        return jobs::run(database_url, jobs).await;
+    }
     let report = execute(&args, database_url.as_deref()).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

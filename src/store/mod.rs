@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod authorizations;
+pub mod bench;
 pub mod cart_binding;
 pub mod carts;
 pub mod catalog;

@@ -30,7 +30,9 @@ pub struct EnqueueOptions {
 /// trace and correlation id ([`Origin`]), so its runs continue them.
 ///
 /// A duplicate key is a unique violation, which would abort the caller's whole
-/// transaction; the insert runs under a savepoint so only it is rolled back.
+/// transaction; the insert runs under a savepoint so only it is rolled back. A job
+/// without a key cannot collide (the unique index is on queue and key, and keys may be
+/// null), so it is inserted without one.
 pub async fn enqueue<J: JobKind>(
     conn: &mut PgConnection,
     job: &J,
@@ -47,7 +49,7 @@ pub async fn enqueue<J: JobKind>(
     builder = builder.max_attempts(options.max_attempts.unwrap_or(5));
     let task = builder.build();
 
-    if options.fresh_key {
+    if options.fresh_key || options.idempotency_key.is_none() {
         apalis_postgres::queries::push_tasks(&mut *conn, job.queue(), vec![task]).await?;
         return Ok(true);
     }

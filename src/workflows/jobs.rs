@@ -52,13 +52,28 @@ pub enum Job {
     /// One attempt of a webhook delivery, expecting `attempt` earlier ones (the relay
     /// enqueues the first with the delivery; [`super::deliveries`]).
     Deliver { delivery_id: Uuid, attempt: i32 },
+    /// A job of `checkout loadtest jobs` ([`super::bench`]): nothing, or the start
+    /// instant of job `seq` recorded (`record`), then the next of `then` more chain
+    /// steps enqueued in its own transaction. Runs on the ping queue: a benchmark of the
+    /// runtime, like a ping a test of it, needs no queue of its own.
+    Bench {
+        seq: i64,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        record: bool,
+        #[serde(default, skip_serializing_if = "is_zero")]
+        then: u8,
+    },
+}
+
+fn is_zero(n: &u8) -> bool {
+    *n == 0
 }
 
 impl JobKind for Job {
     /// The queue (apalis `job_type`) a job runs on.
     fn queue(&self) -> &'static str {
         match self {
-            Job::Ping { .. } => PING_QUEUE,
+            Job::Ping { .. } | Job::Bench { .. } => PING_QUEUE,
             Job::Step { .. } => STEP_QUEUE,
             Job::Compensate { .. } => COMPENSATE_QUEUE,
             Job::Refund { .. } => REFUND_QUEUE,
@@ -77,6 +92,7 @@ impl JobKind for Job {
             Job::Cron { .. } => "cron",
             Job::Deliver { .. } => "deliver",
             Job::Documents { .. } => "documents",
+            Job::Bench { .. } => "bench",
         }
     }
 
@@ -107,6 +123,7 @@ pub fn job_labels() -> Vec<(&'static str, &'static str)> {
         .collect();
     labels.extend([
         (PING_QUEUE, "ping"),
+        (PING_QUEUE, "bench"),
         (COMPENSATE_QUEUE, "compensate"),
         (REFUND_QUEUE, "refund"),
         (CRON_QUEUE, "cron"),
@@ -197,6 +214,9 @@ impl JobHandler<Job> for JobContext {
             }
             Job::Documents { order_id, attempt } => {
                 super::documents::run(self, order_id, attempt).await?;
+            }
+            Job::Bench { seq, record, then } => {
+                super::bench::run(self, seq, record, then).await?;
             }
         }
         Ok(())

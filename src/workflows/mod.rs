@@ -2,6 +2,7 @@
 //! that follow it ([`documents`]) and the scheduler's cron jobs, which run only on the
 //! advisory-lock [`leader`].
 
+pub mod bench;
 pub mod cart_pricing;
 pub mod checkout;
 pub mod cron;

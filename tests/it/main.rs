@@ -24,6 +24,7 @@ mod helpers;
 mod idempotency;
 mod invoices;
 mod invoices_admin;
+mod job_bench;
 mod job_history;
 mod layers;
 mod ledger;
