@@ -65,8 +65,9 @@ pub enum Job {
     },
 }
 
-fn is_zero(n: &u8) -> bool {
-    *n == 0
+/// Leaves a zero counter out of a job's JSON (jobs enqueued before it existed read as 0).
+fn is_zero<T: Default + PartialEq>(n: &T) -> bool {
+    *n == T::default()
 }
 
 impl JobKind for Job {
@@ -221,10 +222,6 @@ impl JobHandler<Job> for JobContext {
         }
         Ok(())
     }
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 /// Records a ping and enqueues its job in one transaction; returns its id.
