@@ -1,12 +1,12 @@
 //! `checkout admin invoices list|show|export` as a process against a real database
-//! holding hand-built documents (tests/fixtures/invoices/), written as the issuing
-//! side writes them: a number taken from `document_series`, the summary columns and
-//! the frozen document. India dates decide the range: 18:29:59 UTC on 30 November is
+//! holding hand-built documents (tests/fixtures/invoices/), written by the issuing
+//! side's own store functions: a number taken from `document_series`, the summary
+//! columns and the frozen document. India dates decide the range: 18:29:59 UTC on 30 November is
 //! still November in India, 18:30:00 UTC already 1 December.
 
 use std::process::Output;
 
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -14,8 +14,10 @@ use uuid::Uuid;
 use crate::helpers::TestApp;
 use crate::ops_fixtures as fx;
 use checkout::domain::invoice::{
-    DocumentKind, DocumentType, FinancialYear, InvoiceReference, Series, SupplyType, TaxDocument,
+    DocumentKind, DocumentNumber, DocumentType, FinancialYear, InvoiceReference, Series,
+    TaxDocument, india_date,
 };
+use checkout::store::invoices;
 
 const PREFIX: &str = "KA";
 
@@ -27,43 +29,11 @@ fn fixture(name: &str) -> TaxDocument {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn india_date(at: DateTime<Utc>) -> chrono::NaiveDate {
-    at.with_timezone(&FixedOffset::east_opt(5 * 3600 + 30 * 60).unwrap())
-        .date_naive()
-}
-
-/// The next number of the series, as the issuing transaction takes it.
-async fn next_number(pool: &PgPool, kind: DocumentKind, at: DateTime<Utc>) -> (String, i64, i32) {
-    let year = FinancialYear::of(at).unwrap();
-    let kind_text = match kind {
-        DocumentKind::Invoice => "invoice",
-        DocumentKind::CreditNote => "credit_note",
-    };
-    let sequence: i64 = sqlx::query_scalar(
-        "insert into document_series (prefix, kind, financial_year, last_sequence)
-         values ($1, $2, $3, 1)
-         on conflict (prefix, kind, financial_year)
-         do update set last_sequence = document_series.last_sequence + 1
-         returning last_sequence",
-    )
-    .bind(PREFIX)
-    .bind(kind_text)
-    .bind(year.start_year())
-    .fetch_one(pool)
-    .await
-    .unwrap();
-    let number = Series::new(PREFIX, kind)
-        .unwrap()
-        .number(year, u64::try_from(sequence).unwrap())
-        .unwrap()
-        .to_string();
-    (number, sequence, year.start_year())
-}
-
-/// INR summary columns: (taxable, cgst, sgst, igst, total).
-fn inr(doc: &TaxDocument) -> (i64, i64, i64, i64, i64) {
-    let t = doc.inr.as_ref().map_or(&doc.totals, |i| &i.totals);
-    (t.taxable_value, t.cgst, t.sgst, t.igst, t.total)
+/// The next number of the series, taken as the issuing transaction takes it.
+async fn next_number(pool: &PgPool, kind: DocumentKind, at: DateTime<Utc>) -> DocumentNumber {
+    let mut conn = pool.acquire().await.unwrap();
+    let series = Series::new(PREFIX, kind).unwrap();
+    invoices::take_number(&mut conn, &series, at).await.unwrap()
 }
 
 /// Writes `doc` as an invoice of a new enrolled order, issued at `at`; returns its id
@@ -72,55 +42,17 @@ async fn issue_invoice(pool: &PgPool, mut doc: TaxDocument, at: &str) -> (Uuid, 
     let at: DateTime<Utc> = at.parse().unwrap();
     let (order_id, _) =
         fx::order(pool, "enrolled", "complete", "completed", doc.totals.total).await;
-    let (number, sequence, year) = next_number(pool, DocumentKind::Invoice, at).await;
-    doc.number = number;
+    let number = next_number(pool, DocumentKind::Invoice, at).await;
+    doc.number = number.to_string();
     doc.issued_at = at;
     doc.issue_date = india_date(at);
     doc.financial_year = FinancialYear::of(at).unwrap().label();
     doc.order_id = order_id;
-    let supply = match doc.supply_type {
-        SupplyType::B2c => "b2c",
-        SupplyType::B2b => "b2b",
-        SupplyType::Export => "export",
-    };
-    let place = doc
-        .place_of_supply
-        .state
-        .as_ref()
-        .map_or_else(|| doc.place_of_supply.country.clone(), |s| s.code.clone());
-    let (taxable, cgst, sgst, igst, total) = inr(&doc);
     let id = Uuid::now_v7();
-    sqlx::query(
-        "insert into invoices (id, order_id, number, prefix, financial_year, sequence, issued_at,
-                               supply_type, recipient_gstin, place_of_supply, currency,
-                               taxable_value, tax, total, inr_taxable_value, inr_cgst, inr_sgst,
-                               inr_igst, inr_total, document)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-                 $18, $19, $20)",
-    )
-    .bind(id)
-    .bind(order_id)
-    .bind(&doc.number)
-    .bind(PREFIX)
-    .bind(year)
-    .bind(sequence)
-    .bind(at)
-    .bind(supply)
-    .bind(&doc.recipient.gstin)
-    .bind(place)
-    .bind(doc.currency.code())
-    .bind(doc.totals.taxable_value)
-    .bind(doc.totals.tax)
-    .bind(doc.totals.total)
-    .bind(taxable)
-    .bind(cgst)
-    .bind(sgst)
-    .bind(igst)
-    .bind(total)
-    .bind(serde_json::to_value(&doc).unwrap())
-    .execute(pool)
-    .await
-    .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    invoices::insert_invoice(&mut conn, id, &number, &doc)
+        .await
+        .unwrap();
     (id, doc)
 }
 
@@ -147,8 +79,8 @@ async fn issue_credit_note(
     .execute(pool)
     .await
     .unwrap();
-    let (number, sequence, year) = next_number(pool, DocumentKind::CreditNote, at).await;
-    note.number = number;
+    let number = next_number(pool, DocumentKind::CreditNote, at).await;
+    note.number = number.to_string();
     note.issued_at = at;
     note.issue_date = india_date(at);
     note.financial_year = FinancialYear::of(at).unwrap().label();
@@ -158,33 +90,15 @@ async fn issue_credit_note(
         date: invoice.issue_date,
     });
     assert_eq!(note.document_type, DocumentType::CreditNote);
-    let (taxable, cgst, sgst, igst, total) = inr(&note);
-    sqlx::query(
-        "insert into credit_notes (id, invoice_id, refund_id, number, prefix, financial_year,
-                                   sequence, issued_at, currency, taxable_value, tax, total,
-                                   inr_taxable_value, inr_cgst, inr_sgst, inr_igst, inr_total,
-                                   document)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+    let mut conn = pool.acquire().await.unwrap();
+    invoices::insert_credit_note(
+        &mut conn,
+        Uuid::now_v7(),
+        invoice_id,
+        refund,
+        &number,
+        &note,
     )
-    .bind(Uuid::now_v7())
-    .bind(invoice_id)
-    .bind(refund)
-    .bind(&note.number)
-    .bind(PREFIX)
-    .bind(year)
-    .bind(sequence)
-    .bind(at)
-    .bind(note.currency.code())
-    .bind(note.totals.taxable_value)
-    .bind(note.totals.tax)
-    .bind(note.totals.total)
-    .bind(taxable)
-    .bind(cgst)
-    .bind(sgst)
-    .bind(igst)
-    .bind(total)
-    .bind(serde_json::to_value(&note).unwrap())
-    .execute(pool)
     .await
     .unwrap();
     note
