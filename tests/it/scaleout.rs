@@ -119,8 +119,8 @@ impl Fleet {
         (status, resp.json().await.unwrap_or(Value::Null), replayed)
     }
 
-    /// A signed-in student (registered on process `i`) and their cart with one line.
-    async fn student_with_cart(&self, i: usize) -> (String, String) {
+    /// Registers a new student named `name` on process `i`; the answer's `data`.
+    async fn register(&self, i: usize, name: &str) -> Value {
         let email = format!("s-{}@example.com", uuid::Uuid::new_v4().simple());
         let (status, reg, _) = self
             .call(
@@ -129,11 +129,17 @@ impl Fleet {
                 "/api/v1/auth/register",
                 None,
                 None,
-                Some(json!({"email": email, "name": "Student", "password": "Internship-2026!"})),
+                Some(json!({"email": email, "name": name, "password": "Internship-2026!"})),
             )
             .await;
         assert_eq!(status, 201, "{reg}");
-        let token = reg["data"]["access_token"].as_str().unwrap().to_owned();
+        reg["data"].clone()
+    }
+
+    /// A signed-in student (registered on process `i`) and their cart with one line.
+    async fn student_with_cart(&self, i: usize) -> (String, String) {
+        let reg = self.register(i, "Student").await;
+        let token = reg["access_token"].as_str().unwrap().to_owned();
         let (status, cart, _) = self
             .call(
                 i + 1,
@@ -158,20 +164,9 @@ fn order_body(cart: &str) -> Value {
 async fn a_session_works_on_every_process_and_its_logout_ends_it_everywhere() {
     // a session memory far longer than the test: only the notification can end it
     let fleet = Fleet::start(2, &[("CHECKOUT__AUTH__SESSION_CACHE_MS", "60000")]).await;
-    let email = format!("s-{}@example.com", uuid::Uuid::new_v4().simple());
-    let (status, reg, _) = fleet
-        .call(
-            0,
-            Method::POST,
-            "/api/v1/auth/register",
-            None,
-            None,
-            Some(json!({"email": email, "name": "Asha", "password": "Internship-2026!"})),
-        )
-        .await;
-    assert_eq!(status, 201, "{reg}");
-    let access = reg["data"]["access_token"].as_str().unwrap().to_owned();
-    let refresh = reg["data"]["refresh_token"].clone();
+    let reg = fleet.register(0, "Asha").await;
+    let access = reg["access_token"].as_str().unwrap().to_owned();
+    let refresh = reg["refresh_token"].clone();
     // both processes read the session now and remember it
     for i in 0..4 {
         let (status, me, _) = fleet
