@@ -39,13 +39,7 @@ fn json(app: &TestApp, args: &[&str]) -> Value {
 /// Runs and expects a refusal; returns stderr.
 #[track_caller]
 fn refused(app: &TestApp, args: &[&str]) -> String {
-    let out = admin(app, args);
-    assert!(
-        !out.status.success(),
-        "{args:?} should fail: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stderr).unwrap()
+    crate::helpers::admin_refused(&app.db, args)
 }
 
 /// The cells of every row of the tables in `text` (headers included), in order.

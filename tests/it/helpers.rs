@@ -257,6 +257,18 @@ pub fn admin(db: &TestDb, args: &[&str]) -> std::process::Output {
     admin_env(db, &[], args)
 }
 
+/// `admin`, expected to fail: its stderr.
+#[track_caller]
+pub fn admin_refused(db: &TestDb, args: &[&str]) -> String {
+    let out = admin(db, args);
+    assert!(
+        !out.status.success(),
+        "{args:?} should fail: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
 /// `admin` with extra environment, e.g. a `CHECKOUT__...` setting.
 ///
 /// The command waits for its child synchronously. An admin command may need a row lock
