@@ -156,7 +156,10 @@ async fn web_program(shop: &Shop) -> Value {
 }
 
 async fn web_title(shop: &Shop) -> String {
-    web_program(shop).await["title"].as_str().unwrap().to_owned()
+    web_program(shop).await["title"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn metric(name: &str, labels: &[(&str, &str)]) -> f64 {
