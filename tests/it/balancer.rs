@@ -113,6 +113,12 @@ async fn killing_an_api_process_behind_haproxy_loses_and_doubles_nothing() {
     let run = tokio::spawn(async move { loadtest::execute(&args, Some(&db)).await });
     tokio::time::sleep(Duration::from_secs(3)).await;
     let mut fleet = fleet;
+    // Frozen first, so that requests are certainly in flight on it when it dies: a
+    // kill between two of its requests is redispatched by HAProxy and never seen.
+    // Frozen, it fails its health checks and the requests already sent to it hang
+    // until the kill breaks them.
+    fleet.apis[0].freeze();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     fleet.apis[0].kill9();
     let report = run.await.unwrap().unwrap();
     let json = serde_json::to_string_pretty(&report).unwrap();

@@ -231,6 +231,12 @@ impl Proc {
         Proc { child, addr, log }
     }
 
+    /// SIGSTOP: the process keeps its sockets but answers nothing.
+    pub fn freeze(&self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP);
+    }
+
     pub fn kill9(&mut self) {
         let _ = self.child.kill(); // SIGKILL
         let _ = self.child.wait();

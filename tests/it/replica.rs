@@ -22,7 +22,7 @@ use crate::shop::Shop;
 
 /// The tests' replica's port (`scripts/replica` defaults to 5433 for the benchmarks).
 const PORT: u16 = 5434;
-const T: Duration = Duration::from_secs(30);
+const T: Duration = Duration::from_secs(60);
 
 /// The replica, held by one test at a time.
 struct Replica {
