@@ -343,6 +343,28 @@ pub fn evaluate(
     })
 }
 
+/// An active coupon of `kind` with no minimum, cap, window, limit or scope: where
+/// tests start from.
+#[cfg(test)]
+impl Coupon {
+    pub(crate) fn unrestricted(code: &str, kind: DiscountKind) -> Self {
+        Coupon {
+            code: code.into(),
+            kind,
+            min_subtotal: None,
+            max_discount: None,
+            valid_from: None,
+            valid_until: None,
+            global_limit: None,
+            per_user_limit: None,
+            program_ids: vec![],
+            plan_ids: vec![],
+            first_order_only: false,
+            active: true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -357,20 +379,7 @@ mod tests {
     }
 
     fn base_coupon() -> Coupon {
-        Coupon {
-            code: "SAVE10".into(),
-            kind: DiscountKind::Percent(d("10")),
-            min_subtotal: None,
-            max_discount: None,
-            valid_from: None,
-            valid_until: None,
-            global_limit: None,
-            per_user_limit: None,
-            program_ids: vec![],
-            plan_ids: vec![],
-            first_order_only: false,
-            active: true,
-        }
+        Coupon::unrestricted("SAVE10", DiscountKind::Percent(d("10")))
     }
 
     fn lines() -> Vec<CouponLine> {

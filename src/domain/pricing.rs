@@ -508,20 +508,7 @@ mod tests {
 
     fn coupon(kind: DiscountKind) -> CouponInput {
         CouponInput {
-            coupon: Coupon {
-                code: "SAVE".into(),
-                kind,
-                min_subtotal: None,
-                max_discount: None,
-                valid_from: None,
-                valid_until: None,
-                global_limit: None,
-                per_user_limit: None,
-                program_ids: vec![],
-                plan_ids: vec![],
-                first_order_only: false,
-                active: true,
-            },
+            coupon: Coupon::unrestricted("SAVE", kind),
             usage: CouponUsage::default(),
         }
     }

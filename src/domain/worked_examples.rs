@@ -69,20 +69,7 @@ fn base(lines: Vec<LineInput>, state: Option<&str>, country: &str) -> PricingInp
 
 fn coupon(kind: DiscountKind) -> Option<CouponInput> {
     Some(CouponInput {
-        coupon: Coupon {
-            code: "HAND".into(),
-            kind,
-            min_subtotal: None,
-            max_discount: None,
-            valid_from: None,
-            valid_until: None,
-            global_limit: None,
-            per_user_limit: None,
-            program_ids: vec![],
-            plan_ids: vec![],
-            first_order_only: false,
-            active: true,
-        },
+        coupon: Coupon::unrestricted("HAND", kind),
         usage: CouponUsage::default(),
     })
 }

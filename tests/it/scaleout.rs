@@ -153,11 +153,27 @@ impl Fleet {
         assert_eq!(status, 201, "{cart}");
         (token, cart["data"]["token"].as_str().unwrap().to_owned())
     }
-}
 
-fn order_body(cart: &str) -> Value {
-    json!({"cart_token": cart,
-        "billing_address": {"country": "IN", "state": "MH", "postal_code": "400001"}})
+    /// `POST /api/v1/order` for `cart` on process `i`, with an `Idempotency-Key` if given.
+    async fn order(
+        &self,
+        i: usize,
+        token: &str,
+        key: Option<&str>,
+        cart: &str,
+    ) -> (u16, Value, bool) {
+        let body = json!({"cart_token": cart,
+            "billing_address": {"country": "IN", "state": "MH", "postal_code": "400001"}});
+        self.call(
+            i,
+            Method::POST,
+            "/api/v1/order",
+            Some(token),
+            key,
+            Some(body),
+        )
+        .await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -210,27 +226,9 @@ async fn an_idempotency_key_gets_one_order_whichever_process_answers() {
     let fleet = Fleet::start(2, &[]).await;
     // a retry sent to the other process replays the stored answer
     let (token, cart) = fleet.student_with_cart(0).await;
-    let first = fleet
-        .call(
-            0,
-            Method::POST,
-            "/api/v1/order",
-            Some(&token),
-            Some("order-1"),
-            Some(order_body(&cart)),
-        )
-        .await;
+    let first = fleet.order(0, &token, Some("order-1"), &cart).await;
     assert!(matches!(first.0, 201 | 202), "{:?}", first.1);
-    let again = fleet
-        .call(
-            1,
-            Method::POST,
-            "/api/v1/order",
-            Some(&token),
-            Some("order-1"),
-            Some(order_body(&cart)),
-        )
-        .await;
+    let again = fleet.order(1, &token, Some("order-1"), &cart).await;
     assert_eq!((again.0, again.2), (first.0, true), "{:?}", again.1);
     assert_eq!(
         again.1["data"]["order_token"],
@@ -239,22 +237,9 @@ async fn an_idempotency_key_gets_one_order_whichever_process_answers() {
 
     // the same key sent to both processes at once: one runs, the others wait or replay
     let (token, cart) = fleet.student_with_cart(1).await;
-    let answers = futures::future::join_all((0..6).map(|i| {
-        let (fleet, token, body) = (&fleet, token.clone(), order_body(&cart));
-        async move {
-            fleet
-                .call(
-                    i,
-                    Method::POST,
-                    "/api/v1/order",
-                    Some(&token),
-                    Some("order-2"),
-                    Some(body),
-                )
-                .await
-        }
-    }))
-    .await;
+    let answers =
+        futures::future::join_all((0..6).map(|i| fleet.order(i, &token, Some("order-2"), &cart)))
+            .await;
     let mut tokens = std::collections::BTreeSet::new();
     for (status, body, _) in &answers {
         match status {
@@ -279,16 +264,7 @@ async fn an_idempotency_key_gets_one_order_whichever_process_answers() {
 async fn a_long_poll_on_one_process_wakes_when_another_changes_the_order() {
     let fleet = Fleet::start(2, &[]).await;
     let (token, cart) = fleet.student_with_cart(0).await;
-    let (status, order, _) = fleet
-        .call(
-            0,
-            Method::POST,
-            "/api/v1/order",
-            Some(&token),
-            None,
-            Some(order_body(&cart)),
-        )
-        .await;
+    let (status, order, _) = fleet.order(0, &token, None, &cart).await;
     assert!(matches!(status, 201 | 202), "{order}");
     let order_token = order["data"]["order_token"].as_str().unwrap().to_owned();
     let seen = order["data"]["status"].as_str().unwrap().to_owned();

@@ -242,20 +242,7 @@ fn a_coupon_is_the_lines_discount() {
     let billing = address("IN", Some("KA"), None);
     let mut pricing = input(&[(499_900, 1, false), (118_000, 1, true)], billing.clone());
     pricing.coupon = Some(CouponInput {
-        coupon: Coupon {
-            code: "SAVE10".into(),
-            kind: DiscountKind::Percent(d("10")),
-            min_subtotal: None,
-            max_discount: None,
-            valid_from: None,
-            valid_until: None,
-            global_limit: None,
-            per_user_limit: None,
-            program_ids: vec![],
-            plan_ids: vec![],
-            first_order_only: false,
-            active: true,
-        },
+        coupon: Coupon::unrestricted("SAVE10", DiscountKind::Percent(d("10"))),
         usage: CouponUsage {
             global_used: 0,
             user_used: Some(0),
